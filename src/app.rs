@@ -1,0 +1,257 @@
+//! Orchestration: command line → load → check → plan/run → report → exit code.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use crate::cli::{self, Invocation, Mode, RunOptions};
+use crate::diagnostic::Diagnostic;
+use crate::event::Sink;
+use crate::exec::{self, execute};
+use crate::exit::Exit;
+use crate::http::HttpClient;
+use crate::model::{CaptureSource, Collection, Role};
+use crate::plan::Plan;
+use crate::report::Terminal;
+use crate::secret::Masker;
+use crate::source::SourceMap;
+use crate::template::{Engine, Scope};
+use crate::{load, parse, playground, validate, yaml};
+
+/// Runs baton with `args` (program name first) and the process environment.
+pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
+    match cli::parse(args, env) {
+        Ok(Invocation::Print(text)) => {
+            let _ = write!(anstream::stdout(), "{text}");
+            Exit::Passed
+        }
+        Ok(Invocation::Playground { port }) => serve_playground(port),
+        Ok(Invocation::Collections(opts)) => run_collections(&opts),
+        Err(Ok(u)) => {
+            eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
+            u.diagnostic.exit
+        }
+        Err(Err(text)) => {
+            let _ = write!(anstream::stderr(), "{text}");
+            Exit::Usage
+        }
+    }
+}
+
+fn eprint(text: &str, masker: &Masker) {
+    let _ = writeln!(anstream::stderr(), "{}", masker.mask(text.trim_end()));
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+fn serve_playground(port: u16) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint(&format!("error: cannot start the async runtime: {e}"), &Masker::default());
+            return Exit::Runtime;
+        }
+    };
+    rt.block_on(async {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let pg = match playground::Playground::start(addr).await {
+            Ok(pg) => pg,
+            Err(e) => {
+                eprint(&format!("error: cannot listen on {addr}: {e}"), &Masker::default());
+                return Exit::Runtime;
+            }
+        };
+        let _ = writeln!(
+            anstream::stdout(),
+            "baton playground on {}\n  demo user: {} / {}\n  press Ctrl-C to stop",
+            pg.base_url(),
+            playground::DEMO_USERNAME,
+            playground::DEMO_PASSWORD
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        pg.shutdown().await;
+        Exit::Passed
+    })
+}
+
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(|| "collection".to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+fn run_collections(opts: &RunOptions) -> Exit {
+    let masker = Masker::default();
+    let files = match load::expand(&opts.paths) {
+        Ok(f) => f,
+        Err(d) => {
+            eprint(&d.render(&SourceMap::default(), true), &masker);
+            return d.exit;
+        }
+    };
+    let engine = Engine::new(opts.env.clone(), masker.clone());
+    let mut sources = SourceMap::default();
+    let mut collections: Vec<Collection> = Vec::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    for f in &files {
+        let id = match load::read(f, &mut sources) {
+            Ok(id) => id,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let Some(file) = sources.get(id) else { continue };
+        match yaml::parse(file, id)
+            .map_err(|d| vec![d])
+            .and_then(|node| parse::parse_collection(&node, id, &file.text, &file_stem(f)))
+        {
+            Ok(c) => collections.push(c),
+            Err(ds) => diags.extend(ds),
+        }
+    }
+    let mut plans: Vec<Plan<'_>> = Vec::new();
+    for c in &collections {
+        let checked = validate::resolve_vars(c, &engine, &opts.overrides, &sources, &masker)
+            .and_then(|scope| validate::check(c, &engine, scope, &sources, &masker));
+        match checked {
+            Ok(p) => plans.push(p),
+            Err(ds) => diags.extend(ds),
+        }
+    }
+    if !diags.is_empty() {
+        for d in &diags {
+            eprint(&d.render(&sources, true), &masker);
+            eprint("", &masker);
+        }
+        let n = diags.len();
+        let what = if n == 1 { "problem" } else { "problems" };
+        eprint(&format!("{n} {what} found; nothing was sent"), &masker);
+        return diags.iter().map(|d| d.exit).max().unwrap_or(Exit::Invalid);
+    }
+    match opts.mode {
+        Mode::Validate => {
+            for p in &plans {
+                let path =
+                    sources.get(p.collection.file).map(|f| f.path.display().to_string()).unwrap_or_default();
+                let _ =
+                    writeln!(anstream::stdout(), "✓ {path}: {} ({} steps)", p.collection.name, p.steps.len());
+            }
+            Exit::Passed
+        }
+        Mode::Plan => {
+            for p in &plans {
+                let text = describe_plan(p, &sources);
+                let _ = write!(anstream::stdout(), "{}", masker.mask(&text));
+            }
+            Exit::Passed
+        }
+        Mode::Run => execute_all(opts, &plans, &sources, &masker),
+    }
+}
+
+fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, masker: &Masker) -> Exit {
+    if opts.client.insecure {
+        eprint(
+            "warning: --insecure: TLS certificates are NOT verified; use only against servers you trust",
+            masker,
+        );
+    }
+    let client = match HttpClient::new(&opts.client) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint(&format!("error: {e}"), masker);
+            return Exit::Usage;
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint(&format!("error: cannot start the async runtime: {e}"), masker);
+            return Exit::Runtime;
+        }
+    };
+    let mut terminal = Terminal::new(masker.clone(), sources.clone(), opts.verbose);
+    let exit = rt.block_on(async {
+        let mut exit = Exit::Passed;
+        for p in plans {
+            let outcome = execute(p, &client, sources, &opts.exec, &mut terminal as &mut dyn Sink).await;
+            exit = exit.max(outcome.exit());
+        }
+        exit
+    });
+    terminal.finish();
+    exit
+}
+
+/// Text of `baton plan` for one collection: each step's rendered request.
+fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
+    let c = plan.collection;
+    let path = sources.get(c.file).map(|f| f.path.display().to_string()).unwrap_or_default();
+    let mut out = format!("{} ({path})\n", c.name);
+    // Captured values are unknown before running: show a placeholder naming their source.
+    let mut scope: Scope = (*plan.scope).clone();
+    for step in c.steps() {
+        for cap in &step.captures {
+            let from = match &cap.source {
+                CaptureSource::JsonPath(p) => p.source.clone(),
+                CaptureSource::Header(h) => format!("header {h}"),
+                CaptureSource::Status => "status".into(),
+                CaptureSource::Body => "body".into(),
+                CaptureSource::Regex(r) => format!("regex {}", r.source),
+            };
+            let _ = from;
+            scope.set(
+                &cap.name.name,
+                minijinja::Value::from(format!("<{} from {}>", cap.name.name, step.name)),
+            );
+        }
+    }
+    let ctx = Arc::new(scope).context();
+    let scratch = Masker::default();
+    let base = sources
+        .get(c.file)
+        .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    for (n, ps) in plan.steps.iter().enumerate() {
+        let step = plan.step(ps.index);
+        let role = if step.role == Role::Auth { " (auth)" } else { "" };
+        out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
+        let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
+        match exec::resolve(plan, step, &render, &base, &scratch) {
+            Ok(req) => {
+                out.push_str(&format!("   {} {}\n", req.method, req.url));
+                for (k, v) in &req.headers {
+                    out.push_str(&format!("   {k}: {v}\n"));
+                }
+                if let Some(body) = req.body.preview() {
+                    for l in body.lines() {
+                        out.push_str(&format!("   | {l}\n"));
+                    }
+                }
+            }
+            Err(e) => {
+                out.push_str(&format!("   {} (not renderable before running: {})\n", step.method, e.message))
+            }
+        }
+        if !ps.needs.is_empty() {
+            let needs: Vec<String> =
+                ps.needs.iter().map(|(v, j)| format!("{v} (from {})", plan.step(*j).name)).collect();
+            out.push_str(&format!("   needs: {}\n", needs.join(", ")));
+        }
+        if !step.captures.is_empty() {
+            let caps: Vec<String> = step
+                .captures
+                .iter()
+                .map(|cap| {
+                    let secret = cap.secret.unwrap_or(step.role == Role::Auth);
+                    format!("{}{}", cap.name.name, if secret { " (secret)" } else { "" })
+                })
+                .collect();
+            out.push_str(&format!("   captures: {}\n", caps.join(", ")));
+        }
+    }
+    out
+}

@@ -1,0 +1,289 @@
+//! The command line: the only place that reads argv and the process environment.
+//!
+//! clap types stop here: [`parse`] turns arguments into a resolved [`Invocation`].
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::diagnostic::Diagnostic;
+use crate::exec::ExecOptions;
+use crate::http::ClientOptions;
+use crate::parse::is_identifier;
+use crate::source::{SourceMap, Span};
+use crate::template::EnvMap;
+use crate::validate::{Origin, Overrides};
+
+const EXAMPLES: &str = "\
+Examples:
+  baton run collections/demo.yaml                 run one collection
+  baton run collections/ --var base_url=http://127.0.0.1:8080
+  baton run api.yaml --env-file .env -v           secrets from .env, exchanges traced (masked)
+  baton validate collections/                     check everything, send nothing
+  baton plan api.yaml                             show the rendered requests, send nothing
+  baton playground --port 8080                    serve the built-in demo API
+
+Exit codes: 0 passed, 1 expectation failed, 2 usage error, 3 invalid collection
+(nothing sent), 4 runtime error (network, TLS, timeout, auth step failed).";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton",
+    version,
+    about = "Run API requests declared in YAML: auth chains, captures, expectations, reports.",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run collections (files or folders), in order.
+    Run(RunArgs),
+    /// Parse and check collections; send nothing.
+    Validate(CommonArgs),
+    /// Print each step's rendered request (secrets masked); send nothing.
+    Plan(CommonArgs),
+    /// Serve the built-in demo API on 127.0.0.1.
+    Playground {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Collection files or folders (folders run their *.yaml/*.yml in name order).
+    #[arg(required = true, value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+    /// Set a variable, overriding the collection and environment (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Load variables from a .env file (repeatable; later files win).
+    #[arg(long = "env-file", value_name = "PATH")]
+    env_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Print every exchange (request and response, secrets masked) on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Default per-request timeout, e.g. 10s, 500ms (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Trust the CA certificates in this PEM file too.
+    #[arg(long, value_name = "PATH")]
+    cacert: Option<PathBuf>,
+    /// Do not verify TLS certificates (prints a warning).
+    #[arg(long)]
+    insecure: bool,
+    /// Stop at the first failed step.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+/// What to do with collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Send the requests.
+    Run,
+    /// Check only.
+    Validate,
+    /// Show rendered requests.
+    Plan,
+}
+
+/// Everything a collection command needs, resolved.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run, validate or plan.
+    pub mode: Mode,
+    /// Paths as given.
+    pub paths: Vec<PathBuf>,
+    /// Variable layers from outside the collection.
+    pub overrides: Overrides,
+    /// Environment for `env()` / `secret_env()`.
+    pub env: EnvMap,
+    /// `-v`.
+    pub verbose: bool,
+    /// HTTP client settings.
+    pub client: ClientOptions,
+    /// Executor settings.
+    pub exec: ExecOptions,
+}
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Invocation {
+    /// run / validate / plan.
+    Collections(RunOptions),
+    /// Serve the playground.
+    Playground {
+        /// Port.
+        port: u16,
+    },
+    /// Help or version text to print, exit 0.
+    Print(String),
+}
+
+/// Usage problems found while resolving flags; env-file problems carry their source.
+pub struct UsageError {
+    /// The diagnostic.
+    pub diagnostic: Diagnostic,
+    /// Sources it points into.
+    pub sources: SourceMap,
+}
+
+fn usage(d: Diagnostic) -> UsageError {
+    UsageError { diagnostic: d, sources: SourceMap::default() }
+}
+
+/// Parses arguments (including the program name) with the process environment.
+pub fn parse(
+    args: Vec<OsString>,
+    env: HashMap<String, String>,
+) -> Result<Invocation, Result<UsageError, String>> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Invocation::Print(e.render().ansi().to_string()))
+                }
+                _ => Err(Err(e.render().ansi().to_string())),
+            };
+        }
+    };
+    let (mode, common, run) = match cli.command {
+        Command::Playground { port } => return Ok(Invocation::Playground { port }),
+        Command::Run(r) => (Mode::Run, None, Some(r)),
+        Command::Validate(c) => (Mode::Validate, Some(c), None),
+        Command::Plan(c) => (Mode::Plan, Some(c), None),
+    };
+    let (common, verbose, client, exec) = match (common, run) {
+        (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default()),
+        (None, Some(r)) => {
+            let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(|d| Ok(usage(d)))?;
+            let cacert = match &r.cacert {
+                Some(p) => Some(std::fs::read(p).map_err(|e| {
+                    Ok(usage(Diagnostic::usage(
+                        "missing-path",
+                        format!("cannot read --cacert `{}`: {e}", p.display()),
+                    )))
+                })?),
+                None => None,
+            };
+            let client = ClientOptions { timeout, cacert, insecure: r.insecure };
+            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast })
+        }
+        (None, None) => return Err(Err("no command".into())),
+    };
+    let mut env = env;
+    let mut overrides = Overrides::default();
+    for path in &common.env_files {
+        let pairs = read_env_file(path).map_err(Ok)?;
+        for (k, v) in pairs {
+            env.entry(k.clone()).or_insert_with(|| v.clone());
+            overrides.values.push((k, v, Origin::EnvFile));
+        }
+    }
+    let mut from_env: Vec<(String, String)> = env
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("BATON_VAR_").map(|n| (n.to_string(), v.clone())))
+        .filter(|(n, _)| is_identifier(n))
+        .collect();
+    from_env.sort();
+    overrides.values.extend(from_env.into_iter().map(|(k, v)| (k, v, Origin::Environment)));
+    for raw in &common.vars {
+        let (name, value) = parse_var(raw).map_err(|d| Ok(usage(d)))?;
+        overrides.values.push((name, value, Origin::Flag));
+    }
+    Ok(Invocation::Collections(RunOptions {
+        mode,
+        paths: common.paths,
+        overrides,
+        env: Arc::new(env),
+        verbose,
+        client,
+        exec,
+    }))
+}
+
+fn parse_var(raw: &str) -> Result<(String, String), Diagnostic> {
+    let Some((name, value)) = raw.split_once('=') else {
+        return Err(Diagnostic::usage("bad-var", format!("`--var {raw}` is not NAME=VALUE"))
+            .help(format!("write `--var {raw}=value`")));
+    };
+    let name = name.trim();
+    if !is_identifier(name) {
+        return Err(Diagnostic::usage(
+            "bad-var",
+            format!("`{name}` in `--var {raw}` is not a variable name"),
+        )
+        .help("names use letters, digits and `_`, and start with a letter or `_`"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
+    let parsed = raw
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .or_else(|| jiff::SignedDuration::from_str(raw).ok().and_then(|d| Duration::try_from(d).ok()));
+    parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
+        Diagnostic::usage("bad-timeout", format!("`--timeout {raw}` is not a positive duration"))
+            .help("examples: 10s, 500ms, 2m")
+    })
+}
+
+fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(
+            Diagnostic::usage(
+                "missing-env-file",
+                format!("cannot read --env-file `{}`: {e}", path.display()),
+            )
+            .help("check the path; the file holds NAME=value lines"),
+        )
+    })?;
+    let mut out = Vec::new();
+    let iter = dotenvy::from_read_iter(text.as_bytes());
+    for item in iter {
+        match item {
+            Ok(pair) => out.push(pair),
+            Err(dotenvy::Error::LineParse(line, index)) => {
+                let mut sources = SourceMap::default();
+                let start = text.find(&line).unwrap_or(0);
+                let id = sources.add(path, text.clone());
+                let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
+                return Err(UsageError {
+                    diagnostic: Diagnostic::usage("bad-env-file", "invalid line in env file")
+                        .at(Span::new(id, at, at + 1), "cannot parse from here")
+                        .help("lines look like NAME=value, NAME=\"quoted value\" or # comments"),
+                    sources,
+                });
+            }
+            Err(e) => {
+                return Err(usage(Diagnostic::usage(
+                    "bad-env-file",
+                    format!("cannot read --env-file `{}`: {e}", path.display()),
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

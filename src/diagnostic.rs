@@ -1,0 +1,215 @@
+//! User-facing problems and their one renderer.
+//!
+//! Parse, validation, template, capture and usage errors all become a [`Diagnostic`]:
+//! a message, labelled spans, notes and a hint. They are rendered once, at the edge,
+//! rustc-style (`--> file:line:col`, the source line, a caret), so every problem looks
+//! the same whatever stage found it.
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use crate::exit::Exit;
+use crate::source::{SourceMap, Span};
+
+/// A labelled span inside a diagnostic.
+#[derive(Debug, Clone)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say there (may be empty).
+    pub text: String,
+    /// The primary label gets the caret and the `-->` position.
+    pub primary: bool,
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Stops the run.
+    Error,
+    /// Printed, but the run goes on.
+    Warning,
+}
+
+/// One user-facing problem.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Stable short code, e.g. `unknown-field`.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One-line summary.
+    pub message: String,
+    /// Spans to show.
+    pub labels: Vec<Label>,
+    /// Extra lines shown as `= note:`.
+    pub notes: Vec<String>,
+    /// A fix or did-you-mean, shown as `= help:`.
+    pub help: Option<String>,
+    /// The exit code this diagnostic implies.
+    pub exit: Exit,
+}
+
+impl Diagnostic {
+    /// An error about an invalid collection (exit 3).
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+            exit: Exit::Invalid,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic::error(code, message).with_exit(Exit::Usage)
+    }
+
+    /// A warning.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    /// Sets the primary span.
+    pub fn at(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label { span, text: text.into(), primary: true });
+        self
+    }
+
+    /// Adds a secondary span.
+    pub fn also(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label { span, text: text.into(), primary: false });
+        self
+    }
+
+    /// Adds a note line.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Sets the hint.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Sets the help only when there is one.
+    pub fn help_opt(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    /// Overrides the exit code.
+    pub fn with_exit(mut self, exit: Exit) -> Self {
+        self.exit = exit;
+        self
+    }
+
+    /// Renders the diagnostic; `styled` adds ANSI colour (stripped later when not a TTY).
+    pub fn render(&self, sources: &SourceMap, styled: bool) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let title = level.primary_title(self.message.as_str()).id(self.code);
+        let mut group = Group::with_title(title);
+        // Group labels by file; the primary label's file comes first.
+        let mut labels: Vec<&Label> = self.labels.iter().collect();
+        labels.sort_by_key(|l| (!l.primary, l.span.file));
+        let mut files: Vec<u32> = Vec::new();
+        for l in &labels {
+            if !files.contains(&l.span.file) && sources.get(l.span.file).is_some() {
+                files.push(l.span.file);
+            }
+        }
+        for file in files {
+            let Some(src) = sources.get(file) else {
+                continue;
+            };
+            let in_file: Vec<&&Label> = labels.iter().filter(|l| l.span.file == file).collect();
+            let lo = in_file.iter().map(|l| l.span.start).min().unwrap_or(0);
+            let hi = in_file.iter().map(|l| l.span.end).max().unwrap_or(0);
+            let (first_line, range) = src.line_range(Span::new(file, lo, hi));
+            let window = &src.text[range.clone()];
+            let path = src.path.display().to_string();
+            let mut snippet = Snippet::source(window).line_start(first_line).path(path).fold(true);
+            for l in in_file {
+                let start = l.span.start.saturating_sub(range.start).min(window.len());
+                let mut end = l.span.end.saturating_sub(range.start).min(window.len());
+                if end == start && end < window.len() {
+                    end = next_char_boundary(window, start);
+                }
+                let kind = if l.primary { AnnotationKind::Primary } else { AnnotationKind::Context };
+                snippet = snippet.annotation(kind.span(start..end).label(l.text.as_str()));
+            }
+            group = group.element(snippet);
+        }
+        for n in &self.notes {
+            group = group.element(Level::NOTE.message(n.as_str()));
+        }
+        if let Some(h) = &self.help {
+            group = group.element(Level::HELP.message(h.as_str()));
+        }
+        let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+        renderer.render(&[group])
+    }
+}
+
+fn next_char_boundary(s: &str, i: usize) -> usize {
+    s[i..].chars().next().map_or(i, |c| i + c.len_utf8())
+}
+
+/// Finds the known name closest to `name`, for did-you-mean hints.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(f64, &str)> = None;
+    for k in known {
+        let score = strsim::jaro_winkler(name, k);
+        let close = score >= 0.8 || strsim::damerau_levenshtein(name, k) <= name.len().max(3) / 3;
+        if close && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// A `help:` text for an unknown name: a did-you-mean, or the list of valid names.
+pub fn suggest(name: &str, known: &[&str]) -> String {
+    match did_you_mean(name, known.iter().copied()) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => format!("expected one of: {}", known.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_finds_typos_and_ignores_strangers() {
+        let known = ["method", "url", "headers", "capture"];
+        assert_eq!(did_you_mean("methd", known), Some("method"));
+        assert_eq!(did_you_mean("header", known), Some("headers"));
+        assert_eq!(did_you_mean("captures", known), Some("capture"));
+        assert_eq!(did_you_mean("zzz", known), None);
+    }
+
+    #[test]
+    fn render_points_at_file_line_col_with_caret_and_help() {
+        let mut map = SourceMap::default();
+        let id = map.add("c.yaml", "name: x\nrequests:\n  - methd: GET\n".to_string());
+        let d = Diagnostic::error("unknown-field", "unknown field `methd`")
+            .at(Span::new(id, 22, 27), "not a step field")
+            .help("did you mean `method`?");
+        let out = d.render(&map, false);
+        assert!(out.contains("c.yaml:3:5"), "{out}");
+        assert!(out.contains("  - methd: GET"), "{out}");
+        assert!(out.contains("^^^^^"), "{out}");
+        assert!(out.contains("help: did you mean `method`?"), "{out}");
+    }
+}

@@ -1,0 +1,130 @@
+//! Events the executor emits and the outcomes it returns.
+//!
+//! Reports are sinks of these events; they never see the HTTP client or the executor.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::assert::Failure;
+use crate::exit::Exit;
+use crate::http::{Exchange, ResolvedRequest};
+use crate::model::Role;
+use crate::source::Span;
+
+/// Why a step did not pass.
+#[derive(Debug, Clone)]
+pub enum StepResult {
+    /// Every expectation held and every capture was found.
+    Passed,
+    /// Expectations or captures failed.
+    Failed(Vec<Failure>),
+    /// The request could not be made or completed (network, TLS, timeout, render).
+    Error(StepError),
+    /// Not run, with the reason.
+    Skipped(String),
+}
+
+/// A runtime problem in one step.
+#[derive(Debug, Clone)]
+pub struct StepError {
+    /// What happened.
+    pub message: String,
+    /// The YAML involved, when known.
+    pub span: Option<Span>,
+    /// A hint.
+    pub help: Option<String>,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// Step name.
+    pub name: String,
+    /// Auth step or request.
+    pub role: Role,
+    /// Method sent.
+    pub method: String,
+    /// URL sent (unmasked; sinks mask).
+    pub url: Option<String>,
+    /// Response status, when there was one.
+    pub status: Option<u16>,
+    /// Time for the exchange.
+    pub elapsed: Duration,
+    /// The verdict.
+    pub result: StepResult,
+    /// Where the step's name is written.
+    pub span: Span,
+    /// A short excerpt of the response body, kept for failed steps.
+    pub body_excerpt: Option<String>,
+}
+
+/// What happened to one collection.
+#[derive(Debug, Clone)]
+pub struct CollectionOutcome {
+    /// Collection name.
+    pub name: String,
+    /// File it came from.
+    pub path: PathBuf,
+    /// One outcome per step, in run order.
+    pub steps: Vec<StepOutcome>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl CollectionOutcome {
+    /// The exit code this outcome implies.
+    pub fn exit(&self) -> Exit {
+        let mut exit = Exit::Passed;
+        for s in &self.steps {
+            let e = match (&s.result, s.role) {
+                (StepResult::Error(_), _) | (StepResult::Failed(_), Role::Auth) => Exit::Runtime,
+                (StepResult::Failed(_), Role::Request) => Exit::Failed,
+                _ => Exit::Passed,
+            };
+            exit = exit.max(e);
+        }
+        exit
+    }
+
+    /// Counts of (passed, failed, errors, skipped).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for s in &self.steps {
+            match s.result {
+                StepResult::Passed => c.0 += 1,
+                StepResult::Failed(_) => c.1 += 1,
+                StepResult::Error(_) => c.2 += 1,
+                StepResult::Skipped(_) => c.3 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// Something a sink may want to show.
+pub enum Event<'e> {
+    /// A collection is about to run.
+    CollectionStarted {
+        /// Its name.
+        name: &'e str,
+        /// Its file.
+        path: &'e std::path::Path,
+    },
+    /// A request was sent (and maybe answered); for `-v` traces.
+    Exchange {
+        /// The request as sent.
+        request: &'e ResolvedRequest,
+        /// The response, if one came.
+        response: Option<&'e Exchange>,
+    },
+    /// A step finished.
+    StepFinished(&'e StepOutcome),
+    /// A collection finished.
+    CollectionFinished(&'e CollectionOutcome),
+}
+
+/// A consumer of events (terminal, and later JUnit/JSON reports).
+pub trait Sink {
+    /// Handles one event.
+    fn event(&mut self, event: &Event<'_>);
+}

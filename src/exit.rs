@@ -1,0 +1,33 @@
+//! Exit codes: the contract with shells and CI systems. Listed in the README.
+
+/// How a baton process ends. The numeric values are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    /// Every step ran and every expectation held.
+    Passed = 0,
+    /// At least one expectation failed (or a request's capture found nothing).
+    Failed = 1,
+    /// The command line was wrong: unknown flag, bad `--var`, missing path or env file.
+    Usage = 2,
+    /// A collection is invalid; nothing was sent.
+    Invalid = 3,
+    /// A runtime error: network, TLS, timeout, or an auth step failed.
+    Runtime = 4,
+    /// A response did not match its stored snapshot.
+    Snapshot = 5,
+    /// A bug in baton itself.
+    Internal = 101,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
+    }
+}

@@ -1,0 +1,348 @@
+//! The one HTTP client: the only module that touches the network.
+//!
+//! One reqwest client per run (rustls with the ring provider, the OS trust store plus
+//! `--cacert`, keep-alive, gzip/brotli/deflate). It sends a fully rendered
+//! [`ResolvedRequest`] and returns an [`Exchange`] whose body is read once and whose
+//! JSON is parsed at most once, on first use.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderName, HeaderValue};
+
+/// Client settings from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Default per-request timeout.
+    pub timeout: Option<Duration>,
+    /// Extra trusted roots (PEM).
+    pub cacert: Option<Vec<u8>>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+}
+
+/// A request ready to send: every template rendered.
+#[derive(Debug, Clone)]
+pub struct ResolvedRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Full URL, query included.
+    pub url: String,
+    /// Header pairs in send order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: ResolvedBody,
+    /// Timeout for this request.
+    pub timeout: Option<Duration>,
+}
+
+/// A rendered body.
+#[derive(Debug, Clone)]
+pub enum ResolvedBody {
+    /// No body.
+    None,
+    /// JSON, sent as `application/json`.
+    Json(serde_json::Value),
+    /// urlencoded fields.
+    Form(Vec<(String, String)>),
+    /// multipart parts.
+    Multipart(Vec<ResolvedPart>),
+    /// Raw text.
+    Raw {
+        /// Text.
+        text: String,
+        /// Content type, if given.
+        content_type: Option<String>,
+    },
+}
+
+/// One rendered multipart part.
+#[derive(Debug, Clone)]
+pub enum ResolvedPart {
+    /// Text field.
+    Text {
+        /// Field name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+    /// File field (read when sending).
+    File {
+        /// Field name.
+        name: String,
+        /// Path on disk.
+        path: PathBuf,
+        /// File name sent.
+        filename: String,
+        /// Content type.
+        content_type: Option<String>,
+    },
+}
+
+impl ResolvedBody {
+    /// A short textual rendering for `-v` and `plan`.
+    pub fn preview(&self) -> Option<String> {
+        match self {
+            ResolvedBody::None => None,
+            ResolvedBody::Json(v) => serde_json::to_string_pretty(v).ok(),
+            ResolvedBody::Form(pairs) => {
+                Some(form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
+            }
+            ResolvedBody::Multipart(parts) => Some(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        ResolvedPart::Text { name, value } => format!("{name}={value}"),
+                        ResolvedPart::File { name, path, .. } => format!("{name}=@{}", path.display()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            ResolvedBody::Raw { text, .. } => Some(text.clone()),
+        }
+    }
+}
+
+/// A response, read fully.
+#[derive(Debug)]
+pub struct Exchange {
+    /// Status code.
+    pub status: u16,
+    /// HTTP version, e.g. `HTTP/1.1`.
+    pub version: String,
+    /// Headers (lower-case names) in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// Time from send to last body byte.
+    pub elapsed: Duration,
+    json: OnceLock<Option<serde_json::Value>>,
+}
+
+impl Exchange {
+    /// Builds an exchange (also used by tests of capture and assert logic).
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        Exchange {
+            status,
+            version: "HTTP/1.1".into(),
+            headers,
+            body,
+            elapsed: Duration::ZERO,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// First value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// The body parsed as JSON, once; `None` when it is not JSON.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        self.json
+            .get_or_init(|| {
+                let trimmed = self.body.trim_ascii_start();
+                if trimmed.is_empty() {
+                    return None;
+                }
+                serde_json::from_slice(&self.body).ok()
+            })
+            .as_ref()
+    }
+
+    /// The media type without parameters, lower-case.
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type").map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+}
+
+/// Why a request could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The URL is not valid.
+    #[error("invalid URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A header name or value is not valid.
+    #[error("invalid header `{name}`: {reason}")]
+    InvalidHeader {
+        /// Header name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A multipart file could not be read.
+    #[error("cannot read `{path}` for the multipart body: {reason}")]
+    File {
+        /// Path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Certificate verification failed.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// No answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// Connection refused, DNS failure, reset…
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// Anything else reqwest reports.
+    #[error("{0}")]
+    Other(String),
+    /// The client could not be built (bad `--cacert`…).
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
+    let text = chain(e);
+    let lower = text.to_lowercase();
+    if e.is_timeout() {
+        HttpError::Timeout(timeout)
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
+        HttpError::Tls(text)
+    } else if e.is_connect() {
+        HttpError::Connect(text)
+    } else {
+        HttpError::Other(text)
+    }
+}
+
+/// The run's HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+/// Default request timeout when neither the step nor `--timeout` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl HttpClient {
+    /// Builds the client.
+    pub fn new(opts: &ClientOptions) -> Result<Self, HttpError> {
+        // Several runs in one process (tests) may race to install; either way one provider wins.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::limited(10));
+        if let Some(pem) = &opts.cacert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| HttpError::Setup(format!("--cacert: not a PEM certificate bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(HttpError::Setup("--cacert: the file holds no PEM certificate".into()));
+            }
+            b = b.tls_certs_merge(certs);
+        }
+        if opts.insecure {
+            b = b.tls_danger_accept_invalid_certs(true);
+        }
+        let client = b.build().map_err(|e| HttpError::Setup(chain(&e)))?;
+        Ok(HttpClient { client, timeout })
+    }
+
+    /// Sends one request and reads the whole response.
+    pub async fn send(&self, req: &ResolvedRequest) -> Result<Exchange, HttpError> {
+        let url = reqwest::Url::parse(&req.url)
+            .map_err(|e| HttpError::InvalidUrl { url: req.url.clone(), reason: e.to_string() })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(HttpError::InvalidUrl {
+                url: req.url.clone(),
+                reason: format!("scheme `{}` is not http or https", url.scheme()),
+            });
+        }
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| HttpError::Other(e.to_string()))?;
+        let timeout = req.timeout.unwrap_or(self.timeout);
+        let mut rb = self.client.request(method, url).timeout(timeout);
+        let mut has_content_type = false;
+        for (name, value) in &req.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
+            let v = HeaderValue::from_str(value)
+                .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
+            has_content_type |= n == reqwest::header::CONTENT_TYPE;
+            rb = rb.header(n, v);
+        }
+        rb = match &req.body {
+            ResolvedBody::None => rb,
+            ResolvedBody::Json(v) => {
+                let bytes = serde_json::to_vec(v).map_err(|e| HttpError::Other(e.to_string()))?;
+                if !has_content_type {
+                    rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json");
+                }
+                rb.body(bytes)
+            }
+            ResolvedBody::Form(pairs) => rb.form(pairs),
+            ResolvedBody::Raw { text, content_type } => {
+                if let (Some(ct), false) = (content_type, has_content_type) {
+                    rb = rb.header(reqwest::header::CONTENT_TYPE, ct.as_str());
+                }
+                rb.body(text.clone())
+            }
+            ResolvedBody::Multipart(parts) => rb.multipart(multipart(parts).await?),
+        };
+        let started = Instant::now();
+        let resp = rb.send().await.map_err(|e| classify(&e, timeout))?;
+        let status = resp.status().as_u16();
+        let version = format!("{:?}", resp.version());
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = resp.bytes().await.map_err(|e| classify(&e, timeout))?.to_vec();
+        Ok(Exchange { status, version, headers, body, elapsed: started.elapsed(), json: OnceLock::new() })
+    }
+}
+
+async fn multipart(parts: &[ResolvedPart]) -> Result<reqwest::multipart::Form, HttpError> {
+    let mut form = reqwest::multipart::Form::new();
+    for p in parts {
+        form = match p {
+            ResolvedPart::Text { name, value } => form.text(name.clone(), value.clone()),
+            ResolvedPart::File { name, path, filename, content_type } => {
+                let bytes = tokio::fs::read(path).await.map_err(|e| HttpError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                let mut part = reqwest::multipart::Part::bytes(bytes).file_name(filename.clone());
+                if let Some(ct) = content_type {
+                    part = part
+                        .mime_str(ct)
+                        .map_err(|e| HttpError::Other(format!("multipart content type `{ct}`: {e}")))?;
+                }
+                form.part(name.clone(), part)
+            }
+        };
+    }
+    Ok(form)
+}

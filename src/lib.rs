@@ -1,0 +1,36 @@
+//! baton runs API requests declared in YAML.
+//!
+//! A collection holds variables, auth steps and requests. baton loads and checks it
+//! completely before sending anything, then runs the steps in order, hands captured
+//! values down the chain and checks expectations.
+//!
+//! The pipeline runs one way, each stage producing a new type:
+//! `load → yaml → parse (model) → validate (plan) → exec (events) → report → exit code`.
+//!
+//! ```no_run
+//! let code = baton::run(vec!["baton".into(), "validate".into(), "collections/".into()], Default::default());
+//! assert_eq!(code, baton::exit::Exit::Passed);
+//! ```
+
+mod app;
+pub mod assert;
+pub mod capture;
+pub mod cli;
+pub mod diagnostic;
+pub mod event;
+pub mod exec;
+pub mod exit;
+pub mod http;
+pub mod load;
+pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod playground;
+pub mod report;
+pub mod secret;
+pub mod source;
+pub mod template;
+pub mod validate;
+pub mod yaml;
+
+pub use app::run;

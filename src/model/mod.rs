@@ -1,0 +1,367 @@
+//! The authored collection: what the user wrote, checked for shape, not yet rendered.
+//!
+//! No I/O lives here and nothing from the HTTP, template or CLI layers. Templated
+//! values stay as positioned YAML [`Node`]s; JSONPaths and regexes are compiled once,
+//! when the collection is parsed, so a bad one is reported before anything is sent.
+
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json_path::JsonPath;
+
+use crate::source::{FileId, Span};
+use crate::yaml::{Key, Node};
+
+/// A parsed collection file.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// The file it came from.
+    pub file: FileId,
+    /// `name:`, or the file stem.
+    pub name: String,
+    /// `vars:` in source order; values may be templates.
+    pub vars: Vec<(Key, Node)>,
+    /// `auth:` steps, run first.
+    pub auth: Vec<Step>,
+    /// `defaults:` applied to every step.
+    pub defaults: Defaults,
+    /// `requests:` steps.
+    pub requests: Vec<Step>,
+}
+
+impl Collection {
+    /// Auth steps then requests, in run order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.auth.iter().chain(self.requests.iter())
+    }
+
+    /// The credentials a step sends: its own, else (for requests only) the defaults'.
+    /// Default credentials are what the auth steps establish, so auth steps never inherit them.
+    pub fn auth_for<'a>(&'a self, step: &'a Step) -> Option<&'a AuthSpec> {
+        match step.role {
+            Role::Auth => step.auth.as_ref(),
+            Role::Request => step.auth.as_ref().or(self.defaults.auth.as_ref()),
+        }
+    }
+}
+
+/// Values applied to every request of a collection.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// Headers added unless a step sets the same name (null removes).
+    pub headers: Vec<(Key, Node)>,
+    /// Query parameters added unless a step sets the same name.
+    pub query: Vec<(Key, Node)>,
+    /// Credentials for requests (not auth steps) unless a step has its own (`bearer: null` drops them).
+    pub auth: Option<AuthSpec>,
+    /// Per-request timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// Whether a step establishes credentials or is an ordinary request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Listed under `auth:`: its failure stops the collection; its captures are secret.
+    Auth,
+    /// Listed under `requests:`.
+    Request,
+}
+
+/// One HTTP exchange as authored.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Unique name within the collection.
+    pub name: String,
+    /// Where the name (or the step, when unnamed) is written.
+    pub name_span: Span,
+    /// Auth step or request.
+    pub role: Role,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The `url:` template.
+    pub url: Node,
+    /// Query parameters.
+    pub query: Vec<(Key, Node)>,
+    /// Headers.
+    pub headers: Vec<(Key, Node)>,
+    /// At most one body kind.
+    pub body: Option<Body>,
+    /// `bearer:` / `basic:` shorthand; `Some(AuthSpec::None)` when set to null.
+    pub auth: Option<AuthSpec>,
+    /// Per-step timeout.
+    pub timeout: Option<Duration>,
+    /// Values to capture from the response.
+    pub captures: Vec<CaptureSpec>,
+    /// Expectations on the response.
+    pub expect: Expect,
+    /// The whole step mapping.
+    pub span: Span,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// `json:` any value, sent as `application/json`.
+    Json(Node),
+    /// `form:` urlencoded fields.
+    Form(Vec<(Key, Node)>),
+    /// `multipart:` fields and files.
+    Multipart(Vec<Part>),
+    /// `body:` raw text with an optional `content_type:`.
+    Raw {
+        /// The text template.
+        body: Node,
+        /// `content_type:` template.
+        content_type: Option<Node>,
+    },
+}
+
+/// One multipart part.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Field name.
+    pub name: Key,
+    /// Text or file.
+    pub kind: PartKind,
+}
+
+/// What a multipart part carries.
+#[derive(Debug, Clone)]
+pub enum PartKind {
+    /// A text field.
+    Text(Node),
+    /// A file read from disk (relative to the collection file).
+    File {
+        /// Path template.
+        path: Node,
+        /// File name sent; defaults to the path's name.
+        filename: Option<Node>,
+        /// Content type; guessed from the extension otherwise.
+        content_type: Option<Node>,
+    },
+}
+
+/// Credential shorthands.
+#[derive(Debug, Clone)]
+pub enum AuthSpec {
+    /// `bearer: <token>` → `Authorization: Bearer <token>`.
+    Bearer(Node),
+    /// `basic: {username, password}`.
+    Basic {
+        /// User name template.
+        username: Node,
+        /// Password template.
+        password: Node,
+    },
+    /// `bearer: null`: no credentials for this step.
+    None,
+}
+
+/// One value to capture.
+#[derive(Debug, Clone)]
+pub struct CaptureSpec {
+    /// Variable name it is stored under.
+    pub name: Key,
+    /// Where it comes from.
+    pub source: CaptureSource,
+    /// Explicit `secret:`; auth-step captures default to secret.
+    pub secret: Option<bool>,
+}
+
+/// The part of a response a capture reads.
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    /// A JSONPath query on the JSON body; exactly one match (a list when several match).
+    JsonPath(Compiled<JsonPath>),
+    /// A response header.
+    Header(String),
+    /// The status code.
+    Status,
+    /// The whole body as text (or JSON when it is JSON).
+    Body,
+    /// A regex on the body text; group 1 when there is one, else the whole match.
+    Regex(Compiled<Regex>),
+}
+
+/// A compiled pattern with its source text and position.
+#[derive(Debug, Clone)]
+pub struct Compiled<T> {
+    /// The compiled form.
+    pub compiled: T,
+    /// As written.
+    pub source: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// Expectations on a response.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Allowed statuses; `None` means "any 1xx–3xx".
+    pub status: Option<StatusExpect>,
+    /// Header name → matcher.
+    pub headers: Vec<(Key, Matcher)>,
+    /// JSONPath → matcher.
+    pub json: Vec<(Compiled<JsonPath>, Matcher)>,
+    /// Substrings the body must contain.
+    pub body_contains: Vec<Node>,
+    /// Expected media type (parameters like charset are ignored unless given).
+    pub content_type: Option<Node>,
+}
+
+/// `status:` as written.
+#[derive(Debug, Clone)]
+pub struct StatusExpect {
+    /// Any of these passes.
+    pub allowed: Vec<StatusPattern>,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// One allowed status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    /// An exact code.
+    Code(u16),
+    /// A class such as `2xx` (stores 2).
+    Class(u16),
+}
+
+impl StatusPattern {
+    /// Whether `status` is allowed by this pattern.
+    pub fn allows(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(c) => status / 100 == c,
+        }
+    }
+}
+
+impl std::fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+/// A check on one value (a JSONPath result or a header).
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// The checks; all must hold.
+    pub checks: Vec<Check>,
+    /// Where the matcher is written.
+    pub span: Span,
+}
+
+/// A single check.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Equal to the rendered value (numbers compare by value).
+    Equals(Node),
+    /// Present (`true`) or absent (`false`).
+    Exists(bool),
+    /// A string matching this regex.
+    Matches(Compiled<Regex>),
+    /// Length of a string, list or object.
+    Len(Node),
+    /// Numeric comparisons.
+    Compare(CompareOp, Node),
+    /// A string containing, or a list holding, the value.
+    Contains(Node),
+    /// JSON type name: string, number, integer, boolean, array, object, null.
+    Type(JsonType, Span),
+}
+
+/// Numeric comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `gt`
+    Gt,
+    /// `gte`
+    Gte,
+    /// `lt`
+    Lt,
+    /// `lte`
+    Lte,
+}
+
+impl CompareOp {
+    /// The operator as written in YAML.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CompareOp::Gt => "gt",
+            CompareOp::Gte => "gte",
+            CompareOp::Lt => "lt",
+            CompareOp::Lte => "lte",
+        }
+    }
+}
+
+/// JSON value types for the `type:` matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    /// string
+    String,
+    /// number (integer or float)
+    Number,
+    /// integer
+    Integer,
+    /// boolean
+    Boolean,
+    /// array
+    Array,
+    /// object
+    Object,
+    /// null
+    Null,
+}
+
+impl JsonType {
+    /// All names accepted in YAML.
+    pub const NAMES: [&'static str; 7] =
+        ["string", "number", "integer", "boolean", "array", "object", "null"];
+
+    /// Parses a type name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" => JsonType::String,
+            "number" => JsonType::Number,
+            "integer" => JsonType::Integer,
+            "boolean" | "bool" => JsonType::Boolean,
+            "array" | "list" => JsonType::Array,
+            "object" | "map" => JsonType::Object,
+            "null" => JsonType::Null,
+            _ => return None,
+        })
+    }
+
+    /// Whether `v` has this type.
+    pub fn matches(self, v: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match self {
+            JsonType::String => v.is_string(),
+            JsonType::Number => v.is_number(),
+            JsonType::Integer => v.is_i64() || v.is_u64(),
+            JsonType::Boolean => v.is_boolean(),
+            JsonType::Array => v.is_array(),
+            JsonType::Object => v.is_object(),
+            JsonType::Null => matches!(v, J::Null),
+        }
+    }
+
+    /// Type name of a JSON value.
+    pub fn of(v: &serde_json::Value) -> &'static str {
+        use serde_json::Value as J;
+        match v {
+            J::Null => "null",
+            J::Bool(_) => "boolean",
+            J::Number(n) if n.is_f64() => "number",
+            J::Number(_) => "integer",
+            J::String(_) => "string",
+            J::Array(_) => "array",
+            J::Object(_) => "object",
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! YAML tree → [`Collection`], checking shape and collecting every problem.
+//!
+//! Unknown keys get a did-you-mean, wrong types say what was expected and what was
+//! found, JSONPaths and regexes are compiled here (once), and each problem points at
+//! the exact node. Parsing never stops at the first problem.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json_path::JsonPath;
+
+use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
+use crate::model::{
+    AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
+    JsonType, Matcher, Part, PartKind, Role, StatusExpect, StatusPattern, Step,
+};
+use crate::source::{FileId, Span};
+use crate::yaml::{Key, Node, Value};
+
+const TOP_KEYS: &[&str] = &["name", "vars", "auth", "defaults", "requests"];
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "method",
+    "url",
+    "query",
+    "headers",
+    "json",
+    "form",
+    "multipart",
+    "body",
+    "content_type",
+    "bearer",
+    "basic",
+    "timeout",
+    "capture",
+    "expect",
+];
+const DEFAULT_KEYS: &[&str] = &["headers", "query", "bearer", "basic", "timeout"];
+const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body_contains", "content_type"];
+const CAPTURE_KEYS: &[&str] = &["jsonpath", "header", "status", "body", "regex", "secret"];
+const MATCHER_KEYS: &[&str] =
+    &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type"];
+const BASIC_KEYS: &[&str] = &["username", "password"];
+const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"];
+/// HTTP methods baton sends.
+pub const METHODS: &[&str] =
+    &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+
+/// Parses a collection tree, returning it or every problem found.
+pub fn parse_collection(
+    root: &Node,
+    file: FileId,
+    text: &str,
+    default_name: &str,
+) -> Result<Collection, Vec<Diagnostic>> {
+    let mut p = Parser { diags: Vec::new(), text };
+    let collection = p.collection(root, file, default_name);
+    match collection {
+        Some(c) if p.diags.is_empty() => Ok(c),
+        _ => Err(p.diags),
+    }
+}
+
+struct Parser<'t> {
+    diags: Vec<Diagnostic>,
+    text: &'t str,
+}
+
+fn field<'a>(map: &'a [(Key, Node)], name: &str) -> Option<&'a Node> {
+    map.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+}
+
+fn key_span(map: &[(Key, Node)], name: &str) -> Option<Span> {
+    map.iter().find(|(k, _)| k.name == name).map(|(k, _)| k.span)
+}
+
+impl Parser<'_> {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
+        self.err(
+            Diagnostic::error(
+                "wrong-type",
+                format!("`{what}` must be {expected}, found {}", node.type_name()),
+            )
+            .at(node.span, format!("expected {expected}")),
+        );
+    }
+
+    /// Expects a mapping and reports keys not in `known`.
+    fn map<'a>(&mut self, node: &'a Node, what: &str, known: &[&str]) -> Option<&'a [(Key, Node)]> {
+        match &node.value {
+            Value::Map(entries) => {
+                for (k, _) in entries {
+                    if !known.contains(&k.name.as_str()) {
+                        self.err(
+                            Diagnostic::error(
+                                "unknown-field",
+                                format!("unknown field `{}` in {what}", k.name),
+                            )
+                            .at(k.span, "not a known field")
+                            .help(suggest(&k.name, known)),
+                        );
+                    }
+                }
+                Some(entries)
+            }
+            _ => {
+                self.wrong_type(node, what, "a mapping");
+                None
+            }
+        }
+    }
+
+    /// A mapping of names to template values (query, headers, vars, form).
+    fn pairs(&mut self, node: &Node, what: &str) -> Vec<(Key, Node)> {
+        match &node.value {
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    if matches!(v.value, Value::Map(_)) && what != "vars" && what != "json" {
+                        self.wrong_type(v, &format!("{what}.{}", k.name), "a scalar or list");
+                    }
+                }
+                entries.clone()
+            }
+            Value::Null => Vec::new(),
+            _ => {
+                self.wrong_type(node, what, "a mapping");
+                Vec::new()
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.wrong_type(node, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn collection(&mut self, root: &Node, file: FileId, default_name: &str) -> Option<Collection> {
+        let top = self.map(root, "the collection", TOP_KEYS)?;
+        let name = field(top, "name")
+            .and_then(|n| self.string(n, "name"))
+            .unwrap_or_else(|| default_name.to_string());
+        let vars = field(top, "vars").map_or_else(Vec::new, |n| self.pairs(n, "vars"));
+        let defaults = field(top, "defaults").map_or_else(Defaults::default, |n| self.defaults(n));
+        let auth = field(top, "auth").map_or_else(Vec::new, |n| self.steps(n, "auth", Role::Auth));
+        let requests = match field(top, "requests") {
+            Some(n) => self.steps(n, "requests", Role::Request),
+            None => {
+                if field(top, "auth").is_none() {
+                    let hint =
+                        top.iter().find_map(|(k, _)| did_you_mean(&k.name, ["requests"]).map(|_| k.span));
+                    let mut d = Diagnostic::error("missing-field", "the collection has no `requests:`")
+                        .help("add `requests:` with a list of steps, each with at least `url:`");
+                    d = d.at(hint.unwrap_or(root.span), "expected `requests:` in this mapping");
+                    self.err(d);
+                }
+                Vec::new()
+            }
+        };
+        let collection = Collection { file, name, vars, auth, defaults, requests };
+        self.unique_names(&collection);
+        Some(collection)
+    }
+
+    fn unique_names(&mut self, c: &Collection) {
+        let mut seen: Vec<&Step> = Vec::new();
+        for step in c.steps() {
+            if let Some(first) = seen.iter().find(|s| s.name == step.name) {
+                self.err(
+                    Diagnostic::error("duplicate-step", format!("two steps are named `{}`", step.name))
+                        .at(step.name_span, "second use of the name")
+                        .also(first.name_span, "first defined here")
+                        .help("step names must be unique within a collection; rename one"),
+                );
+            } else {
+                seen.push(step);
+            }
+        }
+    }
+
+    fn defaults(&mut self, node: &Node) -> Defaults {
+        let Some(map) = self.map(node, "defaults", DEFAULT_KEYS) else {
+            return Defaults::default();
+        };
+        Defaults {
+            headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
+            query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
+            auth: self.auth_shorthand(map),
+            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout")),
+        }
+    }
+
+    fn steps(&mut self, node: &Node, what: &str, role: Role) -> Vec<Step> {
+        match &node.value {
+            Value::Seq(items) => items.iter().filter_map(|n| self.step(n, role)).collect(),
+            Value::Null => Vec::new(),
+            _ => {
+                self.wrong_type(node, what, "a list of steps");
+                Vec::new()
+            }
+        }
+    }
+
+    fn step(&mut self, node: &Node, role: Role) -> Option<Step> {
+        let map = self.map(node, "a step", STEP_KEYS)?;
+        let method_node = field(map, "method");
+        let method = match method_node {
+            None => "GET".to_string(),
+            Some(n) => {
+                let m = self.string(n, "method")?;
+                let upper = m.to_ascii_uppercase();
+                if !METHODS.contains(&upper.as_str()) {
+                    self.err(
+                        Diagnostic::error("bad-method", format!("`{m}` is not an HTTP method"))
+                            .at(n.span, "unknown method")
+                            .help(suggest(&upper, METHODS)),
+                    );
+                }
+                upper
+            }
+        };
+        let Some(url) = field(map, "url").cloned() else {
+            self.err(
+                Diagnostic::error("missing-field", "this step has no `url:`")
+                    .at(map.first().map_or(node.span, |(k, _)| k.span), "step starts here")
+                    .help("add `url: https://…` (templates such as `{{ base_url }}/path` work)"),
+            );
+            return None;
+        };
+        if !matches!(url.value, Value::Str(_)) {
+            self.wrong_type(&url, "url", "a string");
+        }
+        let (name, name_span) = match field(map, "name") {
+            Some(n) => (self.string(n, "name").unwrap_or_default(), n.span),
+            None => (
+                format!("{method} {}", url.as_str().unwrap_or("?")),
+                map.first().map_or(node.span, |(k, _)| k.span),
+            ),
+        };
+        let body = self.body(map);
+        Some(Step {
+            name,
+            name_span,
+            role,
+            method,
+            url,
+            query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
+            headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
+            body,
+            auth: self.auth_shorthand(map),
+            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout")),
+            captures: field(map, "capture").map_or_else(Vec::new, |n| self.captures(n)),
+            expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
+            span: node.span,
+        })
+    }
+
+    fn body(&mut self, map: &[(Key, Node)]) -> Option<Body> {
+        let kinds: Vec<&Key> = map
+            .iter()
+            .filter(|(k, _)| matches!(k.name.as_str(), "json" | "form" | "multipart" | "body"))
+            .map(|(k, _)| k)
+            .collect();
+        if kinds.len() > 1 {
+            self.err(
+                Diagnostic::error(
+                    "conflicting-body",
+                    format!("a step can have one body, found `{}` and `{}`", kinds[0].name, kinds[1].name),
+                )
+                .at(kinds[1].span, "second body")
+                .also(kinds[0].span, "first body")
+                .help("keep one of `json:`, `form:`, `multipart:` or `body:`"),
+            );
+        }
+        if let Some(ct) = key_span(map, "content_type")
+            && field(map, "body").is_none()
+        {
+            self.err(
+                Diagnostic::error("orphan-content-type", "`content_type:` only applies to a raw `body:`")
+                    .at(ct, "no `body:` in this step")
+                    .help("for JSON, form or multipart bodies the content type is set for you; use `headers:` to override"),
+            );
+        }
+        let (key, node) =
+            map.iter().find(|(k, _)| matches!(k.name.as_str(), "json" | "form" | "multipart" | "body"))?;
+        Some(match key.name.as_str() {
+            "json" => Body::Json(node.clone()),
+            "form" => Body::Form(self.pairs(node, "form")),
+            "multipart" => Body::Multipart(self.multipart(node)),
+            _ => {
+                if matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+                    self.err(
+                        Diagnostic::error("wrong-type", "`body:` is raw text")
+                            .at(node.span, format!("found {}", node.type_name()))
+                            .help("use `json:` to send structured data, or quote the text"),
+                    );
+                }
+                Body::Raw { body: node.clone(), content_type: field(map, "content_type").cloned() }
+            }
+        })
+    }
+
+    fn multipart(&mut self, node: &Node) -> Vec<Part> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(node, "multipart", "a mapping of field names to values or `{file: path}`");
+            return Vec::new();
+        };
+        let mut parts = Vec::new();
+        for (k, v) in entries {
+            let kind = match &v.value {
+                Value::Map(_) => {
+                    let Some(m) = self.map(v, "a multipart file", FILE_PART_KEYS) else {
+                        continue;
+                    };
+                    let Some(path) = field(m, "file").cloned() else {
+                        self.err(
+                            Diagnostic::error(
+                                "missing-field",
+                                format!("multipart part `{}` has no `file:`", k.name),
+                            )
+                            .at(v.span, "expected `file: path`")
+                            .help("write `{file: path/to/file}` or a plain text value"),
+                        );
+                        continue;
+                    };
+                    PartKind::File {
+                        path,
+                        filename: field(m, "filename").cloned(),
+                        content_type: field(m, "content_type").cloned(),
+                    }
+                }
+                Value::Seq(_) => {
+                    self.wrong_type(v, &format!("multipart.{}", k.name), "text or `{file: path}`");
+                    continue;
+                }
+                _ => PartKind::Text(v.clone()),
+            };
+            parts.push(Part { name: k.clone(), kind });
+        }
+        parts
+    }
+
+    fn auth_shorthand(&mut self, map: &[(Key, Node)]) -> Option<AuthSpec> {
+        let bearer = field(map, "bearer");
+        let basic = field(map, "basic");
+        if let (Some(_), Some(b)) = (bearer, basic) {
+            self.err(
+                Diagnostic::error("conflicting-auth", "a step can use `bearer:` or `basic:`, not both")
+                    .at(b.span, "second credential")
+                    .help("remove one of them"),
+            );
+        }
+        if let Some(b) = bearer {
+            return Some(match b.value {
+                Value::Null => AuthSpec::None,
+                Value::Str(_) => AuthSpec::Bearer(b.clone()),
+                _ => {
+                    self.wrong_type(b, "bearer", "a token string (or null to send none)");
+                    AuthSpec::None
+                }
+            });
+        }
+        let b = basic?;
+        if matches!(b.value, Value::Null) {
+            return Some(AuthSpec::None);
+        }
+        let m = self.map(b, "basic", BASIC_KEYS)?;
+        let mut get = |name: &str| match field(m, name) {
+            Some(n) => Some(n.clone()),
+            None => {
+                self.err(
+                    Diagnostic::error("missing-field", format!("`basic:` needs `{name}:`"))
+                        .at(b.span, format!("no `{name}` here"))
+                        .help("write `basic: {username: …, password: …}`"),
+                );
+                None
+            }
+        };
+        let username = get("username");
+        let password = get("password");
+        Some(AuthSpec::Basic { username: username?, password: password? })
+    }
+
+    fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        let parsed = match &node.value {
+            Value::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
+            Value::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Value::Str(s) => jiff::SignedDuration::from_str(s)
+                .ok()
+                .filter(|d| d.is_positive())
+                .and_then(|d| Duration::try_from(d).ok()),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.err(
+                Diagnostic::error("bad-duration", format!("`{what}` is not a positive duration"))
+                    .at(node.span, "expected e.g. `5s`, `500ms`, `1m` or a number of seconds"),
+            );
+        }
+        parsed
+    }
+
+    fn jsonpath(&mut self, text: &str, span: Span) -> Option<Compiled<JsonPath>> {
+        match JsonPath::parse(text) {
+            Ok(p) => Some(Compiled { compiled: p, source: text.to_string(), span }),
+            Err(e) => {
+                let pos = e.position();
+                let q = value_offset(self.text, span);
+                let at = if pos < text.len() { span.sub(pos + q, pos + q + 1) } else { span };
+                let d = Diagnostic::error("bad-jsonpath", format!("invalid JSONPath `{text}`"))
+                    .at(at, e.message().to_string())
+                    .help(if text.starts_with('$') {
+                        "JSONPath follows RFC 9535: `$.field`, `$.list[0]`, `$['odd key']`, `$..name`, `$.items[?@.id == 1]`".to_string()
+                    } else {
+                        format!("a JSONPath starts with `$`: did you mean `$.{}`?", text.trim_start_matches('.'))
+                    });
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, node: &Node, what: &str) -> Option<Compiled<Regex>> {
+        let text = self.string(node, what)?;
+        match Regex::new(&text) {
+            Ok(r) => Some(Compiled { compiled: r, source: text, span: node.span }),
+            Err(e) => {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("invalid regex").trim().to_string();
+                self.err(
+                    Diagnostic::error("bad-regex", format!("invalid regular expression in `{what}`"))
+                        .at(node.span, last)
+                        .help("regex syntax: https://docs.rs/regex/latest/regex/#syntax"),
+                );
+                None
+            }
+        }
+    }
+
+    fn captures(&mut self, node: &Node) -> Vec<CaptureSpec> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(node, "capture", "a mapping of variable names to sources");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, v) in entries {
+            if !is_identifier(&name.name) {
+                self.err(
+                    Diagnostic::error(
+                        "bad-variable-name",
+                        format!("`{}` cannot be used as a variable name", name.name),
+                    )
+                    .at(name.span, "not an identifier")
+                    .help("use letters, digits and `_`, starting with a letter or `_`"),
+                );
+                continue;
+            }
+            let (source, secret) = match &v.value {
+                Value::Str(s) => (self.capture_shorthand(s, v.span), None),
+                Value::Map(_) => {
+                    let Some(m) = self.map(v, "a capture", CAPTURE_KEYS) else {
+                        continue;
+                    };
+                    let secret = field(m, "secret").and_then(|s| match s.value {
+                        Value::Bool(b) => Some(b),
+                        _ => {
+                            self.wrong_type(s, "secret", "true or false");
+                            None
+                        }
+                    });
+                    let sources: Vec<&(Key, Node)> = m.iter().filter(|(k, _)| k.name != "secret").collect();
+                    if sources.len() != 1 {
+                        self.err(
+                            Diagnostic::error(
+                                "bad-capture",
+                                format!("capture `{}` needs exactly one source", name.name),
+                            )
+                            .at(v.span, format!("found {}", sources.len()))
+                            .help("one of `jsonpath:`, `header:`, `status: true`, `body: true`, `regex:`"),
+                        );
+                        continue;
+                    }
+                    let (k, sv) = sources[0];
+                    let source = match k.name.as_str() {
+                        "jsonpath" => self
+                            .string(sv, "jsonpath")
+                            .and_then(|t| self.jsonpath(&t, sv.span))
+                            .map(CaptureSource::JsonPath),
+                        "header" => self.string(sv, "header").map(CaptureSource::Header),
+                        "status" => Some(CaptureSource::Status),
+                        "body" => Some(CaptureSource::Body),
+                        _ => self.regex(sv, "regex").map(CaptureSource::Regex),
+                    };
+                    (source, secret)
+                }
+                _ => {
+                    self.wrong_type(v, &format!("capture.{}", name.name), "a JSONPath string or a mapping");
+                    continue;
+                }
+            };
+            if let Some(source) = source {
+                out.push(CaptureSpec { name: name.clone(), source, secret });
+            }
+        }
+        out
+    }
+
+    fn capture_shorthand(&mut self, s: &str, span: Span) -> Option<CaptureSource> {
+        match s {
+            "status" => Some(CaptureSource::Status),
+            "body" => Some(CaptureSource::Body),
+            _ if s.starts_with('$') => self.jsonpath(s, span).map(CaptureSource::JsonPath),
+            _ => {
+                self.err(
+                    Diagnostic::error("bad-capture", format!("`{s}` is not a capture source"))
+                        .at(span, "expected a JSONPath, `status` or `body`")
+                        .help(if s.contains('.') || s.contains('[') {
+                            format!(
+                                "JSONPaths start with `$`: did you mean `$.{}`?",
+                                s.trim_start_matches('.')
+                            )
+                        } else {
+                            "write `$.path`, `status`, `body`, `{header: Name}` or `{regex: '…'}`".to_string()
+                        }),
+                );
+                None
+            }
+        }
+    }
+
+    fn expect(&mut self, node: &Node) -> Expect {
+        let Some(map) = self.map(node, "expect", EXPECT_KEYS) else {
+            return Expect::default();
+        };
+        let status = field(map, "status").and_then(|n| self.status(n));
+        let headers = match field(map, "headers") {
+            Some(n) => match &n.value {
+                Value::Map(entries) => {
+                    entries.iter().filter_map(|(k, v)| self.matcher(v).map(|m| (k.clone(), m))).collect()
+                }
+                _ => {
+                    self.wrong_type(n, "expect.headers", "a mapping of header names to values");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let json = match field(map, "json") {
+            Some(n) => match &n.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let path = self.jsonpath(&k.name, k.span);
+                        let m = self.matcher(v);
+                        Some((path?, m?))
+                    })
+                    .collect(),
+                _ => {
+                    self.wrong_type(n, "expect.json", "a mapping of JSONPaths to values or matchers");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let body_contains = match field(map, "body_contains") {
+            Some(n) => match &n.value {
+                Value::Seq(items) => items.clone(),
+                Value::Map(_) => {
+                    self.wrong_type(n, "body_contains", "text or a list of texts");
+                    Vec::new()
+                }
+                _ => vec![n.clone()],
+            },
+            None => Vec::new(),
+        };
+        Expect { status, headers, json, body_contains, content_type: field(map, "content_type").cloned() }
+    }
+
+    fn status(&mut self, node: &Node) -> Option<StatusExpect> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let mut allowed = Vec::new();
+        for n in items {
+            let pat = match &n.value {
+                Value::Int(c) if (100..=599).contains(c) => Some(StatusPattern::Code(*c as u16)),
+                Value::Str(s) => {
+                    let b = s.as_bytes();
+                    if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && s[1..].eq_ignore_ascii_case("xx") {
+                        Some(StatusPattern::Class(u16::from(b[0] - b'0')))
+                    } else {
+                        s.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusPattern::Code)
+                    }
+                }
+                _ => None,
+            };
+            match pat {
+                Some(p) => allowed.push(p),
+                None => self.err(
+                    Diagnostic::error("bad-status", "not a valid status expectation")
+                        .at(n.span, "expected a code 100–599 or a class like \"2xx\"")
+                        .help("examples: `status: 200`, `status: [200, 201]`, `status: 2xx`"),
+                ),
+            }
+        }
+        (!allowed.is_empty()).then_some(StatusExpect { allowed, span: node.span })
+    }
+
+    fn matcher(&mut self, node: &Node) -> Option<Matcher> {
+        let ops = match &node.value {
+            Value::Map(entries)
+                if !entries.is_empty()
+                    && entries.iter().any(|(k, _)| MATCHER_KEYS.contains(&k.name.as_str())) =>
+            {
+                entries
+            }
+            _ => {
+                return Some(Matcher { checks: vec![Check::Equals(node.clone())], span: node.span });
+            }
+        };
+        let mut checks = Vec::new();
+        for (k, v) in ops {
+            let check = match k.name.as_str() {
+                "equals" => Check::Equals(v.clone()),
+                "exists" => match v.value {
+                    Value::Bool(b) => Check::Exists(b),
+                    _ => {
+                        self.wrong_type(v, "exists", "true or false");
+                        continue;
+                    }
+                },
+                "matches" => match self.regex(v, "matches") {
+                    Some(r) => Check::Matches(r),
+                    None => continue,
+                },
+                "len" => Check::Len(v.clone()),
+                "gt" => Check::Compare(CompareOp::Gt, v.clone()),
+                "gte" => Check::Compare(CompareOp::Gte, v.clone()),
+                "lt" => Check::Compare(CompareOp::Lt, v.clone()),
+                "lte" => Check::Compare(CompareOp::Lte, v.clone()),
+                "contains" => Check::Contains(v.clone()),
+                "type" => {
+                    let Some(t) = self.string(v, "type") else { continue };
+                    match JsonType::from_name(&t) {
+                        Some(jt) => Check::Type(jt, v.span),
+                        None => {
+                            self.err(
+                                Diagnostic::error("bad-type-name", format!("`{t}` is not a JSON type"))
+                                    .at(v.span, "unknown type")
+                                    .help(suggest(&t, &JsonType::NAMES)),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                other => {
+                    self.err(
+                        Diagnostic::error("unknown-matcher", format!("unknown matcher `{other}`"))
+                            .at(k.span, "not a matcher")
+                            .help(format!(
+                                "{}; to compare with an object literally, write `equals: {{…}}`",
+                                suggest(other, MATCHER_KEYS)
+                            )),
+                    );
+                    continue;
+                }
+            };
+            checks.push(check);
+        }
+        Some(Matcher { checks, span: node.span })
+    }
+}
+
+/// Whether `s` is a valid variable name.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Offset of a scalar's value inside its span: 1 when the scalar is quoted.
+pub fn value_offset(text: &str, span: Span) -> usize {
+    match text.as_bytes().get(span.start) {
+        Some(b'"' | b'\'') => 1,
+        _ => 0,
+    }
+}

@@ -1,0 +1,279 @@
+//! The built-in **playground**: a small in-process demo HTTP API used by
+//! baton's integration tests and by `baton playground`.
+//!
+//! The server runs on the caller's tokio runtime and only ever binds
+//! **loopback** addresses (`127.0.0.0/8` or `::1`); [`Playground::start`]
+//! refuses anything else. All state lives in memory and is fresh for every
+//! [`Playground`] (or every [`router`] call).
+//!
+//! # Endpoints
+//!
+//! Demo app with an auth chain (user [`DEMO_USERNAME`] / [`DEMO_PASSWORD`]
+//! exists from the start):
+//!
+//! - `POST /demo/register` — JSON or form `{username, password}` → 201, 409, 400
+//! - `POST /demo/login` — JSON or form `{username, password}` → 200 with
+//!   `access_token` / `refresh_token`, or 401 `invalid_grant`
+//! - `GET /demo/me` — Bearer; 401 with `WWW-Authenticate` when the token is bad
+//! - `GET|POST /demo/items`, `GET|DELETE /demo/items/{id}` — Bearer; per-user items
+//! - `GET /demo/report.csv` — Bearer; the user's items as CSV
+//!
+//! Generic endpoints (no auth):
+//!
+//! - `ANY /echo`, `ANY /echo/{*rest}` — describes the request as JSON
+//! - `GET /status/{code}` — answers with that status (`Retry-After: 1` on 429/503)
+//! - `GET /delay/{ms}` — sleeps up to 10 s, then 200
+//! - `GET /text`, `GET /empty` (204), `GET /csv`
+//! - `GET /headers/set?name=value` — sets each query pair as a response header
+//! - `GET /` — JSON index of the endpoints
+//!
+//! Errors are JSON: `{"error": "...", "error_description": "..."}`.
+
+mod demo;
+mod misc;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Username of the account that exists in every fresh playground.
+pub const DEMO_USERNAME: &str = "demo";
+/// Password of the [`DEMO_USERNAME`] account.
+pub const DEMO_PASSWORD: &str = "demo-password-7f3a";
+
+/// Largest request body the playground reads (10 MiB).
+const BODY_LIMIT: usize = 10 * 1024 * 1024;
+/// How long [`Playground::shutdown`] lets in-flight requests finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running playground server, stopped by [`Playground::shutdown`] or on drop.
+#[derive(Debug)]
+pub struct Playground {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Playground {
+    /// Binds `addr` and serves the playground on the current tokio runtime
+    /// (via `tokio::spawn`) until [`shutdown`](Self::shutdown) or drop.
+    ///
+    /// `addr` must be a loopback address, otherwise an
+    /// [`io::ErrorKind::InvalidInput`] error is returned without binding.
+    /// Port 0 picks any free port; see [`addr`](Self::addr).
+    pub async fn start(addr: SocketAddr) -> io::Result<Playground> {
+        if !addr.ip().to_canonical().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the playground only binds loopback addresses, not {addr}"),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            // Either a send or a dropped sender means "stop".
+            let stop = async move {
+                let _ = rx.await;
+            };
+            // A serve error (accept loop failure) just ends the task.
+            let _ = axum::serve(listener, router()).with_graceful_shutdown(stop).await;
+        });
+        Ok(Playground { addr, shutdown: Some(tx), task: Some(task) })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the server, e.g. `http://127.0.0.1:8080` (or `http://[::1]:8080`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (for at
+    /// most a few seconds, then aborts them) and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
+        {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Builds the playground router with fresh in-memory state, for tests that
+/// want to drive it directly (e.g. with `tower::ServiceExt::oneshot`).
+pub fn router() -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/demo/register", post(demo::register))
+        .route("/demo/login", post(demo::login))
+        .route("/demo/me", get(demo::me))
+        .route("/demo/items", get(demo::list_items).post(demo::create_item))
+        .route("/demo/items/{id}", get(demo::get_item).delete(demo::delete_item))
+        .route("/demo/report.csv", get(demo::report))
+        .route("/echo", any(misc::echo))
+        .route("/echo/{*rest}", any(misc::echo))
+        .route("/status/{code}", get(misc::status))
+        .route("/delay/{ms}", get(misc::delay))
+        .route("/text", get(misc::text))
+        .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/csv", get(misc::csv))
+        .route("/headers/set", get(misc::set_headers))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed for this endpoint",
+            )
+        })
+        .with_state(demo::Shared::default())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// `GET /`: a JSON index of the endpoints.
+async fn index() -> Json<Value> {
+    Json(json!({
+        "name": "baton playground",
+        "endpoints": [
+            "POST /demo/register", "POST /demo/login", "GET /demo/me",
+            "GET /demo/items", "POST /demo/items", "GET /demo/items/{id}",
+            "DELETE /demo/items/{id}", "GET /demo/report.csv",
+            "ANY /echo", "ANY /echo/{*rest}", "GET /status/{code}", "GET /delay/{ms}",
+            "GET /text", "GET /empty", "GET /csv", "GET /headers/set?name=value",
+        ],
+    }))
+}
+
+/// A 4xx/5xx answer with a JSON `{"error", "error_description"}` body.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    bearer_challenge: bool,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        ApiError { status, error, description: description.into(), bearer_challenge: false }
+    }
+
+    fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.error, "error_description": self.description});
+        let mut response = (self.status, Json(body)).into_response();
+        if self.bearer_challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        response
+    }
+}
+
+/// Unwraps a single path parameter, turning axum's plain-text rejection
+/// into a JSON 400.
+fn path_param(param: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    param.map(|Path(value)| value).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// Unwraps a buffered body, turning axum's plain-text rejection (e.g. 413)
+/// into a JSON error.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+/// Splits an `application/x-www-form-urlencoded` string (or a raw query)
+/// into decoded `(name, value)` pairs, keeping order and repeats.
+fn parse_urlencoded(input: &str) -> Vec<(String, String)> {
+    input
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(name), decode_component(value))
+        })
+        .collect()
+}
+
+/// Decodes `+` as space and `%XX` escapes; invalid escapes stay literal and
+/// invalid UTF-8 is replaced lossily.
+fn decode_component(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Folds pairs into a JSON object; a repeated name becomes an array of values.
+fn pairs_to_object(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        match map.get_mut(&name) {
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, Value::String(value)]);
+            }
+            None => {
+                map.insert(name, Value::String(value));
+            }
+        }
+    }
+    map
+}

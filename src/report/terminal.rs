@@ -1,0 +1,214 @@
+//! The terminal report: one line per step, failures with context, a summary line.
+//!
+//! Colour only on a TTY (`anstream` strips it otherwise and honours `NO_COLOR`).
+//! `-v` adds the exchanges on stderr. Everything is masked before it is written.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::assert::excerpt;
+use crate::diagnostic::Diagnostic;
+use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult};
+use crate::exit::Exit;
+use crate::model::Role;
+use crate::secret::Masker;
+use crate::source::SourceMap;
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+/// Longest body shown in `-v` traces.
+const TRACE_BODY_LIMIT: usize = 4096;
+
+/// Writes the human report.
+pub struct Terminal {
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    masker: Masker,
+    sources: SourceMap,
+    verbose: bool,
+    totals: (usize, usize, usize, usize),
+    collections: usize,
+}
+
+/// Formats a duration for humans: `12 ms`, `1.3 s`.
+pub fn human_duration(d: Duration) -> String {
+    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
+}
+
+impl Terminal {
+    /// A report on stdout (trace and diagnostics on stderr).
+    pub fn new(masker: Masker, sources: SourceMap, verbose: bool) -> Self {
+        Terminal {
+            out: Box::new(anstream::stdout()),
+            err: Box::new(anstream::stderr()),
+            masker,
+            sources,
+            verbose,
+            totals: (0, 0, 0, 0),
+            collections: 0,
+        }
+    }
+
+    fn print(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{}", self.masker.mask(text));
+    }
+
+    fn eprint(&mut self, text: &str) {
+        let _ = writeln!(self.err, "{}", self.masker.mask(text));
+    }
+
+    fn step_line(&mut self, s: &StepOutcome) {
+        let (mark, style) = match s.result {
+            StepResult::Passed => ("✓", GREEN),
+            StepResult::Failed(_) | StepResult::Error(_) => ("✗", RED),
+            StepResult::Skipped(_) => ("-", YELLOW),
+        };
+        let role = if s.role == Role::Auth { " (auth)" } else { "" };
+        let detail = match (&s.result, &s.url) {
+            (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {reason}{DIM:#}"),
+            (_, Some(url)) => {
+                let status = s.status.map_or_else(|| "---".to_string(), |c| c.to_string());
+                format!("{} {url} {BOLD}{status}{BOLD:#} {DIM}{}{DIM:#}", s.method, human_duration(s.elapsed))
+            }
+            (_, None) => s.method.clone(),
+        };
+        self.print(&format!("  {style}{mark}{style:#} {}{role}  {detail}", s.name));
+        match &s.result {
+            StepResult::Failed(failures) => {
+                for f in failures {
+                    let d = Diagnostic::error(
+                        "expectation-failed",
+                        format!("{}: expected {}", f.subject, f.expected),
+                    )
+                    .at(f.span, format!("expected {}", f.expected))
+                    .note(format!("actual: {}", f.actual));
+                    self.diagnostic(&d);
+                }
+                if s.role == Role::Auth
+                    && let Some(b) = &s.body_excerpt
+                {
+                    let status = s.status.map_or_else(String::new, |c| format!(" {c}"));
+                    self.print(&format!(
+                        "    auth step `{}` failed with{status}; response body: {}",
+                        s.name,
+                        excerpt(b, 300)
+                    ));
+                }
+            }
+            StepResult::Error(e) => {
+                let mut d = Diagnostic::error("request-failed", e.message.clone()).with_exit(Exit::Runtime);
+                if let Some(span) = e.span {
+                    d = d.at(span, "this request");
+                }
+                let d = d.help_opt(e.help.clone());
+                self.diagnostic(&d);
+            }
+            _ => {}
+        }
+    }
+
+    fn diagnostic(&mut self, d: &Diagnostic) {
+        let text = d.render(&self.sources, true);
+        let indented: String = text.lines().map(|l| format!("    {l}\n")).collect();
+        let _ = write!(self.out, "{}", self.masker.mask(&indented));
+    }
+
+    fn summary_line(&mut self, o: &CollectionOutcome) {
+        let (p, f, e, s) = o.counts();
+        let total = o.steps.len();
+        let mut parts = vec![format!("{p} passed")];
+        if f > 0 {
+            parts.push(format!("{f} failed"));
+        }
+        if e > 0 {
+            parts.push(format!("{e} errors"));
+        }
+        if s > 0 {
+            parts.push(format!("{s} skipped"));
+        }
+        let style = if f + e > 0 { RED } else { GREEN };
+        self.print(&format!(
+            "{style}{}{style:#}: {total} steps, {} {DIM}in {}{DIM:#}",
+            o.name,
+            parts.join(", "),
+            human_duration(o.elapsed)
+        ));
+    }
+
+    /// Prints the line that closes a run of several collections.
+    pub fn finish(&mut self) {
+        if self.collections > 1 {
+            let (p, f, e, s) = self.totals;
+            self.print(&format!(
+                "{BOLD}total{BOLD:#}: {} collections, {} steps: {p} passed, {f} failed, {e} errors, {s} skipped",
+                self.collections,
+                p + f + e + s
+            ));
+        }
+        let _ = self.out.flush();
+        let _ = self.err.flush();
+    }
+
+    fn trace(&mut self, request: &crate::http::ResolvedRequest, response: Option<&crate::http::Exchange>) {
+        let mut t = format!("{BOLD}> {} {}{BOLD:#}\n", request.method, request.url);
+        for (n, v) in &request.headers {
+            t.push_str(&format!("> {n}: {v}\n"));
+        }
+        if let Some(body) = request.body.preview() {
+            t.push_str(">\n");
+            for l in excerpt(&body, TRACE_BODY_LIMIT).lines() {
+                t.push_str(&format!("> {l}\n"));
+            }
+        }
+        if let Some(r) = response {
+            t.push_str(&format!(
+                "{BOLD}< {} {}{BOLD:#} {DIM}({}){DIM:#}\n",
+                r.version,
+                r.status,
+                human_duration(r.elapsed)
+            ));
+            for (n, v) in &r.headers {
+                t.push_str(&format!("< {n}: {v}\n"));
+            }
+            if !r.body.is_empty() {
+                t.push_str("<\n");
+                let body = match r.json() {
+                    Some(j) => serde_json::to_string_pretty(j).unwrap_or_default(),
+                    None => r.text().into_owned(),
+                };
+                for l in excerpt(&body, TRACE_BODY_LIMIT).lines() {
+                    t.push_str(&format!("< {l}\n"));
+                }
+            }
+        }
+        self.eprint(t.trim_end());
+    }
+}
+
+impl Sink for Terminal {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::CollectionStarted { name, path } => {
+                self.print(&format!("{BOLD}{name}{BOLD:#} {DIM}({}){DIM:#}", path.display()));
+            }
+            Event::Exchange { request, response } => {
+                if self.verbose {
+                    self.trace(request, *response);
+                }
+            }
+            Event::StepFinished(s) => self.step_line(s),
+            Event::CollectionFinished(o) => {
+                let (p, f, e, s) = o.counts();
+                self.totals = (self.totals.0 + p, self.totals.1 + f, self.totals.2 + e, self.totals.3 + s);
+                self.collections += 1;
+                self.summary_line(o);
+            }
+        }
+    }
+}

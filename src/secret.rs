@@ -1,0 +1,141 @@
+//! Secrets and the one place they are masked.
+//!
+//! Every value that must never print (values from `secret_env()`, auth-step and
+//! `secret: true` captures, credentials built from them) is registered with the
+//! [`Masker`] the moment it exists. All output — terminal, `-v` traces, plans, errors,
+//! reports — passes through [`Masker::mask`], which replaces each registered secret,
+//! and its URL-, form- and JSON-encoded spellings, with `•••`.
+
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+
+/// What a secret prints as.
+pub const MASK: &str = "•••";
+
+#[derive(Default)]
+struct Inner {
+    secrets: Vec<SecretString>,
+    patterns: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+/// Shared registry of secret values; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Masker {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Masker(..)")
+    }
+}
+
+/// Spellings of a secret as it may appear on the wire or in output.
+fn spellings(secret: &str) -> Vec<String> {
+    let mut out = vec![secret.to_string()];
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let pct = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json.trim_matches('"').to_string();
+    for s in [form, pct, json] {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+impl Masker {
+    /// Registers a secret value (empty strings are ignored).
+    pub fn add(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let Ok(mut inner) = self.inner.write() else {
+            return;
+        };
+        if inner.secrets.iter().any(|s| s.expose_secret() == secret) {
+            return;
+        }
+        inner.secrets.push(SecretString::from(secret.to_string()));
+        for s in spellings(secret) {
+            if !inner.patterns.contains(&s) {
+                inner.patterns.push(s);
+            }
+        }
+        inner.matcher =
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&inner.patterns).ok();
+    }
+
+    /// Registers `derived` as secret when `source` contains a secret.
+    pub fn propagate(&self, source: &str, derived: &str) {
+        if self.contains_secret(source) {
+            self.add(derived);
+        }
+    }
+
+    /// Whether `text` contains any registered secret.
+    pub fn contains_secret(&self, text: &str) -> bool {
+        self.inner.read().ok().and_then(|i| i.matcher.as_ref().map(|m| m.is_match(text))).unwrap_or(false)
+    }
+
+    /// Whether nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().map(|i| i.secrets.is_empty()).unwrap_or(true)
+    }
+
+    /// `text` with every secret spelling replaced by [`MASK`].
+    pub fn mask(&self, text: &str) -> String {
+        let Ok(inner) = self.inner.read() else {
+            return text.to_string();
+        };
+        match &inner.matcher {
+            Some(m) => {
+                let masks = vec![MASK; inner.patterns.len()];
+                m.replace_all(text, &masks)
+            }
+            None => text.to_string(),
+        }
+    }
+
+    /// Registers the Basic credential built from a user and a password.
+    pub fn add_basic(&self, user: &str, password: &str, encoded: &str) {
+        if self.contains_secret(user) || self.contains_secret(password) {
+            self.add(encoded);
+        }
+    }
+}
+
+/// Base64 of `user:password`, as sent in a Basic `Authorization` header.
+pub fn basic_credential(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_every_spelling_of_a_secret() {
+        let m = Masker::default();
+        m.add("p@ss word/1");
+        let text = "raw p@ss word/1, form p%40ss+word%2F1, pct p%40ss%20word%2F1";
+        let masked = m.mask(text);
+        assert_eq!(masked, "raw •••, form •••, pct •••");
+    }
+
+    #[test]
+    fn derived_values_become_secret() {
+        let m = Masker::default();
+        m.add("s3cret");
+        let basic = basic_credential("client", "s3cret");
+        m.add_basic("client", "s3cret", &basic);
+        assert_eq!(m.mask(&format!("Basic {basic}")), "Basic •••");
+        m.propagate("x-s3cret", "ENCODED");
+        assert_eq!(m.mask("ENCODED"), "•••");
+    }
+}

@@ -1,0 +1,390 @@
+//! Templates: minijinja with strict undefined, typed single expressions and our functions.
+//!
+//! Every string in a collection that contains `{{` or `{%` is compiled once per run.
+//! A string that is exactly one `{{ expression }}` is evaluated as an expression and
+//! keeps its type (number, bool, null, list, map); anything else renders to text.
+//! Errors map back from the template to the YAML `file:line:col`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use minijinja::value::{Kwargs, Object, Value as MjValue};
+use minijinja::{Environment, Error as MjError, ErrorKind, Expression, Template, UndefinedBehavior};
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::secret::Masker;
+use crate::source::{SourceMap, Span};
+use crate::yaml::{Node, Value};
+
+/// Functions available in templates (excluded from "undefined variable" checks).
+pub const FUNCTIONS: &[&str] = &["env", "secret_env", "uuid", "now"];
+/// Filters baton adds to minijinja's builtins.
+pub const EXTRA_FILTERS: &[&str] = &["b64encode", "b64decode"];
+
+/// The process environment as seen by `env()` / `secret_env()`.
+pub type EnvMap = Arc<HashMap<String, String>>;
+
+/// The template environment for one run.
+pub struct Engine {
+    env: Environment<'static>,
+}
+
+fn fail(msg: impl Into<String>) -> MjError {
+    MjError::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn lookup(vars: &EnvMap, name: &str, kwargs: &Kwargs, func: &str) -> Result<String, MjError> {
+    let default: Option<MjValue> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    match (vars.get(name), default) {
+        (Some(v), _) => Ok(v.clone()),
+        (None, Some(d)) if d.is_none() => Ok(String::new()),
+        (None, Some(d)) => Ok(d.to_string()),
+        (None, None) => Err(fail(format!(
+            "environment variable `{name}` is not set (used by `{func}()`); set it, or give a default: {func}('{name}', default='…')"
+        ))),
+    }
+}
+
+impl Engine {
+    /// Builds the environment; `env_vars` backs `env()`, `masker` learns `secret_env()` values.
+    pub fn new(env_vars: EnvMap, masker: Masker) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_recursion_limit(64);
+        env.set_fuel(Some(200_000));
+        let vars = env_vars.clone();
+        env.add_function("env", move |name: String, kwargs: Kwargs| lookup(&vars, &name, &kwargs, "env"));
+        let vars = env_vars;
+        let m = masker.clone();
+        env.add_function("secret_env", move |name: String, kwargs: Kwargs| {
+            let v = lookup(&vars, &name, &kwargs, "secret_env")?;
+            m.add(&v);
+            Ok(v)
+        });
+        env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
+        env.add_function("now", |kwargs: Kwargs| -> Result<MjValue, MjError> {
+            let format: Option<String> = kwargs.get("format")?;
+            kwargs.assert_all_used()?;
+            let now = jiff::Timestamp::now();
+            match format.as_deref().unwrap_or("rfc3339") {
+                "rfc3339" => Ok(MjValue::from(
+                    now.round(jiff::Unit::Second).map_or_else(|_| now.to_string(), |t| t.to_string()),
+                )),
+                "unix" => Ok(MjValue::from(now.as_second())),
+                "unix_ms" => Ok(MjValue::from(now.as_millisecond())),
+                other => Err(fail(format!("now(format='{other}'): expected 'rfc3339', 'unix' or 'unix_ms'"))),
+            }
+        });
+        let m = masker.clone();
+        env.add_filter("b64encode", move |s: String| {
+            let out = base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+            m.propagate(&s, &out);
+            out
+        });
+        let m = masker;
+        env.add_filter("b64decode", move |s: String| -> Result<String, MjError> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s.trim().as_bytes())
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim().as_bytes()))
+                .map_err(|e| fail(format!("b64decode: {e}")))?;
+            let out =
+                String::from_utf8(bytes).map_err(|_| fail("b64decode: the decoded bytes are not UTF-8"))?;
+            m.propagate(&s, &out);
+            Ok(out)
+        });
+        Engine { env }
+    }
+
+    /// Compiles a YAML value (strings may hold templates) into a renderable form.
+    pub fn compile<'a>(
+        &'a self,
+        node: &'a Node,
+        sources: &SourceMap,
+    ) -> Result<Compiled<'a>, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let c = self.compile_node(node, sources, &mut diags);
+        if diags.is_empty() { Ok(c) } else { Err(diags) }
+    }
+
+    fn compile_node<'a>(
+        &'a self,
+        node: &'a Node,
+        sources: &SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Compiled<'a> {
+        match &node.value {
+            Value::Str(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
+                let at = Site::new(node, sources);
+                if let Some(expr) = single_expression(s) {
+                    match self.env.compile_expression(expr) {
+                        Ok(e) => return Compiled::Expr(Box::new(e), at),
+                        Err(e) => {
+                            diags.push(at.diagnostic(&e, sources, s, expr_offset(s)));
+                            return Compiled::Literal(serde_json::Value::Null);
+                        }
+                    }
+                }
+                match self.env.template_from_str(s) {
+                    Ok(t) => Compiled::Text(Box::new(t), at),
+                    Err(e) => {
+                        diags.push(at.diagnostic(&e, sources, s, 0));
+                        Compiled::Literal(serde_json::Value::Null)
+                    }
+                }
+            }
+            Value::Seq(items) => {
+                Compiled::Seq(items.iter().map(|n| self.compile_node(n, sources, diags)).collect())
+            }
+            Value::Map(entries) => Compiled::Map(
+                entries.iter().map(|(k, v)| (k.name.clone(), self.compile_node(v, sources, diags))).collect(),
+            ),
+            _ => Compiled::Literal(node.to_json()),
+        }
+    }
+}
+
+/// Where a template sits in the YAML, for mapping errors back.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The YAML scalar's span.
+    pub span: Span,
+    /// The template text (the scalar's value).
+    pub source: String,
+}
+
+impl Site {
+    fn new(node: &Node, _sources: &SourceMap) -> Self {
+        Site { span: node.span, source: node.as_str().unwrap_or_default().to_string() }
+    }
+
+    /// The span of `needle` (a piece of the template) inside the YAML scalar.
+    pub fn locate(&self, sources: &SourceMap, needle: &str) -> Span {
+        let raw = sources.text(self.span);
+        if !needle.is_empty()
+            && let Some(i) = raw.find(needle)
+        {
+            return self.span.sub(i, i + needle.len());
+        }
+        self.span
+    }
+
+    /// Span of the first use of variable `name` in this template.
+    pub fn locate_var(&self, sources: &SourceMap, name: &str) -> Span {
+        let raw = sources.text(self.span);
+        if name.is_empty() {
+            return self.span;
+        }
+        let bytes = raw.as_bytes();
+        let mut from = 0;
+        while let Some(i) = raw[from..].find(name).map(|i| i + from) {
+            let before = i.checked_sub(1).map(|j| bytes[j]);
+            let after = bytes.get(i + name.len()).copied();
+            let word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !word(before) && before != Some(b'.') && !word(after) {
+                return self.span.sub(i, i + name.len());
+            }
+            from = i + name.len();
+        }
+        self.span
+    }
+
+    /// Turns a minijinja error into a positioned diagnostic.
+    fn diagnostic(&self, e: &MjError, sources: &SourceMap, text: &str, offset: usize) -> Diagnostic {
+        let at = e
+            .range()
+            .and_then(|r| text.get(r.start + offset..r.end + offset))
+            .map_or(self.span, |piece| self.locate(sources, piece));
+        let (code, help) = match e.kind() {
+            ErrorKind::SyntaxError => (
+                "template-syntax",
+                "templates use minijinja (Jinja2) syntax: `{{ name }}`, `{{ value | b64encode }}`"
+                    .to_string(),
+            ),
+            ErrorKind::UnknownFilter => (
+                "unknown-filter",
+                format!("baton adds {} to minijinja's builtin filters", EXTRA_FILTERS.join(", ")),
+            ),
+            ErrorKind::UnknownFunction => {
+                ("unknown-function", format!("available functions: {}", FUNCTIONS.join(", ")))
+            }
+            _ => ("template-error", "check the template expression".to_string()),
+        };
+        Diagnostic::error(code, format!("{}: {}", e.kind(), e.detail().unwrap_or("invalid template")))
+            .at(at, "in this template")
+            .help(help)
+    }
+}
+
+fn expr_offset(s: &str) -> usize {
+    s.find("{{").map_or(0, |i| i + 2)
+}
+
+/// If `s` is exactly one `{{ expression }}` (whitespace around allowed), the expression.
+pub fn single_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    // Only when the `{{` starts the trimmed text does the whole value equal the expression.
+    (t.len() == s.len() || s.trim() == t).then_some(inner)
+}
+
+/// A compiled YAML value.
+pub enum Compiled<'a> {
+    /// No template inside: the value as is.
+    Literal(serde_json::Value),
+    /// Mixed text: renders to a string.
+    Text(Box<Template<'a, 'a>>, Site),
+    /// Exactly one expression: keeps its type.
+    Expr(Box<Expression<'a, 'a>>, Site),
+    /// A list.
+    Seq(Vec<Compiled<'a>>),
+    /// A mapping.
+    Map(Vec<(String, Compiled<'a>)>),
+}
+
+/// A render failure with its YAML position.
+#[derive(Debug)]
+pub struct RenderError {
+    /// Where.
+    pub span: Span,
+    /// What went wrong.
+    pub message: String,
+    /// Undefined variable name when that was the cause.
+    pub undefined: Option<String>,
+}
+
+impl RenderError {
+    /// As a diagnostic.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        Diagnostic::error("render-error", self.message.clone()).at(self.span, "while rendering this value")
+    }
+}
+
+fn to_json(v: &MjValue) -> Result<serde_json::Value, String> {
+    serde_json::to_value(v).map_err(|e| format!("cannot turn the value into JSON: {e}"))
+}
+
+impl Compiled<'_> {
+    /// Whether the value contains no template.
+    pub fn is_literal(&self) -> bool {
+        matches!(self, Compiled::Literal(_))
+    }
+
+    /// Renders with `ctx` as the variables.
+    pub fn render(&self, ctx: &MjValue, sources: &SourceMap) -> Result<serde_json::Value, RenderError> {
+        match self {
+            Compiled::Literal(v) => Ok(v.clone()),
+            Compiled::Text(t, site) => {
+                t.render(ctx).map(serde_json::Value::String).map_err(|e| render_error(&e, site, sources))
+            }
+            Compiled::Expr(e, site) => {
+                let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
+                if v.is_undefined() {
+                    let names: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
+                    let name = names.into_iter().next().unwrap_or_default();
+                    return Err(RenderError {
+                        span: site.locate_var(sources, &name),
+                        message: format!("undefined variable `{name}`"),
+                        undefined: Some(name),
+                    });
+                }
+                to_json(&v).map_err(|message| RenderError { span: site.span, message, undefined: None })
+            }
+            Compiled::Seq(items) => {
+                items.iter().map(|c| c.render(ctx, sources)).collect::<Result<Vec<_>, _>>().map(Into::into)
+            }
+            Compiled::Map(entries) => {
+                let mut out = serde_json::Map::with_capacity(entries.len());
+                for (k, c) in entries {
+                    out.insert(k.clone(), c.render(ctx, sources)?);
+                }
+                Ok(out.into())
+            }
+        }
+    }
+
+    /// Every variable this value reads, with the span of its first use.
+    pub fn variables(&self, sources: &SourceMap, out: &mut Vec<(String, Span)>) {
+        let mut add = |names: std::collections::HashSet<String>, site: &Site| {
+            let mut names: Vec<String> =
+                names.into_iter().filter(|n| !FUNCTIONS.contains(&n.as_str())).collect();
+            names.sort();
+            for n in names {
+                let span = site.locate_var(sources, &n);
+                out.push((n, span));
+            }
+        };
+        match self {
+            Compiled::Literal(_) => {}
+            Compiled::Text(t, site) => add(t.undeclared_variables(false), site),
+            Compiled::Expr(e, site) => add(e.undeclared_variables(false), site),
+            Compiled::Seq(items) => items.iter().for_each(|c| c.variables(sources, out)),
+            Compiled::Map(entries) => entries.iter().for_each(|(_, c)| c.variables(sources, out)),
+        }
+    }
+}
+
+fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
+    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    let piece = e.range().and_then(|r| e.template_source().and_then(|s| s.get(r)).map(str::to_string));
+    let span = piece.as_deref().map_or(site.span, |p| site.locate(sources, p));
+    if e.kind() == ErrorKind::UndefinedError {
+        let name = piece.unwrap_or_default();
+        return RenderError { span, message: format!("undefined value `{name}`"), undefined: Some(name) };
+    }
+    RenderError { span, message: detail, undefined: None }
+}
+
+/// Variables visible to templates; shared, cheap to clone.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    vars: indexmap::IndexMap<String, MjValue>,
+}
+
+impl Scope {
+    /// Sets a variable.
+    pub fn set(&mut self, name: &str, value: MjValue) {
+        self.vars.insert(name.to_string(), value);
+    }
+
+    /// Sets a variable from JSON.
+    pub fn set_json(&mut self, name: &str, value: &serde_json::Value) {
+        self.set(name, MjValue::from(minijinja::value::Serde(value)));
+    }
+
+    /// Whether a variable is set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
+    /// Names in definition order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    /// A template context over this scope.
+    pub fn context(self: &Arc<Self>) -> MjValue {
+        MjValue::from_dyn_object(self.clone())
+    }
+}
+
+impl Object for Scope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.vars.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.vars.keys().map(|k| MjValue::from(k.as_str())).collect())
+    }
+}
+
+/// A did-you-mean over variable names and functions.
+pub fn closest_name<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    did_you_mean(name, known)
+}

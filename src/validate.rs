@@ -1,0 +1,218 @@
+//! Semantic checks: variables, data flow between steps, templates.
+//!
+//! Runs after parsing and before anything is sent. Resolves the variable layers,
+//! compiles every template once, and checks that each variable a step reads is
+//! defined by then: an undefined name gets a did-you-mean, a name captured by a
+//! later step gets both positions. Every problem is collected, not just the first.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::{Collection, Role};
+use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
+use crate::secret::Masker;
+use crate::source::{SourceMap, Span};
+use crate::template::{Engine, FUNCTIONS, Scope};
+
+/// Where an override value came from (lowest priority first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--env-file`.
+    EnvFile,
+    /// `BATON_VAR_name`.
+    Environment,
+    /// `--var name=value`.
+    Flag,
+}
+
+/// Variables given from outside the collection, in increasing priority.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `(name, value, origin)`; later entries win.
+    pub values: Vec<(String, String, Origin)>,
+}
+
+/// Whether a variable name suggests a credential; such values are masked in output.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// Applies the variable layers: collection `vars` (rendered in order), then overrides.
+pub fn resolve_vars(
+    c: &Collection,
+    engine: &Engine,
+    overrides: &Overrides,
+    sources: &SourceMap,
+    masker: &Masker,
+) -> Result<Scope, Vec<Diagnostic>> {
+    let mut scope = Scope::default();
+    let mut overridden = HashSet::new();
+    for (name, value, _) in &overrides.values {
+        if is_secret_name(name) {
+            masker.add(value);
+        }
+        scope.set(name, minijinja::Value::from(value.as_str()));
+        overridden.insert(name.as_str());
+    }
+    let mut diags = Vec::new();
+    for (i, (key, node)) in c.vars.iter().enumerate() {
+        if overridden.contains(key.name.as_str()) {
+            continue;
+        }
+        let compiled = match engine.compile(node, sources) {
+            Ok(compiled) => compiled,
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
+        let ctx = Arc::new(scope.clone()).context();
+        match compiled.render(&ctx, sources) {
+            Ok(value) => {
+                if is_secret_name(&key.name)
+                    && let Some(s) = value.as_str()
+                {
+                    masker.add(s);
+                }
+                scope.set_json(&key.name, &value);
+            }
+            Err(e) => {
+                let mut d = e.to_diagnostic();
+                if let Some(name) = &e.undefined {
+                    d.code = "undefined-variable";
+                    d.message = format!("undefined variable `{name}` in `vars.{}`", key.name);
+                    if let Some((later, _)) = c.vars[i..].iter().find(|(k, _)| &k.name == name) {
+                        d = d
+                            .also(later.span, "defined here, after its use")
+                            .help("a variable can use the variables defined above it; move this one up");
+                    } else {
+                        d = d.help_opt(
+                            did_you_mean(name, scope.names().chain(FUNCTIONS.iter().copied()))
+                                .map(|k| format!("did you mean `{k}`?")),
+                        );
+                    }
+                } else if d.message.contains("environment variable") {
+                    d.code = "missing-env";
+                }
+                diags.push(d);
+            }
+        }
+    }
+    if diags.is_empty() { Ok(scope) } else { Err(diags) }
+}
+
+/// Checks a collection's data flow and compiles its templates into a [`Plan`].
+pub fn check<'a>(
+    c: &'a Collection,
+    engine: &'a Engine,
+    scope: Scope,
+    sources: &SourceMap,
+    masker: &Masker,
+) -> Result<Plan<'a>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut templates = Templates::default();
+    let steps: Vec<_> = c.steps().collect();
+    // capture name → (step index, span of the capture key), in run order.
+    let mut captured: HashMap<&str, Vec<(usize, Span)>> = HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        for cap in &s.captures {
+            captured.entry(cap.name.name.as_str()).or_default().push((i, cap.name.span));
+        }
+    }
+    let mut planned = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let mut used = Vec::new();
+        for node in step_nodes(step, c) {
+            match engine.compile(node, sources) {
+                Ok(compiled) => {
+                    compiled.variables(sources, &mut used);
+                    templates.insert(node, compiled);
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        let mut needs: Vec<(String, usize)> = Vec::new();
+        let mut reported = HashSet::new();
+        for (name, span) in used {
+            if scope.contains(&name) || needs.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let sites = captured.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some((j, _)) = sites.iter().rev().find(|(j, _)| *j < i) {
+                needs.push((name, *j));
+                continue;
+            }
+            if !reported.insert(name.clone()) {
+                continue;
+            }
+            diags.push(undefined(&name, span, sites, &steps, i, &scope, &captured, sources));
+        }
+        planned.push(PlannedStep { index: i, needs });
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Plan { collection: c, scope: Arc::new(scope), templates, steps: planned, masker: masker.clone() })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn undefined(
+    name: &str,
+    span: Span,
+    later: &[(usize, Span)],
+    steps: &[&crate::model::Step],
+    i: usize,
+    scope: &Scope,
+    captured: &HashMap<&str, Vec<(usize, Span)>>,
+    sources: &SourceMap,
+) -> Diagnostic {
+    if let Some((j, cap_span)) = later.first() {
+        let by = steps[*j];
+        let when = if *j == i {
+            "captured by this same step; a capture is available to the steps after it".to_string()
+        } else {
+            format!("captured by step `{}`, which runs after this one", by.name)
+        };
+        let hint = if *j == i {
+            format!("read `{name}` in a step after `{}`", by.name)
+        } else if by.role == Role::Request && steps[i].role == Role::Auth {
+            format!(
+                "auth steps run before requests: move `{}` under `auth:`, before `{}`",
+                by.name, steps[i].name
+            )
+        } else {
+            format!("move step `{}` before `{}`", by.name, steps[i].name)
+        };
+        return Diagnostic::error("captured-too-late", format!("`{name}` is used before it is captured"))
+            .at(span, format!("used in step `{}`", steps[i].name))
+            .also(*cap_span, when)
+            .help(hint);
+    }
+    let called = {
+        let full = sources.get(span.file).map(|f| &f.text[span.end.min(f.text.len())..]).unwrap_or("");
+        full.trim_start().starts_with('(')
+    };
+    if called {
+        return Diagnostic::error("unknown-function", format!("unknown function `{name}`"))
+            .at(span, "not a function")
+            .help(match did_you_mean(name, FUNCTIONS.iter().copied()) {
+                Some(f) => format!("did you mean `{f}()`?"),
+                None => format!("available functions: {}", FUNCTIONS.join(", ")),
+            });
+    }
+    let earlier = captured.iter().filter(|(_, sites)| sites.iter().any(|(j, _)| *j < i)).map(|(n, _)| *n);
+    let known: Vec<&str> = scope.names().chain(earlier).collect();
+    let hint = match did_you_mean(name, known.iter().copied()) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => {
+            format!("define `{name}` under `vars:`, pass `--var {name}=…`, or capture it in an earlier step")
+        }
+    };
+    Diagnostic::error("undefined-variable", format!("undefined variable `{name}`"))
+        .at(span, "not defined")
+        .help(hint)
+}

@@ -1,0 +1,259 @@
+//! YAML text → a positioned value tree.
+//!
+//! serde-saphyr does the parsing (duplicate keys rejected, YAML 1.2 booleans only,
+//! alias-bomb and depth budgets on). We read into a generic tree whose every node
+//! carries its [`Span`], so the model stage can report unknown fields, wrong types and
+//! template errors at their exact position.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{Location, Spanned};
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, SourceFile, Span};
+
+/// A mapping key with its position.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The key text.
+    pub name: String,
+    /// Where the key is written.
+    pub span: Span,
+}
+
+/// A YAML value with its position.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The value.
+    pub value: Value,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The shapes a YAML value can take.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// `null`, `~` or empty.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float (or an integer too large for i64).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order.
+    Map(Vec<(Key, Node)>),
+}
+
+impl Node {
+    /// A short name of this node's type, for "expected X, found Y" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The string value, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Converts to JSON (no templating), for literal values.
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+            Value::Str(s) => s.clone().into(),
+            Value::Seq(items) => items.iter().map(Node::to_json).collect(),
+            Value::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), v.to_json()))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        }
+    }
+}
+
+/// Raw tree as serde-saphyr hands it over (locations not yet tied to a file).
+enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Spanned<Raw>>),
+    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        Raw::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
+        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
+        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Raw>>()? {
+            items.push(item);
+        }
+        Ok(Raw::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(k) = map.next_key::<Spanned<Raw>>()? {
+            let v = map.next_value::<Spanned<Raw>>()?;
+            entries.push((k, v));
+        }
+        Ok(Raw::Map(entries))
+    }
+}
+
+fn span_of(file: &SourceFile, id: FileId, loc: &Location) -> Span {
+    let s = loc.span();
+    match (s.byte_offset(), s.byte_len()) {
+        (Some(off), Some(len)) if loc.line() > 0 => {
+            let start = usize::try_from(off).unwrap_or(0);
+            Span::new(id, start, start + usize::try_from(len).unwrap_or(0))
+        }
+        _ if loc.line() > 0 => {
+            let at = file.offset_of(loc.line() as usize, loc.column() as usize);
+            Span::new(id, at, at)
+        }
+        _ => Span::new(id, 0, 0),
+    }
+}
+
+fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Diagnostic> {
+    let span = span_of(file, id, &raw.referenced);
+    let value = match raw.value {
+        Raw::Null => Value::Null,
+        Raw::Bool(b) => Value::Bool(b),
+        Raw::Int(i) => Value::Int(i),
+        Raw::Float(f) => Value::Float(f),
+        Raw::Str(s) => Value::Str(s),
+        Raw::Seq(items) => {
+            Value::Seq(items.into_iter().map(|i| convert(file, id, i)).collect::<Result<_, _>>()?)
+        }
+        Raw::Map(entries) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                let key = convert(file, id, k)?;
+                let name = match key.value {
+                    Value::Str(s) => s,
+                    Value::Int(i) => i.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Float(f) => f.to_string(),
+                    Value::Null => "null".to_string(),
+                    Value::Seq(_) | Value::Map(_) => {
+                        return Err(Diagnostic::error("complex-key", "mapping keys must be plain text")
+                            .at(key.span, "a list or mapping used as a key")
+                            .help("write the key as a string"));
+                    }
+                };
+                out.push((Key { name, span: key.span }, convert(file, id, v)?));
+            }
+            Value::Map(out)
+        }
+    };
+    Ok(Node { value, span })
+}
+
+/// Parses one YAML document into a positioned tree.
+pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
+    if file.text.trim().is_empty()
+        || file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Diagnostic::error("empty-file", "the collection is empty")
+            .at(Span::new(id, 0, 0), "nothing here")
+            .help("a collection needs at least `requests:` with one step; see `baton --help`"));
+    }
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(&file.text, options) {
+        Ok(raw) => convert(file, id, raw),
+        Err(err) => Err(syntax_error(file, id, &err)),
+    }
+}
+
+fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Diagnostic {
+    let message = err.to_string();
+    // The crate appends its own position; we render ours.
+    let message = message.split(" at line ").next().unwrap_or(&message).trim().to_string();
+    let lower = message.to_lowercase();
+    let (code, help) = if lower.contains("duplicate") {
+        ("duplicate-key", "each key may appear once in a mapping; remove or rename one")
+    } else if lower.contains("tab") {
+        ("yaml-syntax", "YAML indentation must use spaces, not tabs")
+    } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
+        (
+            "yaml-too-complex",
+            "the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it",
+        )
+    } else {
+        ("yaml-syntax", "check indentation, quoting and the `key: value` layout near this point")
+    };
+    let span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
+    Diagnostic::error(code, format!("invalid YAML: {message}")).at(span, "here").help(help)
+}

@@ -12,7 +12,7 @@ use crate::event::Sink;
 use crate::exec::{self, execute};
 use crate::exit::Exit;
 use crate::http::HttpClient;
-use crate::model::{CaptureSource, Collection, Role};
+use crate::model::{Collection, Role};
 use crate::plan::Plan;
 use crate::report::Terminal;
 use crate::secret::Masker;
@@ -143,7 +143,7 @@ fn run_collections(opts: &RunOptions) -> Exit {
         }
         Mode::Plan => {
             for p in &plans {
-                let text = describe_plan(p, &sources);
+                let text = describe_plan(p, &sources, &masker);
                 let _ = write!(anstream::stdout(), "{}", masker.mask(&text));
             }
             Exit::Passed
@@ -187,7 +187,7 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
 }
 
 /// Text of `baton plan` for one collection: each step's rendered request.
-fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
+fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> String {
     let c = plan.collection;
     let path = sources.get(c.file).map(|f| f.path.display().to_string()).unwrap_or_default();
     let mut out = format!("{} ({path})\n", c.name);
@@ -195,14 +195,6 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
     let mut scope: Scope = (*plan.scope).clone();
     for step in c.steps() {
         for cap in &step.captures {
-            let from = match &cap.source {
-                CaptureSource::JsonPath(p) => p.source.clone(),
-                CaptureSource::Header(h) => format!("header {h}"),
-                CaptureSource::Status => "status".into(),
-                CaptureSource::Body => "body".into(),
-                CaptureSource::Regex(r) => format!("regex {}", r.source),
-            };
-            let _ = from;
             scope.set(
                 &cap.name.name,
                 minijinja::Value::from(format!("<{} from {}>", cap.name.name, step.name)),
@@ -210,7 +202,6 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
         }
     }
     let ctx = Arc::new(scope).context();
-    let scratch = Masker::default();
     let base = sources
         .get(c.file)
         .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
@@ -220,7 +211,7 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
         let role = if step.role == Role::Auth { " (auth)" } else { "" };
         out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
         let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
-        match exec::resolve(plan, step, &render, &base, &scratch) {
+        match exec::resolve(plan, step, &render, &base, masker) {
             Ok(req) => {
                 out.push_str(&format!("   {} {}\n", req.method, req.url));
                 for (k, v) in &req.headers {
@@ -247,7 +238,7 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap) -> String {
                 .iter()
                 .map(|cap| {
                     let secret = cap.secret.unwrap_or(step.role == Role::Auth);
-                    format!("{}{}", cap.name.name, if secret { " (secret)" } else { "" })
+                    format!("{} = {}{}", cap.name.name, cap.source, if secret { " (secret)" } else { "" })
                 })
                 .collect();
             out.push_str(&format!("   captures: {}\n", caps.join(", ")));

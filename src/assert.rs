@@ -125,6 +125,8 @@ pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
             Err(err) => out.push(render_failure(n, err)),
         }
     }
+    // Report in the order the YAML asks.
+    out.sort_by_key(|f| f.span.start);
     out
 }
 

@@ -16,7 +16,7 @@ use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepR
 use crate::http::{HttpClient, HttpError, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::model::{AuthSpec, Body, PartKind, Role, Step};
 use crate::plan::Plan;
-use crate::secret::{Masker, basic_credential};
+use crate::secret::{Masker, basic_credential, register_secret_fields};
 use crate::source::{SourceMap, Span};
 use crate::template::{RenderError, Scope};
 use crate::yaml::{Key, Node};
@@ -118,24 +118,25 @@ async fn run_step(
     };
     outcome.url = Some(request.url.clone());
     let response = client.send(&request).await;
-    sink.event(&Event::Exchange { request: &request, response: response.as_ref().ok() });
     let ex = match response {
         Ok(ex) => ex,
         Err(e) => {
+            sink.event(&Event::Exchange { request: &request, response: None });
             outcome.result = StepResult::Error(http_error(&e, step));
             return;
         }
     };
     outcome.status = Some(ex.status);
     outcome.elapsed = ex.elapsed;
+    // Secrets in the response are registered before anything about it is shown.
+    if let Some(doc) = ex.json() {
+        register_secret_fields(&plan.masker, doc);
+    }
     let mut failures: Vec<Failure> = Vec::new();
-    // Expectations first: a wrong status explains a missing capture better than the capture does.
-    failures.extend(assert::check(step, &ex, &render));
     for cap in &step.captures {
         match capture(&cap.source, &ex) {
             Ok(value) => {
-                let secret = cap.secret.unwrap_or(step.role == Role::Auth);
-                if secret {
+                if cap.secret.unwrap_or(step.role == Role::Auth) {
                     register_secret(&plan.masker, &value);
                 }
                 scope.set_json(&cap.name.name, &value);
@@ -148,6 +149,11 @@ async fn run_step(
             }),
         }
     }
+    sink.event(&Event::Exchange { request: &request, response: Some(&ex) });
+    // A wrong status explains a missing capture better than the capture does: list it first.
+    let mut checked = assert::check(step, &ex, &render);
+    checked.append(&mut failures);
+    let failures = checked;
     if !failures.is_empty() {
         outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
         outcome.result = StepResult::Failed(failures);
@@ -181,8 +187,8 @@ fn scalar_text(v: &Json) -> Option<String> {
     }
 }
 
-fn render_pairs(
-    pairs: &[(Key, Node)],
+fn render_pairs<'n>(
+    pairs: impl IntoIterator<Item = (&'n Key, &'n Node)>,
     render: &dyn Fn(&Node) -> Result<Json, RenderError>,
     out: &mut Vec<(String, String)>,
 ) -> Result<(), RenderError> {
@@ -198,16 +204,18 @@ fn render_pairs(
 }
 
 /// Merges default and step pairs: a step entry replaces the default of the same name.
+/// Yields references: templates are looked up by node identity, so nodes are never cloned.
 fn merged<'a>(
     defaults: &'a [(Key, Node)],
     own: &'a [(Key, Node)],
     case_insensitive: bool,
-) -> Vec<(Key, Node)> {
-    let same = |a: &str, b: &str| if case_insensitive { a.eq_ignore_ascii_case(b) } else { a == b };
-    let mut out: Vec<(Key, Node)> =
-        defaults.iter().filter(|(k, _)| !own.iter().any(|(o, _)| same(&o.name, &k.name))).cloned().collect();
-    out.extend(own.iter().cloned());
-    out
+) -> impl Iterator<Item = (&'a Key, &'a Node)> {
+    let same = move |a: &str, b: &str| if case_insensitive { a.eq_ignore_ascii_case(b) } else { a == b };
+    defaults
+        .iter()
+        .filter(move |(k, _)| !own.iter().any(|(o, _)| same(&o.name, &k.name)))
+        .chain(own.iter())
+        .map(|(k, v)| (k, v))
 }
 
 fn text_of(
@@ -238,7 +246,7 @@ pub fn resolve(
     let d = &plan.collection.defaults;
     let mut url = text_of(&step.url, render, "url")?;
     let mut query = Vec::new();
-    render_pairs(&merged(&d.query, &step.query, false), render, &mut query)?;
+    render_pairs(merged(&d.query, &step.query, false), render, &mut query)?;
     if !query.is_empty() {
         let (base, fragment) = match url.find('#') {
             Some(i) => (url[..i].to_string(), url[i..].to_string()),
@@ -253,7 +261,7 @@ pub fn resolve(
         url = format!("{base}{sep}{qs}{fragment}");
     }
     let mut headers = Vec::new();
-    render_pairs(&merged(&d.headers, &step.headers, true), render, &mut headers)?;
+    render_pairs(merged(&d.headers, &step.headers, true), render, &mut headers)?;
     let has_auth_header = step.headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("authorization"));
     match plan.collection.auth_for(step) {
         Some(AuthSpec::Bearer(t)) if !has_auth_header => {
@@ -282,7 +290,7 @@ pub fn resolve(
         Some(Body::Json(n)) => ResolvedBody::Json(render(n)?),
         Some(Body::Form(pairs)) => {
             let mut out = Vec::new();
-            render_pairs(pairs, render, &mut out)?;
+            render_pairs(pairs.iter().map(|(k, v)| (k, v)), render, &mut out)?;
             ResolvedBody::Form(out)
         }
         Some(Body::Raw { body, content_type }) => ResolvedBody::Raw {

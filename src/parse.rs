@@ -418,7 +418,9 @@ impl Parser<'_> {
                 let at = if pos < text.len() { span.sub(pos + q, pos + q + 1) } else { span };
                 let d = Diagnostic::error("bad-jsonpath", format!("invalid JSONPath `{text}`"))
                     .at(at, e.message().to_string())
-                    .help(if text.starts_with('$') {
+                    .help(if let Some(name) = text.split(['.', '[']).find(|seg| seg.contains('-')) {
+                        format!("RFC 9535 member names with `-` need brackets: write `['{name}']` instead of `.{name}`")
+                    } else if text.starts_with('$') {
                         "JSONPath follows RFC 9535: `$.field`, `$.list[0]`, `$['odd key']`, `$..name`, `$.items[?@.id == 1]`".to_string()
                     } else {
                         format!("a JSONPath starts with `$`: did you mean `$.{}`?", text.trim_start_matches('.'))

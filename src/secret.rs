@@ -110,6 +110,31 @@ impl Masker {
     }
 }
 
+/// Whether a variable or JSON field name suggests a credential; such values are masked in output.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// Registers every string under a secret-looking key (`access_token`, `client_secret`…)
+/// of a JSON document, so a response never prints a credential even when it is not captured.
+pub fn register_secret_fields(masker: &Masker, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) if is_secret_name(k) => masker.add(s),
+                    other => register_secret_fields(masker, other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| register_secret_fields(masker, v)),
+        _ => {}
+    }
+}
+
 /// Base64 of `user:password`, as sent in a Basic `Authorization` header.
 pub fn basic_credential(user: &str, password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::{Collection, Role};
 use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
-use crate::secret::Masker;
+use crate::secret::{Masker, is_secret_name};
 use crate::source::{SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, Scope};
 
@@ -31,14 +31,6 @@ pub enum Origin {
 pub struct Overrides {
     /// `(name, value, origin)`; later entries win.
     pub values: Vec<(String, String, Origin)>,
-}
-
-/// Whether a variable name suggests a credential; such values are masked in output.
-pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key"]
-        .iter()
-        .any(|w| n.contains(w))
 }
 
 /// Applies the variable layers: collection `vars` (rendered in order), then overrides.

@@ -183,6 +183,18 @@ pub enum CaptureSource {
     Regex(Compiled<Regex>),
 }
 
+impl std::fmt::Display for CaptureSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureSource::JsonPath(p) => f.write_str(&p.source),
+            CaptureSource::Header(h) => write!(f, "header {h}"),
+            CaptureSource::Status => f.write_str("status"),
+            CaptureSource::Body => f.write_str("body"),
+            CaptureSource::Regex(r) => write!(f, "regex /{}/", r.source),
+        }
+    }
+}
+
 /// A compiled pattern with its source text and position.
 #[derive(Debug, Clone)]
 pub struct Compiled<T> {

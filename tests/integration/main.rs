@@ -1,1 +1,8 @@
-fn main() {}
+//! baton's integration tests: one binary, the real `baton` executable, and the
+//! playground served in-process on 127.0.0.1:0. Nothing leaves loopback.
+
+mod support;
+
+mod cli;
+mod invalid;
+mod run;

@@ -29,11 +29,12 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
         }
         Ok(Invocation::Playground { port }) => serve_playground(port),
         Ok(Invocation::Collections(opts)) => run_collections(&opts),
-        Err(Ok(u)) => {
+        Ok(Invocation::Demo(opts)) => demo(opts),
+        Err(cli::CliError::Usage(u)) => {
             eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
             u.diagnostic.exit
         }
-        Err(Err(text)) => {
+        Err(cli::CliError::Clap(text)) => {
             let _ = write!(anstream::stderr(), "{text}");
             Exit::Usage
         }
@@ -76,6 +77,45 @@ fn serve_playground(port: u16) -> Exit {
         pg.shutdown().await;
         Exit::Passed
     })
+}
+
+/// `baton demo`: the playground on a free loopback port, in its own thread, for one run.
+fn demo(mut opts: RunOptions) -> Exit {
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let Ok(rt) = runtime() else { return };
+        rt.block_on(async move {
+            match playground::Playground::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
+                Ok(pg) => {
+                    let _ = url_tx.send(Ok(pg.base_url()));
+                    let _ = stop_rx.await;
+                    pg.shutdown().await;
+                }
+                Err(e) => {
+                    let _ = url_tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    let url = match url_rx.recv() {
+        Ok(Ok(url)) => url,
+        Ok(Err(e)) => {
+            eprint(&format!("error: cannot start the playground: {e}"), &Masker::default());
+            return Exit::Runtime;
+        }
+        Err(_) => {
+            eprint("error: the playground thread stopped", &Masker::default());
+            return Exit::Runtime;
+        }
+    };
+    let _ = writeln!(anstream::stdout(), "playground on {url}\n");
+    // Below --var and BATON_VAR_base_url, so either can still point the demo elsewhere.
+    opts.overrides.values.insert(0, ("base_url".into(), url, crate::validate::Origin::Environment));
+    let exit = run_collections(&opts);
+    let _ = stop_tx.send(());
+    let _ = server.join();
+    exit
 }
 
 fn file_stem(path: &std::path::Path) -> String {

@@ -52,6 +52,8 @@ enum Command {
     Validate(CommonArgs),
     /// Print each step's rendered request (secrets masked); send nothing.
     Plan(CommonArgs),
+    /// Start the playground on a free loopback port and run collections against it (offline).
+    Demo(DemoArgs),
     /// Serve the built-in demo API on 127.0.0.1.
     Playground {
         /// Port to listen on (0 picks a free one).
@@ -71,6 +73,16 @@ struct CommonArgs {
     /// Load variables from a .env file (repeatable; later files win).
     #[arg(long = "env-file", value_name = "PATH")]
     env_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Collections to run (default: the shipped `collections/` folder).
+    #[arg(value_name = "PATHS", default_value = "collections")]
+    paths: Vec<PathBuf>,
+    /// Print every exchange (secrets masked) on stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +141,8 @@ pub struct RunOptions {
 pub enum Invocation {
     /// run / validate / plan.
     Collections(RunOptions),
+    /// Run collections against an in-process playground.
+    Demo(RunOptions),
     /// Serve the playground.
     Playground {
         /// Port.
@@ -146,15 +160,20 @@ pub struct UsageError {
     pub sources: SourceMap,
 }
 
-fn usage(d: Diagnostic) -> UsageError {
-    UsageError { diagnostic: d, sources: SourceMap::default() }
+/// Why the command line was rejected.
+pub enum CliError {
+    /// A flag value baton checked itself (rendered as a diagnostic).
+    Usage(Box<UsageError>),
+    /// clap's own message (unknown flag, missing argument…), already formatted.
+    Clap(String),
+}
+
+fn usage(d: Diagnostic) -> CliError {
+    CliError::Usage(Box::new(UsageError { diagnostic: d, sources: SourceMap::default() }))
 }
 
 /// Parses arguments (including the program name) with the process environment.
-pub fn parse(
-    args: Vec<OsString>,
-    env: HashMap<String, String>,
-) -> Result<Invocation, Result<UsageError, String>> {
+pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invocation, CliError> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -163,38 +182,62 @@ pub fn parse(
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                     Ok(Invocation::Print(e.render().ansi().to_string()))
                 }
-                _ => Err(Err(e.render().ansi().to_string())),
+                _ => Err(CliError::Clap(e.render().ansi().to_string())),
             };
         }
     };
     let (mode, common, run) = match cli.command {
         Command::Playground { port } => return Ok(Invocation::Playground { port }),
+        Command::Demo(d) => {
+            let common = CommonArgs { paths: d.paths, vars: Vec::new(), env_files: Vec::new() };
+            let run = RunArgs {
+                common,
+                verbose: d.verbose,
+                timeout: None,
+                cacert: None,
+                insecure: false,
+                fail_fast: false,
+            };
+            return match resolve(Mode::Run, None, Some(run), env)? {
+                Invocation::Collections(opts) => Ok(Invocation::Demo(opts)),
+                other => Ok(other),
+            };
+        }
         Command::Run(r) => (Mode::Run, None, Some(r)),
         Command::Validate(c) => (Mode::Validate, Some(c), None),
         Command::Plan(c) => (Mode::Plan, Some(c), None),
     };
+    resolve(mode, common, run, env)
+}
+
+fn resolve(
+    mode: Mode,
+    common: Option<CommonArgs>,
+    run: Option<RunArgs>,
+    env: HashMap<String, String>,
+) -> Result<Invocation, CliError> {
     let (common, verbose, client, exec) = match (common, run) {
         (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default()),
         (None, Some(r)) => {
-            let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(|d| Ok(usage(d)))?;
+            let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(usage)?;
             let cacert = match &r.cacert {
                 Some(p) => Some(std::fs::read(p).map_err(|e| {
-                    Ok(usage(Diagnostic::usage(
+                    usage(Diagnostic::usage(
                         "missing-path",
                         format!("cannot read --cacert `{}`: {e}", p.display()),
-                    )))
+                    ))
                 })?),
                 None => None,
             };
             let client = ClientOptions { timeout, cacert, insecure: r.insecure };
             (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast })
         }
-        (None, None) => return Err(Err("no command".into())),
+        (None, None) => return Err(CliError::Clap("no command".into())),
     };
     let mut env = env;
     let mut overrides = Overrides::default();
     for path in &common.env_files {
-        let pairs = read_env_file(path).map_err(Ok)?;
+        let pairs = read_env_file(path)?;
         for (k, v) in pairs {
             env.entry(k.clone()).or_insert_with(|| v.clone());
             overrides.values.push((k, v, Origin::EnvFile));
@@ -208,7 +251,7 @@ pub fn parse(
     from_env.sort();
     overrides.values.extend(from_env.into_iter().map(|(k, v)| (k, v, Origin::Environment)));
     for raw in &common.vars {
-        let (name, value) = parse_var(raw).map_err(|d| Ok(usage(d)))?;
+        let (name, value) = parse_var(raw).map_err(usage)?;
         overrides.values.push((name, value, Origin::Flag));
     }
     Ok(Invocation::Collections(RunOptions {
@@ -250,7 +293,7 @@ fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
     })
 }
 
-fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, UsageError> {
+fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         usage(
             Diagnostic::usage(
@@ -270,12 +313,12 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, UsageE
                 let start = text.find(&line).unwrap_or(0);
                 let id = sources.add(path, text.clone());
                 let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
-                return Err(UsageError {
+                return Err(CliError::Usage(Box::new(UsageError {
                     diagnostic: Diagnostic::usage("bad-env-file", "invalid line in env file")
                         .at(Span::new(id, at, at + 1), "cannot parse from here")
                         .help("lines look like NAME=value, NAME=\"quoted value\" or # comments"),
                     sources,
-                });
+                })));
             }
             Err(e) => {
                 return Err(usage(Diagnostic::usage(

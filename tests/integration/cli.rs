@@ -50,3 +50,11 @@ fn bad_timeout_flag_is_a_usage_error() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("`--timeout soon` is not a positive duration"), "{}", out.stderr);
 }
+
+#[test]
+fn demo_serves_the_playground_and_runs_the_shipped_collections() {
+    let out = baton(&["demo"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("playground on http://127.0.0.1:"), "{}", out.stdout);
+    assert!(out.stdout.contains("Demo chain: 7 steps, 7 passed"), "{}", out.stdout);
+}

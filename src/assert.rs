@@ -6,7 +6,7 @@
 use serde_json::Value as Json;
 
 use crate::capture::describe_body;
-use crate::http::Exchange;
+use crate::exchange::Exchange;
 use crate::model::{Check, CompareOp, JsonType, Matcher, Role, StatusPattern, Step};
 use crate::source::Span;
 use crate::template::RenderError;

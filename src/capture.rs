@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use crate::http::Exchange;
+use crate::exchange::Exchange;
 use crate::model::CaptureSource;
 
 /// Reads one capture from a response. The error says what was looked for and why it failed.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::assert::Failure;
+use crate::exchange::{Exchange, ResolvedRequest};
 use crate::exit::Exit;
-use crate::http::{Exchange, ResolvedRequest};
 use crate::model::Role;
 use crate::source::Span;
 

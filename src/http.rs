@@ -5,11 +5,11 @@
 //! [`ResolvedRequest`] and returns an [`Exchange`] whose body is read once and whose
 //! JSON is parsed at most once, on first use.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, HeaderValue};
+
+pub use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
 
 /// Client settings from the command line.
 #[derive(Debug, Clone, Default)]
@@ -20,146 +20,6 @@ pub struct ClientOptions {
     pub cacert: Option<Vec<u8>>,
     /// Skip certificate verification.
     pub insecure: bool,
-}
-
-/// A request ready to send: every template rendered.
-#[derive(Debug, Clone)]
-pub struct ResolvedRequest {
-    /// Upper-case method.
-    pub method: String,
-    /// Full URL, query included.
-    pub url: String,
-    /// Header pairs in send order.
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: ResolvedBody,
-    /// Timeout for this request.
-    pub timeout: Option<Duration>,
-}
-
-/// A rendered body.
-#[derive(Debug, Clone)]
-pub enum ResolvedBody {
-    /// No body.
-    None,
-    /// JSON, sent as `application/json`.
-    Json(serde_json::Value),
-    /// urlencoded fields.
-    Form(Vec<(String, String)>),
-    /// multipart parts.
-    Multipart(Vec<ResolvedPart>),
-    /// Raw text.
-    Raw {
-        /// Text.
-        text: String,
-        /// Content type, if given.
-        content_type: Option<String>,
-    },
-}
-
-/// One rendered multipart part.
-#[derive(Debug, Clone)]
-pub enum ResolvedPart {
-    /// Text field.
-    Text {
-        /// Field name.
-        name: String,
-        /// Value.
-        value: String,
-    },
-    /// File field (read when sending).
-    File {
-        /// Field name.
-        name: String,
-        /// Path on disk.
-        path: PathBuf,
-        /// File name sent.
-        filename: String,
-        /// Content type.
-        content_type: Option<String>,
-    },
-}
-
-impl ResolvedBody {
-    /// A short textual rendering for `-v` and `plan`.
-    pub fn preview(&self) -> Option<String> {
-        match self {
-            ResolvedBody::None => None,
-            ResolvedBody::Json(v) => serde_json::to_string_pretty(v).ok(),
-            ResolvedBody::Form(pairs) => {
-                Some(form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
-            }
-            ResolvedBody::Multipart(parts) => Some(
-                parts
-                    .iter()
-                    .map(|p| match p {
-                        ResolvedPart::Text { name, value } => format!("{name}={value}"),
-                        ResolvedPart::File { name, path, .. } => format!("{name}=@{}", path.display()),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-            ResolvedBody::Raw { text, .. } => Some(text.clone()),
-        }
-    }
-}
-
-/// A response, read fully.
-#[derive(Debug)]
-pub struct Exchange {
-    /// Status code.
-    pub status: u16,
-    /// HTTP version, e.g. `HTTP/1.1`.
-    pub version: String,
-    /// Headers (lower-case names) in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The body bytes.
-    pub body: Vec<u8>,
-    /// Time from send to last body byte.
-    pub elapsed: Duration,
-    json: OnceLock<Option<serde_json::Value>>,
-}
-
-impl Exchange {
-    /// Builds an exchange (also used by tests of capture and assert logic).
-    pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
-        Exchange {
-            status,
-            version: "HTTP/1.1".into(),
-            headers,
-            body,
-            elapsed: Duration::ZERO,
-            json: OnceLock::new(),
-        }
-    }
-
-    /// First value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// The body as text (lossy).
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.body)
-    }
-
-    /// The body parsed as JSON, once; `None` when it is not JSON.
-    pub fn json(&self) -> Option<&serde_json::Value> {
-        self.json
-            .get_or_init(|| {
-                let trimmed = self.body.trim_ascii_start();
-                if trimmed.is_empty() {
-                    return None;
-                }
-                serde_json::from_slice(&self.body).ok()
-            })
-            .as_ref()
-    }
-
-    /// The media type without parameters, lower-case.
-    pub fn media_type(&self) -> Option<String> {
-        self.header("content-type").map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-    }
 }
 
 /// Why a request could not complete.
@@ -320,7 +180,7 @@ impl HttpClient {
             .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let body = resp.bytes().await.map_err(|e| classify(&e, timeout))?.to_vec();
-        Ok(Exchange { status, version, headers, body, elapsed: started.elapsed(), json: OnceLock::new() })
+        Ok(Exchange::received(status, version, headers, body, started.elapsed()))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod capture;
 pub mod cli;
 pub mod diagnostic;
 pub mod event;
+pub mod exchange;
 pub mod exec;
 pub mod exit;
 pub mod http;

@@ -697,3 +697,56 @@ pub fn value_offset(text: &str, span: Span) -> usize {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    fn parse_str(text: &str) -> Result<Collection, Vec<Diagnostic>> {
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", text.to_string());
+        let file = map.get(id).expect("file");
+        let node = crate::yaml::parse(file, id).map_err(|d| vec![d])?;
+        parse_collection(&node, id, &file.text, "t")
+    }
+
+    #[test]
+    fn unknown_step_field_gets_a_did_you_mean() {
+        let errs = parse_str("requests:\n  - url: http://x\n    methd: GET\n").expect_err("invalid");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].code, "unknown-field");
+        assert_eq!(errs[0].help.as_deref(), Some("did you mean `method`?"));
+    }
+
+    #[test]
+    fn every_problem_is_collected_not_just_the_first() {
+        let errs =
+            parse_str("requests:\n  - method: GTE\n    url: x\n  - name: b\n    expect: {status: 700}\n")
+                .expect_err("invalid");
+        let codes: Vec<&str> = errs.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["bad-method", "missing-field"]);
+    }
+
+    #[test]
+    fn status_accepts_codes_lists_and_classes() {
+        let c = parse_str("requests:\n  - url: x\n    expect: {status: [200, '2xx', 404]}\n").expect("valid");
+        let s = c.requests[0].expect.status.as_ref().expect("status");
+        assert_eq!(s.allowed, [StatusPattern::Code(200), StatusPattern::Class(2), StatusPattern::Code(404)]);
+        assert!(s.allowed[1].allows(204) && !s.allowed[1].allows(301));
+    }
+
+    #[test]
+    fn jsonpath_with_a_hyphen_suggests_brackets() {
+        let errs = parse_str("requests:\n  - url: x\n    capture: {ct: $.headers.content-type}\n")
+            .expect_err("invalid");
+        assert!(errs[0].help.as_deref().unwrap_or("").contains("['content-type']"), "{:?}", errs[0].help);
+    }
+
+    #[test]
+    fn steps_without_names_are_named_after_method_and_url() {
+        let c = parse_str("requests:\n  - url: /a\n  - method: post\n    url: /b\n").expect("valid");
+        assert_eq!(c.requests[0].name, "GET /a");
+        assert_eq!(c.requests[1].name, "POST /b");
+    }
+}

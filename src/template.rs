@@ -388,3 +388,72 @@ impl Object for Scope {
 pub fn closest_name<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     did_you_mean(name, known)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    fn render(text: &str, vars: &[(&str, serde_json::Value)]) -> Result<serde_json::Value, RenderError> {
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", format!("v: {text}\n"));
+        let file = map.get(id).expect("file");
+        let root = crate::yaml::parse(file, id).expect("yaml");
+        let Value::Map(entries) = &root.value else { panic!("map") };
+        let engine = Engine::new(Arc::new(HashMap::new()), Masker::default());
+        let compiled = engine.compile(&entries[0].1, &map).expect("compiles");
+        let mut scope = Scope::default();
+        for (k, v) in vars {
+            scope.set_json(k, v);
+        }
+        compiled.render(&Arc::new(scope).context(), &map)
+    }
+
+    #[test]
+    fn single_expressions_keep_their_type() {
+        let n = serde_json::json!(3);
+        assert_eq!(render("'{{ n }}'", &[("n", n.clone())]).expect("ok"), serde_json::json!(3));
+        assert_eq!(render("'{{ n + 1 }}'", &[("n", n.clone())]).expect("ok"), serde_json::json!(4));
+        assert_eq!(
+            render("'{{ l }}'", &[("l", serde_json::json!([1, "a"]))]).expect("ok"),
+            serde_json::json!([1, "a"])
+        );
+        assert_eq!(
+            render("'{{ x }}'", &[("x", serde_json::Value::Null)]).expect("ok"),
+            serde_json::Value::Null
+        );
+        assert_eq!(render("'n={{ n }}'", &[("n", n)]).expect("ok"), serde_json::json!("n=3"));
+    }
+
+    #[test]
+    fn undefined_variables_point_at_the_use() {
+        let e = render("'a {{ missing }}'", &[]).expect_err("undefined");
+        assert_eq!(e.undefined.as_deref(), Some("missing"));
+        assert_eq!((e.span.start, e.span.end), (9, 16), "the span covers `missing`");
+    }
+
+    #[test]
+    fn single_expression_detection() {
+        assert_eq!(single_expression("{{ a }}"), Some(" a "));
+        assert_eq!(single_expression("{{ a }} {{ b }}"), None);
+        assert_eq!(single_expression("x{{ a }}"), None);
+    }
+
+    #[test]
+    fn b64encode_of_a_secret_is_secret_too() {
+        let masker = Masker::default();
+        masker.add("hunter2");
+        let engine = Engine::new(Arc::new(HashMap::new()), masker.clone());
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", "v: \"{{ 'hunter2' | b64encode }}\"\n".to_string());
+        let file = map.get(id).expect("file");
+        let root = crate::yaml::parse(file, id).expect("yaml");
+        let Value::Map(entries) = &root.value else { panic!("map") };
+        let out = engine
+            .compile(&entries[0].1, &map)
+            .expect("ok")
+            .render(&Arc::new(Scope::default()).context(), &map);
+        let encoded = out.expect("renders");
+        assert_eq!(masker.mask(encoded.as_str().expect("string")), crate::secret::MASK);
+    }
+}

@@ -155,7 +155,11 @@ impl Terminal {
         let _ = self.err.flush();
     }
 
-    fn trace(&mut self, request: &crate::http::ResolvedRequest, response: Option<&crate::http::Exchange>) {
+    fn trace(
+        &mut self,
+        request: &crate::exchange::ResolvedRequest,
+        response: Option<&crate::exchange::Exchange>,
+    ) {
         let mut t = format!("{BOLD}> {} {}{BOLD:#}\n", request.method, request.url);
         for (n, v) in &request.headers {
             t.push_str(&format!("> {n}: {v}\n"));

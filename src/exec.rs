@@ -18,7 +18,7 @@ use crate::http::{HttpClient, HttpError};
 use crate::model::{AuthSpec, Body, PartKind, Role, Step};
 use crate::plan::Plan;
 use crate::secret::{Masker, basic_credential, register_secret_fields};
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 use crate::template::{RenderError, Scope};
 use crate::yaml::{Key, Node};
 
@@ -338,9 +338,4 @@ pub fn resolve(
         body,
         timeout: step.timeout.or(d.timeout),
     })
-}
-
-/// A placeholder span for outcomes without YAML.
-pub fn no_span() -> Span {
-    Span::default()
 }

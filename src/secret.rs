@@ -83,11 +83,6 @@ impl Masker {
         self.inner.read().ok().and_then(|i| i.matcher.as_ref().map(|m| m.is_match(text))).unwrap_or(false)
     }
 
-    /// Whether nothing is registered.
-    pub fn is_empty(&self) -> bool {
-        self.inner.read().map(|i| i.secrets.is_empty()).unwrap_or(true)
-    }
-
     /// `text` with every secret spelling replaced by [`MASK`].
     pub fn mask(&self, text: &str) -> String {
         let Ok(inner) = self.inner.read() else {

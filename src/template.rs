@@ -12,7 +12,7 @@ use base64::Engine as _;
 use minijinja::value::{Kwargs, Object, Value as MjValue};
 use minijinja::{Environment, Error as MjError, ErrorKind, Expression, Template, UndefinedBehavior};
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::Diagnostic;
 use crate::secret::Masker;
 use crate::source::{SourceMap, Span};
 use crate::yaml::{Node, Value};
@@ -116,7 +116,7 @@ impl Engine {
     ) -> Compiled<'a> {
         match &node.value {
             Value::Str(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
-                let at = Site::new(node, sources);
+                let at = Site::new(node);
                 if let Some(expr) = single_expression(s) {
                     match self.env.compile_expression(expr) {
                         Ok(e) => return Compiled::Expr(Box::new(e), at),
@@ -155,7 +155,7 @@ pub struct Site {
 }
 
 impl Site {
-    fn new(node: &Node, _sources: &SourceMap) -> Self {
+    fn new(node: &Node) -> Self {
         Site { span: node.span, source: node.as_str().unwrap_or_default().to_string() }
     }
 
@@ -382,11 +382,6 @@ impl Object for Scope {
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::Values(self.vars.keys().map(|k| MjValue::from(k.as_str())).collect())
     }
-}
-
-/// A did-you-mean over variable names and functions.
-pub fn closest_name<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    did_you_mean(name, known)
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 //! line (`# …`). `baton validate` must reject each with exit 3, a `file:line:col`
 //! position past that comment, a hint where useful, and never a panic; `baton run` must
 //! reject it the same way without sending anything. Usage errors exit 2.
+//!
+//! Fixture URLs use `http://localhost:9` (discard): `support::redact` rewrites
+//! `127.0.0.1:<port>`, which would shift the quoted source lines under their carets.
 
 use std::path::Path;
 
@@ -60,11 +63,12 @@ fn transcript(out: &Output) -> String {
     support::redact(&format!("exit: {}\n{}{}", out.code, out.stdout, out.stderr))
 }
 
-/// Like [`transcript`], with a temp dir's path (wherever the OS puts it) replaced.
+/// Like [`transcript`], with a temp dir's path (wherever the OS puts it) replaced first:
+/// `support::redact`'s `/tmp/…` rule would also swallow a closing backtick.
 fn transcript_in(out: &Output, dir: &Path) -> String {
-    let text = transcript(out);
     let dir = dir.display().to_string();
-    text.replace(&dir, "[tmp]")
+    let raw = format!("exit: {}\n{}{}", out.code, out.stdout, out.stderr);
+    support::redact(&raw.replace(&dir, "[tmp]"))
 }
 
 fn assert_no_panic(what: &str, out: &Output) {

@@ -140,8 +140,9 @@ impl Diagnostic {
             let path = src.path.display().to_string();
             let mut snippet = Snippet::source(window).line_start(first_line).path(path).fold(true);
             for l in in_file {
-                let start = l.span.start.saturating_sub(range.start).min(window.len());
-                let mut end = l.span.end.saturating_sub(range.start).min(window.len());
+                // Spans must sit on character boundaries or the renderer would panic.
+                let start = floor_char_boundary(window, l.span.start.saturating_sub(range.start));
+                let mut end = floor_char_boundary(window, l.span.end.saturating_sub(range.start)).max(start);
                 if end == start && end < window.len() {
                     end = next_char_boundary(window, start);
                 }
@@ -159,6 +160,14 @@ impl Diagnostic {
         let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
         renderer.render(&[group])
     }
+}
+
+fn floor_char_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn next_char_boundary(s: &str, i: usize) -> usize {

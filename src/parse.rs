@@ -622,7 +622,11 @@ impl Parser<'_> {
         let ops = match &node.value {
             Value::Map(entries)
                 if !entries.is_empty()
-                    && entries.iter().any(|(k, _)| MATCHER_KEYS.contains(&k.name.as_str())) =>
+                    && (entries.iter().any(|(k, _)| MATCHER_KEYS.contains(&k.name.as_str()))
+                        // Every key a near-miss of a matcher: a typo, not a literal object.
+                        || entries
+                            .iter()
+                            .all(|(k, _)| did_you_mean(&k.name, MATCHER_KEYS.iter().copied()).is_some())) =>
             {
                 entries
             }
@@ -670,7 +674,7 @@ impl Parser<'_> {
                         Diagnostic::error("unknown-matcher", format!("unknown matcher `{other}`"))
                             .at(k.span, "not a matcher")
                             .help(format!(
-                                "{}; to compare with an object literally, write `equals: {{…}}`",
+                                "{} (to compare with an object literally, write `equals: {{…}}`)",
                                 suggest(other, MATCHER_KEYS)
                             )),
                     );

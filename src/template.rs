@@ -21,6 +21,88 @@ use crate::yaml::{Node, Value};
 pub const FUNCTIONS: &[&str] = &["env", "secret_env", "uuid", "now"];
 /// Filters baton adds to minijinja's builtins.
 pub const EXTRA_FILTERS: &[&str] = &["b64encode", "b64decode"];
+/// minijinja's builtin filters (it resolves filters only when rendering, so validation
+/// checks names against this list to catch a typo before anything is sent).
+const BUILTIN_FILTERS: &[&str] = &[
+    "safe",
+    "escape",
+    "e",
+    "lower",
+    "upper",
+    "title",
+    "capitalize",
+    "replace",
+    "length",
+    "count",
+    "dictsort",
+    "items",
+    "reverse",
+    "trim",
+    "join",
+    "split",
+    "lines",
+    "default",
+    "d",
+    "round",
+    "abs",
+    "int",
+    "float",
+    "attr",
+    "first",
+    "last",
+    "min",
+    "max",
+    "sort",
+    "list",
+    "string",
+    "bool",
+    "batch",
+    "slice",
+    "sum",
+    "indent",
+    "select",
+    "reject",
+    "selectattr",
+    "rejectattr",
+    "map",
+    "groupby",
+    "unique",
+    "chain",
+    "zip",
+    "pprint",
+    "format",
+    "tojson",
+    "urlencode",
+];
+
+/// The first unknown filter used in `source`, with its byte range.
+fn unknown_filter(source: &str) -> Option<(String, std::ops::Range<usize>)> {
+    // Blank out quoted strings so a `|` inside a literal is not taken for a filter.
+    let mut masked = String::with_capacity(source.len());
+    let mut quote: Option<char> = None;
+    for c in source.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                masked.push(c);
+            }
+            Some(_) => masked.extend(std::iter::repeat_n(' ', c.len_utf8())),
+            None => {
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+                masked.push(c);
+            }
+        }
+    }
+    let re = regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").ok()?;
+    re.captures_iter(&masked).find_map(|c| {
+        let m = c.get(1)?;
+        let name = m.as_str();
+        (!BUILTIN_FILTERS.contains(&name) && !EXTRA_FILTERS.contains(&name))
+            .then(|| (name.to_string(), m.range()))
+    })
+}
 
 /// The process environment as seen by `env()` / `secret_env()`.
 pub type EnvMap = Arc<HashMap<String, String>>;
@@ -117,6 +199,21 @@ impl Engine {
         match &node.value {
             Value::Str(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
                 let at = Site::new(node);
+                if let Some((name, range)) = unknown_filter(s) {
+                    let known = BUILTIN_FILTERS.iter().chain(EXTRA_FILTERS).copied();
+                    let help = match crate::diagnostic::did_you_mean(&name, known) {
+                        Some(k) => format!("did you mean `{k}`?"),
+                        None => {
+                            format!("baton adds {} to minijinja's builtin filters", EXTRA_FILTERS.join(", "))
+                        }
+                    };
+                    diags.push(
+                        Diagnostic::error("unknown-filter", format!("unknown filter `{name}`"))
+                            .at(at.locate(sources, &s[range]), "not a filter")
+                            .help(help),
+                    );
+                    return Compiled::Literal(serde_json::Value::Null);
+                }
                 if let Some(expr) = single_expression(s) {
                     match self.env.compile_expression(expr) {
                         Ok(e) => return Compiled::Expr(Box::new(e), at),

@@ -237,11 +237,30 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     }
 }
 
+/// Rewrites the parser's internal wording into something a user can act on.
+fn friendly(message: &str) -> String {
+    let number = |m: &str| m.chars().filter(char::is_ascii_digit).collect::<String>();
+    if message.contains("budget breached") {
+        if message.contains("Depth") {
+            return format!("nested {} levels deep; the limit is 64", number(message));
+        }
+        if message.contains("Nodes") || message.contains("Alias") {
+            return "aliases expand to too many nodes (an alias bomb?)".to_string();
+        }
+        return "the document exceeds baton's YAML size limits".to_string();
+    }
+    if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+        return message[..i].to_string();
+    }
+    message.to_string()
+}
+
 fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Diagnostic {
     let message = err.to_string();
     // The crate appends its own position; we render ours.
     let message = message.split(" at line ").next().unwrap_or(&message).trim().to_string();
     let lower = message.to_lowercase();
+    let message = friendly(&message);
     let (code, help) = if lower.contains("duplicate") {
         ("duplicate-key", "each key may appear once in a mapping; remove or rename one")
     } else if lower.contains("tab") {

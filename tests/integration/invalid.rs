@@ -17,18 +17,7 @@ use crate::support::{self, Output};
 /// Fixtures that currently expose a bug in baton. For these the full checks are
 /// skipped, but the test fails as soon as the bug is gone, so that the entry is removed
 /// here and the fixture's snapshot is reviewed and accepted.
-const KNOWN_BUGS: &[(&str, &str)] = &[
-    (
-        "not-utf8.yaml",
-        "panics in annotate-snippets: the caret span (offset..offset+1) ends inside the \
-         3-byte U+FFFD that replaced the bad byte",
-    ),
-    ("unknown-filter.yaml", "unknown filters are not checked by validate (exit 0); `run` fails at run time"),
-    (
-        "unknown-matcher-alone.yaml",
-        "a mapping whose only key is a misspelled matcher is silently compared as a literal object",
-    ),
-];
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 /// Fixtures whose problem is the whole file, so the position is 1:1 by design.
 const WHOLE_FILE: &[&str] = &["empty.yaml", "only-comments.yaml"];

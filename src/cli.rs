@@ -298,7 +298,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
         usage(
             Diagnostic::usage(
                 "missing-env-file",
-                format!("cannot read --env-file `{}`: {e}", path.display()),
+                format!("cannot read --env-file `{}`: {}", path.display(), crate::load::io_reason(&e)),
             )
             .help("check the path; the file holds NAME=value lines"),
         )
@@ -310,7 +310,15 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
             Ok(pair) => out.push(pair),
             Err(dotenvy::Error::LineParse(line, index)) => {
                 let mut sources = SourceMap::default();
-                let start = text.find(&line).unwrap_or(0);
+                // dotenvy hands back the offending line; find that exact line, not a substring.
+                let mut start = 0;
+                for l in text.split_inclusive('\n') {
+                    if l.trim_end_matches(['\n', '\r']) == line {
+                        break;
+                    }
+                    start += l.len();
+                }
+                let start = start.min(text.len());
                 let id = sources.add(path, text.clone());
                 let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
                 return Err(CliError::Usage(Box::new(UsageError {

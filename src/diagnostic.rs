@@ -113,6 +113,9 @@ impl Diagnostic {
 
     /// Renders the diagnostic; `styled` adds ANSI colour (stripped later when not a TTY).
     pub fn render(&self, sources: &SourceMap, styled: bool) -> String {
+        if self.labels.iter().all(|l| sources.get(l.span.file).is_none()) {
+            return self.render_plain(styled);
+        }
         let level = match self.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -159,6 +162,29 @@ impl Diagnostic {
         }
         let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
         renderer.render(&[group])
+    }
+}
+
+impl Diagnostic {
+    /// A diagnostic without source lines: title, notes and help only.
+    fn render_plain(&self, styled: bool) -> String {
+        let (word, colour) = match self.severity {
+            Severity::Error => ("error", anstyle::AnsiColor::Red),
+            Severity::Warning => ("warning", anstyle::AnsiColor::Yellow),
+        };
+        let (head, bold) = if styled {
+            (colour.on_default().bold(), anstyle::Style::new().bold())
+        } else {
+            (anstyle::Style::new(), anstyle::Style::new())
+        };
+        let mut out = format!("{head}{word}[{}]{head:#}{bold}: {}{bold:#}", self.code, self.message);
+        for n in &self.notes {
+            out.push_str(&format!("\n  = note: {n}"));
+        }
+        if let Some(h) = &self.help {
+            out.push_str(&format!("\n  = help: {h}"));
+        }
+        out
     }
 }
 

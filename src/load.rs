@@ -52,7 +52,8 @@ fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+/// A short, platform-independent reason for an I/O error.
+pub fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or folder".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -66,7 +67,10 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
         Diagnostic::usage("missing-path", format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
     })?;
     if bytes.len() > MAX_FILE_BYTES {
-        let id = sources.add(path, String::new());
+        // Keep only the first line, so the message can still point at the file.
+        let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+        let first = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
+        let id = sources.add(path, first);
         return Err(Diagnostic::error(
             "file-too-large",
             format!(

@@ -86,7 +86,8 @@ impl Parser<'_> {
                 "wrong-type",
                 format!("`{what}` must be {expected}, found {}", node.type_name()),
             )
-            .at(node.span, format!("expected {expected}")),
+            .at(node.span, format!("expected {expected}"))
+            .help_opt(shape_hint(what)),
         );
     }
 
@@ -155,13 +156,14 @@ impl Parser<'_> {
         let requests = match field(top, "requests") {
             Some(n) => self.steps(n, "requests", Role::Request),
             None => {
-                if field(top, "auth").is_none() {
-                    let hint =
-                        top.iter().find_map(|(k, _)| did_you_mean(&k.name, ["requests"]).map(|_| k.span));
-                    let mut d = Diagnostic::error("missing-field", "the collection has no `requests:`")
-                        .help("add `requests:` with a list of steps, each with at least `url:`");
-                    d = d.at(hint.unwrap_or(root.span), "expected `requests:` in this mapping");
-                    self.err(d);
+                // A near-miss such as `reqests:` is already reported as an unknown field.
+                let misspelled = top.iter().any(|(k, _)| did_you_mean(&k.name, ["requests"]).is_some());
+                if field(top, "auth").is_none() && !misspelled {
+                    self.err(
+                        Diagnostic::error("missing-field", "the collection has no `requests:`")
+                            .at(root.span, "expected `requests:` in this mapping")
+                            .help("add `requests:` with a list of steps, each with at least `url:`"),
+                    );
                 }
                 Vec::new()
             }
@@ -353,11 +355,14 @@ impl Parser<'_> {
         let bearer = field(map, "bearer");
         let basic = field(map, "basic");
         if let (Some(_), Some(b)) = (bearer, basic) {
-            self.err(
+            let mut d =
                 Diagnostic::error("conflicting-auth", "a step can use `bearer:` or `basic:`, not both")
-                    .at(b.span, "second credential")
-                    .help("remove one of them"),
-            );
+                    .at(key_span(map, "basic").unwrap_or(b.span), "second credential")
+                    .help("remove one of them");
+            if let Some(first) = key_span(map, "bearer") {
+                d = d.also(first, "first credential");
+            }
+            self.err(d);
         }
         if let Some(b) = bearer {
             return Some(match b.value {
@@ -437,7 +442,8 @@ impl Parser<'_> {
             Ok(r) => Some(Compiled { compiled: r, source: text, span: node.span }),
             Err(e) => {
                 let detail = e.to_string();
-                let last = detail.lines().last().unwrap_or("invalid regex").trim().to_string();
+                let last = detail.lines().last().unwrap_or("invalid regex").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 self.err(
                     Diagnostic::error("bad-regex", format!("invalid regular expression in `{what}`"))
                         .at(node.span, last)
@@ -685,6 +691,21 @@ impl Parser<'_> {
         }
         Some(Matcher { checks, span: node.span })
     }
+}
+
+/// How to write a field whose shape was wrong.
+fn shape_hint(what: &str) -> Option<String> {
+    let last = what.rsplit('.').next().unwrap_or(what);
+    Some(match last {
+        "headers" | "query" | "form" | "vars" => format!("write `{last}: {{name: value, other: value}}`"),
+        "requests" | "auth" => {
+            format!("write `{last}:` followed by a list of steps (`- name: …` with `url: …`)")
+        }
+        "url" | "name" | "method" => format!("write `{last}:` as text; quote it if it starts with `{{`"),
+        "capture" => "write `capture: {name: $.json.path}`".to_string(),
+        "expect" => "write `expect: {status: 200, json: {$.path: value}}`".to_string(),
+        _ => return None,
+    })
 }
 
 /// Whether `s` is a valid variable name.

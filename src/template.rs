@@ -17,6 +17,9 @@ use crate::secret::Masker;
 use crate::source::{SourceMap, Span};
 use crate::yaml::{Node, Value};
 
+/// Start of the message for an unset environment variable (recognised by validation).
+pub const MISSING_ENV: &str = "environment variable";
+
 /// Functions available in templates (excluded from "undefined variable" checks).
 pub const FUNCTIONS: &[&str] = &["env", "secret_env", "uuid", "now"];
 /// Filters baton adds to minijinja's builtins.
@@ -123,9 +126,7 @@ fn lookup(vars: &EnvMap, name: &str, kwargs: &Kwargs, func: &str) -> Result<Stri
         (Some(v), _) => Ok(v.clone()),
         (None, Some(d)) if d.is_none() => Ok(String::new()),
         (None, Some(d)) => Ok(d.to_string()),
-        (None, None) => Err(fail(format!(
-            "environment variable `{name}` is not set (used by `{func}()`); set it, or give a default: {func}('{name}', default='…')"
-        ))),
+        (None, None) => Err(fail(format!("{MISSING_ENV} `{name}` is not set (read by `{func}()`)"))),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::model::{Collection, Role};
 use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
 use crate::secret::{Masker, is_secret_name};
 use crate::source::{SourceMap, Span};
-use crate::template::{Engine, FUNCTIONS, Scope};
+use crate::template::{Engine, FUNCTIONS, MISSING_ENV, Scope};
 
 /// Where an override value came from (lowest priority first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +87,13 @@ pub fn resolve_vars(
                                 .map(|k| format!("did you mean `{k}`?")),
                         );
                     }
-                } else if d.message.contains("environment variable") {
+                } else if e.message.starts_with(MISSING_ENV) {
+                    let name = e.message.split('`').nth(1).unwrap_or("NAME").to_string();
                     d.code = "missing-env";
+                    d.labels.iter_mut().for_each(|l| l.text = "needs this environment variable".into());
+                    d = d.help(format!(
+                        "set {name}, put it in a file passed with `--env-file`, or give a default: `default='…'`"
+                    ));
                 }
                 diags.push(d);
             }

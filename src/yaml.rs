@@ -264,7 +264,7 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
     let (code, help) = if lower.contains("duplicate") {
         ("duplicate-key", "each key may appear once in a mapping; remove or rename one")
     } else if lower.contains("tab") {
-        ("yaml-syntax", "YAML indentation must use spaces, not tabs")
+        ("yaml-syntax", "YAML indentation must use spaces, not tabs: replace the tab with spaces")
     } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
         (
             "yaml-too-complex",
@@ -273,6 +273,18 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
     } else {
         ("yaml-syntax", "check indentation, quoting and the `key: value` layout near this point")
     };
-    let span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
+    let mut span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
+    if code == "yaml-syntax" && lower.contains("tab") {
+        // The parser reports where it gave up; the tab that caused it is more useful.
+        let mut offset = 0;
+        for line in file.text.split_inclusive('\n') {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            if let Some(i) = indent.find('\t') {
+                span = Span::new(id, offset + i, offset + i + 1);
+                break;
+            }
+            offset += line.len();
+        }
+    }
     Diagnostic::error(code, format!("invalid YAML: {message}")).at(span, "here").help(help)
 }

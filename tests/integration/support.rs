@@ -134,7 +134,7 @@ impl Drop for Server {
 pub fn redact(text: &str) -> String {
     let port = regex::Regex::new(r"127\.0\.0\.1:\d+").expect("re");
     let ms = regex::Regex::new(r"\b\d+(\.\d+)? (ms|s)\b").expect("re");
-    let tmp = regex::Regex::new(r"/tmp/[^\s:/]+").expect("re");
+    let tmp = regex::Regex::new(r#"/tmp/[^\s:/`'"]+"#).expect("re");
     let t = port.replace_all(text, "127.0.0.1:PORT");
     let t = ms.replace_all(&t, "[time]");
     tmp.replace_all(&t, "[tmp]").into_owned()

@@ -385,12 +385,30 @@ impl Compiled<'_> {
                 let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
                 if v.is_undefined() {
                     let names: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
-                    let name = names.into_iter().next().unwrap_or_default();
-                    return Err(RenderError {
-                        span: site.locate_var(sources, &name),
-                        message: format!("undefined variable `{name}`"),
-                        undefined: Some(name),
-                    });
+                    let defined = |n: &String| ctx.get_attr(n).is_ok_and(|v| !v.is_undefined());
+                    if let Some(name) = names.iter().find(|n| !defined(n)) {
+                        return Err(RenderError {
+                            span: site.locate_var(sources, name),
+                            message: format!("undefined variable `{name}`"),
+                            undefined: Some(name.clone()),
+                        });
+                    }
+                    // Every variable exists: a field or index it reads does not.
+                    let expr = single_expression(&site.source).unwrap_or(&site.source).trim();
+                    let fields: Vec<String> = names
+                        .iter()
+                        .filter_map(|n| ctx.get_attr(n).ok())
+                        .filter(|v| v.kind() == minijinja::value::ValueKind::Map)
+                        .flat_map(|v| {
+                            v.try_iter().into_iter().flatten().map(|k| k.to_string()).collect::<Vec<_>>()
+                        })
+                        .collect();
+                    let mut message =
+                        format!("`{expr}` is undefined: it reads a field or index that does not exist");
+                    if !fields.is_empty() {
+                        message.push_str(&format!(" (available: {})", fields.join(", ")));
+                    }
+                    return Err(RenderError { span: site.locate(sources, expr), message, undefined: None });
                 }
                 to_json(&v).map_err(|message| RenderError { span: site.span, message, undefined: None })
             }

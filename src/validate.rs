@@ -120,13 +120,24 @@ pub fn check<'a>(
             captured.entry(cap.name.name.as_str()).or_default().push((i, cap.name.span));
         }
     }
+    let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let mut used = Vec::new();
         for node in step_nodes(step, c) {
             match engine.compile(node, sources) {
                 Ok(compiled) => {
-                    compiled.variables(sources, &mut used);
+                    let mut vars = Vec::new();
+                    compiled.variables(sources, &mut vars);
+                    // A template that reads only known variables is rendered once now, so a
+                    // mistake such as `{{ user.nmae }}` is caught before anything is sent.
+                    if !compiled.is_literal()
+                        && vars.iter().all(|(v, _)| scope.contains(v))
+                        && let Err(e) = compiled.render(&static_ctx, sources)
+                    {
+                        diags.push(e.to_diagnostic());
+                    }
+                    used.extend(vars);
                     templates.insert(node, compiled);
                 }
                 Err(d) => diags.extend(d),

@@ -109,6 +109,8 @@ pub enum Event<'e> {
         name: &'e str,
         /// Its file.
         path: &'e std::path::Path,
+        /// Width of the widest step label, for aligned columns.
+        name_width: usize,
     },
     /// A request was sent (and maybe answered); for `-v` traces.
     Exchange {

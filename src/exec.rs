@@ -44,7 +44,10 @@ pub async fn execute(
     let started = Instant::now();
     let c = plan.collection;
     let path = sources.get(c.file).map(|f| f.path.clone()).unwrap_or_default();
-    sink.event(&Event::CollectionStarted { name: &c.name, path: &path });
+    let label_width =
+        |s: &Step| s.name.chars().count() + if s.role == Role::Auth { " (auth)".len() } else { 0 };
+    let name_width = c.steps().map(label_width).max().unwrap_or(0);
+    sink.event(&Event::CollectionStarted { name: &c.name, path: &path, name_width });
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut scope: Scope = (*plan.scope).clone();
     let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(plan.steps.len());

@@ -34,6 +34,7 @@ pub struct Terminal {
     verbose: bool,
     totals: (usize, usize, usize, usize),
     collections: usize,
+    name_width: usize,
 }
 
 /// Formats a duration for humans: `12 ms`, `1.3 s`.
@@ -52,6 +53,7 @@ impl Terminal {
             verbose,
             totals: (0, 0, 0, 0),
             collections: 0,
+            name_width: 0,
         }
     }
 
@@ -70,15 +72,21 @@ impl Terminal {
             StepResult::Skipped(_) => ("-", YELLOW),
         };
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
+        let label = format!("{}{role}", s.name);
+        let pad = self.name_width.saturating_sub(label.chars().count());
         let detail = match (&s.result, &s.url) {
             (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {reason}{DIM:#}"),
             (_, Some(url)) => {
                 let status = s.status.map_or_else(|| "---".to_string(), |c| c.to_string());
-                format!("{} {url} {BOLD}{status}{BOLD:#} {DIM}{}{DIM:#}", s.method, human_duration(s.elapsed))
+                format!(
+                    "{:<6} {url} {BOLD}{status}{BOLD:#} {DIM}{}{DIM:#}",
+                    s.method,
+                    human_duration(s.elapsed)
+                )
             }
             (_, None) => s.method.clone(),
         };
-        self.print(&format!("  {style}{mark}{style:#} {}{role}  {detail}", s.name));
+        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}  {detail}", ""));
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {
@@ -198,7 +206,8 @@ impl Terminal {
 impl Sink for Terminal {
     fn event(&mut self, event: &Event<'_>) {
         match event {
-            Event::CollectionStarted { name, path } => {
+            Event::CollectionStarted { name, path, name_width } => {
+                self.name_width = (*name_width).min(40);
                 self.print(&format!("{BOLD}{name}{BOLD:#} {DIM}({}){DIM:#}", path.display()));
             }
             Event::Exchange { request, response } => {

@@ -1,7 +1,7 @@
 //! Running collections against the playground: the chain, bodies, captures,
 //! expectations, skips, errors and exit codes.
 
-use crate::support::{Server, baton, baton_env, baton_in, redact, temp_file};
+use crate::support::{Server, baton, baton_env, baton_in, redact, squeeze, temp_file};
 
 fn run_yaml(server: &Server, yaml: &str, extra: &[&str]) -> crate::support::Output {
     let (dir, path) = temp_file("c.yaml", &yaml.replace("BASE", &server.url));
@@ -49,8 +49,8 @@ requests:
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("auth step `login` failed with 401"), "{}", out.stdout);
     assert!(out.stdout.contains("wrong username or password"), "{}", out.stdout);
-    assert!(out.stdout.contains("- me  skipped: auth step `login` failed"), "{}", out.stdout);
-    assert!(out.stdout.contains("- independent  skipped"), "{}", out.stdout);
+    assert!(squeeze(&out.stdout).contains("- me skipped: auth step `login` failed"), "{}", out.stdout);
+    assert!(squeeze(&out.stdout).contains("- independent skipped"), "{}", out.stdout);
     assert!(!out.all().contains("nope-wrong-pw"), "secret leaked: {}", out.all());
 }
 
@@ -130,14 +130,19 @@ requests:
     let out = run_yaml(&server, yaml, &[]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
-        out.stdout.contains("uses id  skipped: needs `id`, which step `create` did not capture (it failed)"),
+        squeeze(&out.stdout)
+            .contains("uses id skipped: needs `id`, which step `create` did not capture (it failed)"),
         "{}",
         out.stdout
     );
     assert!(out.stdout.contains("✓ independent"), "{}", out.stdout);
     let out = run_yaml(&server, yaml, &["--fail-fast"]);
     assert_eq!(out.code, 1);
-    assert!(out.stdout.contains("independent  skipped: --fail-fast: step `create` failed"), "{}", out.stdout);
+    assert!(
+        squeeze(&out.stdout).contains("independent skipped: --fail-fast: step `create` failed"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

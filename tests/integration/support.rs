@@ -147,3 +147,9 @@ pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, text).expect("write");
     (dir, path)
 }
+
+/// Collapses runs of spaces (column padding) so assertions need not know the layout.
+pub fn squeeze(text: &str) -> String {
+    let re = regex::Regex::new(" {2,}").expect("re");
+    re.replace_all(text, " ").into_owned()
+}

@@ -78,32 +78,6 @@ requests:
         $.method: {type: integer}
         $.missing: {exists: true}
         $.path: {matches: "^/nope"}
-        $.query.n: "3"
-"#,
-        &[],
-    );
-    assert_eq!(out.code, 3, "duplicate key must be caught first: {}", out.all());
-    let out = run_yaml(
-        &server,
-        r#"name: expectations
-requests:
-  - name: csv
-    url: BASE/csv
-    expect:
-      status: [200, 201]
-      content_type: application/json
-      body_contains: [id, "not in the body"]
-  - name: json
-    url: BASE/echo?n=3&tag=a&tag=b
-    expect:
-      status: 2xx
-      headers: {content-type: {matches: "^text/"}}
-      json:
-        $.query.n: "4"
-        $.query.tag: {len: 3, contains: c}
-        $.method: {type: integer}
-        $.missing: {exists: true}
-        $.path: {matches: "^/nope"}
   - name: status
     url: BASE/status/404
 "#,

@@ -251,7 +251,7 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> Strin
         let role = if step.role == Role::Auth { " (auth)" } else { "" };
         out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
         let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
-        match exec::resolve(plan, step, &render, &base, masker) {
+        match exec::resolve(plan, step, &ctx, &render, &base, masker) {
             Ok(req) => {
                 out.push_str(&format!("   {} {}\n", req.method, req.url));
                 for (k, v) in &req.headers {

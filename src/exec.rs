@@ -15,7 +15,7 @@ use crate::capture::capture;
 use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepResult};
 use crate::exchange::{ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::http::{HttpClient, HttpError};
-use crate::model::{AuthSpec, Body, PartKind, Role, Step};
+use crate::model::{AuthSpec, Body, PartKind, Role, Step, oauth2_vars};
 use crate::plan::Plan;
 use crate::secret::{Masker, basic_credential, register_secret_fields};
 use crate::source::SourceMap;
@@ -112,7 +112,7 @@ async fn run_step(
 ) {
     let ctx = Arc::new(scope.clone()).context();
     let render = |n: &Node| plan.templates.render(n, &ctx, sources);
-    let request = match resolve(plan, step, &render, base_dir, &plan.masker) {
+    let request = match resolve(plan, step, &ctx, &render, base_dir, &plan.masker) {
         Ok(r) => r,
         Err(e) => {
             outcome.result =
@@ -222,6 +222,16 @@ fn merged<'a>(
         .map(|(k, v)| (k, v))
 }
 
+/// The issued `token_type` as an HTTP scheme: `bearer` (any case) becomes `Bearer`,
+/// other schemes are sent as issued, none means `Bearer`.
+fn scheme(token_type: Option<minijinja::Value>) -> String {
+    match token_type.map(|v| v.to_string()) {
+        Some(t) if t.eq_ignore_ascii_case("bearer") || t.trim().is_empty() => "Bearer".into(),
+        Some(t) => t,
+        None => "Bearer".into(),
+    }
+}
+
 fn text_of(
     n: &Node,
     render: &dyn Fn(&Node) -> Result<Json, RenderError>,
@@ -243,6 +253,7 @@ fn text_of(
 pub fn resolve(
     plan: &Plan<'_>,
     step: &Step,
+    ctx: &minijinja::Value,
     render: &dyn Fn(&Node) -> Result<Json, RenderError>,
     base_dir: &Path,
     masker: &Masker,
@@ -280,6 +291,17 @@ pub fn resolve(
             let cred = basic_credential(&user, &pass);
             masker.add(&cred);
             headers.push(("Authorization".into(), format!("Basic {cred}")));
+        }
+        Some(AuthSpec::OAuth2) if !has_auth_header => {
+            let var = |name: &str| ctx.get_attr(name).ok().filter(|v| !v.is_undefined() && !v.is_none());
+            let token = var(oauth2_vars::ACCESS_TOKEN).map(|v| v.to_string()).ok_or_else(|| RenderError {
+                span: step.name_span,
+                message: "no OAuth2 access token yet".into(),
+                undefined: Some(oauth2_vars::ACCESS_TOKEN.into()),
+            })?;
+            masker.add(&token);
+            headers
+                .push(("Authorization".into(), format!("{} {token}", scheme(var(oauth2_vars::TOKEN_TYPE)))));
         }
         _ => {}
     }

@@ -35,3 +35,4 @@ pub mod validate;
 pub mod yaml;
 
 pub use app::run;
+pub mod state;

@@ -93,7 +93,7 @@ pub fn step_nodes<'a>(step: &'a Step, collection: &'a Collection) -> Vec<&'a Nod
     match collection.auth_for(step) {
         Some(AuthSpec::Bearer(t)) => out.push(t),
         Some(AuthSpec::Basic { username, password }) => out.extend([username, password]),
-        Some(AuthSpec::None) | None => {}
+        Some(AuthSpec::None | AuthSpec::OAuth2) | None => {}
     }
     match &step.body {
         Some(Body::Json(n)) => out.push(n),

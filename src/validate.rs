@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::model::{Collection, Role};
+use crate::model::{AuthSpec, Collection, Role, oauth2_vars};
 use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
 use crate::secret::{Masker, is_secret_name};
 use crate::source::{SourceMap, Span};
@@ -142,6 +142,9 @@ pub fn check<'a>(
                 }
                 Err(d) => diags.extend(d),
             }
+        }
+        if let Some(AuthSpec::OAuth2) = c.auth_for(step) {
+            used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
         }
         let mut needs: Vec<(String, usize)> = Vec::new();
         let mut reported = HashSet::new();

@@ -27,10 +27,44 @@ pub struct Collection {
     pub defaults: Defaults,
     /// `requests:` steps.
     pub requests: Vec<Step>,
+    /// `include:` entries, in order (resolved by the loader, which merges them in).
+    pub includes: Vec<IncludeSpec>,
+    /// `auth: {oauth2: …}`: the profile; its token steps are also in `auth`.
+    pub oauth2: Option<OAuth2Info>,
+}
+
+/// One `include:` entry.
+#[derive(Debug, Clone)]
+pub struct IncludeSpec {
+    /// Path relative to the including file.
+    pub path: String,
+    /// Where it is written.
+    pub span: Span,
+    /// `vars:` given to this include; they override the recipe's own.
+    pub vars: Vec<(Key, Node)>,
+}
+
+/// What the executor needs to know about an OAuth2 profile.
+#[derive(Debug, Clone)]
+pub struct OAuth2Info {
+    /// Where `oauth2:` is written.
+    pub span: Span,
+}
+
+/// Capture names an OAuth2 profile fills in (and templates may read).
+pub mod oauth2_vars {
+    /// The token.
+    pub const ACCESS_TOKEN: &str = "access_token";
+    /// The issued scheme (`bearer` → `Bearer` when applied).
+    pub const TOKEN_TYPE: &str = "token_type";
+    /// Lifetime in seconds, when issued.
+    pub const EXPIRES_IN: &str = "expires_in";
+    /// Refresh token, when issued.
+    pub const REFRESH_TOKEN: &str = "refresh_token";
 }
 
 impl Collection {
-    /// Auth steps then requests, in run order.
+    /// Auth steps then requests, in run order (refresh-only steps included).
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.auth.iter().chain(self.requests.iter())
     }
@@ -40,7 +74,10 @@ impl Collection {
     pub fn auth_for<'a>(&'a self, step: &'a Step) -> Option<&'a AuthSpec> {
         match step.role {
             Role::Auth => step.auth.as_ref(),
-            Role::Request => step.auth.as_ref().or(self.defaults.auth.as_ref()),
+            Role::Request => step.auth.as_ref().or(self.defaults.auth.as_ref()).or(match self.oauth2 {
+                Some(_) => Some(&AuthSpec::OAuth2),
+                None => None,
+            }),
         }
     }
 }
@@ -96,6 +133,30 @@ pub struct Step {
     pub expect: Expect,
     /// The whole step mapping.
     pub span: Span,
+    /// Persistence and token-lifetime settings.
+    pub lifecycle: Lifecycle,
+}
+
+/// How a step's results live beyond one exchange.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// `once: true`: run once per collection and environment; captures persist.
+    pub once: bool,
+    /// `cache: true`: captures persist across runs until they expire.
+    pub cache: bool,
+    /// `expires_in:` how long the credentials this step captures stay valid.
+    pub expires_in: Option<Expiry>,
+    /// Only run to refresh credentials (the OAuth2 refresh_token grant), never in sequence.
+    pub refresh_only: bool,
+}
+
+/// Where a credential's lifetime comes from.
+#[derive(Debug, Clone)]
+pub enum Expiry {
+    /// A fixed duration.
+    Fixed(Duration),
+    /// A JSONPath on the response giving seconds.
+    JsonPath(Compiled<JsonPath>),
 }
 
 /// A request body.
@@ -155,6 +216,8 @@ pub enum AuthSpec {
     },
     /// `bearer: null`: no credentials for this step.
     None,
+    /// The collection's OAuth2 token: `Authorization: <token_type> <access_token>`.
+    OAuth2,
 }
 
 /// One value to capture.
@@ -166,6 +229,8 @@ pub struct CaptureSpec {
     pub source: CaptureSource,
     /// Explicit `secret:`; auth-step captures default to secret.
     pub secret: Option<bool>,
+    /// `optional: true`: a missing value is not a failure.
+    pub optional: bool,
 }
 
 /// The part of a response a capture reads.

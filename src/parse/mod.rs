@@ -13,12 +13,16 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
-    JsonType, Matcher, Part, PartKind, Role, StatusExpect, StatusPattern, Step,
+    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, Role, StatusExpect, StatusPattern,
+    Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
 
-const TOP_KEYS: &[&str] = &["name", "vars", "auth", "defaults", "requests"];
+mod oauth2;
+
+const TOP_KEYS: &[&str] = &["name", "include", "vars", "auth", "defaults", "requests"];
+const INCLUDE_KEYS: &[&str] = &["path", "vars"];
 const STEP_KEYS: &[&str] = &[
     "name",
     "method",
@@ -35,10 +39,13 @@ const STEP_KEYS: &[&str] = &[
     "timeout",
     "capture",
     "expect",
+    "once",
+    "cache",
+    "expires_in",
 ];
 const DEFAULT_KEYS: &[&str] = &["headers", "query", "bearer", "basic", "timeout"];
 const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body_contains", "content_type"];
-const CAPTURE_KEYS: &[&str] = &["jsonpath", "header", "status", "body", "regex", "secret"];
+const CAPTURE_KEYS: &[&str] = &["jsonpath", "header", "status", "body", "regex", "secret", "optional"];
 const MATCHER_KEYS: &[&str] =
     &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type"];
 const BASIC_KEYS: &[&str] = &["username", "password"];
@@ -152,13 +159,21 @@ impl Parser<'_> {
             .unwrap_or_else(|| default_name.to_string());
         let vars = field(top, "vars").map_or_else(Vec::new, |n| self.pairs(n, "vars"));
         let defaults = field(top, "defaults").map_or_else(Defaults::default, |n| self.defaults(n));
-        let auth = field(top, "auth").map_or_else(Vec::new, |n| self.steps(n, "auth", Role::Auth));
+        let (auth, oauth2) = match field(top, "auth") {
+            Some(n @ Node { value: Value::Map(_), .. }) => match self.oauth2_profile(n) {
+                Some((steps, info)) => (steps, Some(info)),
+                None => (Vec::new(), None),
+            },
+            Some(n) => (self.steps(n, "auth", Role::Auth), None),
+            None => (Vec::new(), None),
+        };
+        let includes = field(top, "include").map_or_else(Vec::new, |n| self.includes(n));
         let requests = match field(top, "requests") {
             Some(n) => self.steps(n, "requests", Role::Request),
             None => {
                 // A near-miss such as `reqests:` is already reported as an unknown field.
                 let misspelled = top.iter().any(|(k, _)| did_you_mean(&k.name, ["requests"]).is_some());
-                if field(top, "auth").is_none() && !misspelled {
+                if field(top, "auth").is_none() && field(top, "include").is_none() && !misspelled {
                     self.err(
                         Diagnostic::error("missing-field", "the collection has no `requests:`")
                             .at(root.span, "expected `requests:` in this mapping")
@@ -168,9 +183,43 @@ impl Parser<'_> {
                 Vec::new()
             }
         };
-        let collection = Collection { file, name, vars, auth, defaults, requests };
+        let collection = Collection { file, name, vars, auth, defaults, requests, includes, oauth2 };
         self.unique_names(&collection);
         Some(collection)
+    }
+
+    fn includes(&mut self, node: &Node) -> Vec<IncludeSpec> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Str(_) => vec![node],
+            _ => {
+                self.wrong_type(node, "include", "a list of recipe paths");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::Str(path) => {
+                    out.push(IncludeSpec { path: path.clone(), span: item.span, vars: Vec::new() })
+                }
+                Value::Map(_) => {
+                    let Some(m) = self.map(item, "an include", INCLUDE_KEYS) else { continue };
+                    let Some(path) = field(m, "path").and_then(|p| self.string(p, "path")) else {
+                        self.err(
+                            Diagnostic::error("missing-field", "this include has no `path:`")
+                                .at(item.span, "expected `path: recipes/…yaml`")
+                                .help("write `- path: recipes/auth.yaml` (with optional `vars:`)"),
+                        );
+                        continue;
+                    };
+                    let vars = field(m, "vars").map_or_else(Vec::new, |n| self.pairs(n, "vars"));
+                    out.push(IncludeSpec { path, span: item.span, vars });
+                }
+                _ => self.wrong_type(item, "include", "a path or `{path: …, vars: {…}}`"),
+            }
+        }
+        out
     }
 
     fn unique_names(&mut self, c: &Collection) {
@@ -263,7 +312,44 @@ impl Parser<'_> {
             captures: field(map, "capture").map_or_else(Vec::new, |n| self.captures(n)),
             expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
             span: node.span,
+            lifecycle: self.lifecycle(map, role),
         })
+    }
+
+    fn flag(&mut self, map: &[(Key, Node)], name: &str) -> bool {
+        match field(map, name) {
+            None => false,
+            Some(Node { value: Value::Bool(b), .. }) => *b,
+            Some(n) => {
+                self.wrong_type(n, name, "true or false");
+                false
+            }
+        }
+    }
+
+    fn lifecycle(&mut self, map: &[(Key, Node)], role: Role) -> Lifecycle {
+        let expires_in = field(map, "expires_in").and_then(|n| self.expiry(n));
+        if let (Some(_), Role::Request) = (&expires_in, role) {
+            let span = key_span(map, "expires_in").unwrap_or_default();
+            self.err(
+                Diagnostic::error("misplaced-field", "`expires_in:` only applies to auth steps")
+                    .at(span, "in a request")
+                    .help("put the step that fetches the credential under `auth:`"),
+            );
+        }
+        Lifecycle {
+            once: self.flag(map, "once"),
+            cache: self.flag(map, "cache"),
+            expires_in,
+            refresh_only: false,
+        }
+    }
+
+    fn expiry(&mut self, node: &Node) -> Option<Expiry> {
+        match &node.value {
+            Value::Str(s) if s.starts_with('$') => self.jsonpath(s, node.span).map(Expiry::JsonPath),
+            _ => self.duration(node, "expires_in").map(Expiry::Fixed),
+        }
     }
 
     fn body(&mut self, map: &[(Key, Node)]) -> Option<Body> {
@@ -472,8 +558,8 @@ impl Parser<'_> {
                 );
                 continue;
             }
-            let (source, secret) = match &v.value {
-                Value::Str(s) => (self.capture_shorthand(s, v.span), None),
+            let (source, secret, optional) = match &v.value {
+                Value::Str(s) => (self.capture_shorthand(s, v.span), None, false),
                 Value::Map(_) => {
                     let Some(m) = self.map(v, "a capture", CAPTURE_KEYS) else {
                         continue;
@@ -485,7 +571,9 @@ impl Parser<'_> {
                             None
                         }
                     });
-                    let sources: Vec<&(Key, Node)> = m.iter().filter(|(k, _)| k.name != "secret").collect();
+                    let optional = self.flag(m, "optional");
+                    let sources: Vec<&(Key, Node)> =
+                        m.iter().filter(|(k, _)| k.name != "secret" && k.name != "optional").collect();
                     if sources.len() != 1 {
                         self.err(
                             Diagnostic::error(
@@ -508,7 +596,7 @@ impl Parser<'_> {
                         "body" => Some(CaptureSource::Body),
                         _ => self.regex(sv, "regex").map(CaptureSource::Regex),
                     };
-                    (source, secret)
+                    (source, secret, optional)
                 }
                 _ => {
                     self.wrong_type(v, &format!("capture.{}", name.name), "a JSONPath string or a mapping");
@@ -516,7 +604,7 @@ impl Parser<'_> {
                 }
             };
             if let Some(source) = source {
-                out.push(CaptureSpec { name: name.clone(), source, secret });
+                out.push(CaptureSpec { name: name.clone(), source, secret, optional });
             }
         }
         out

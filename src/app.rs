@@ -6,10 +6,10 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use crate::cli::{self, Invocation, Mode, RunOptions};
+use crate::cli::{self, Invocation, Mode, RunOptions, StateAction, StateLocation};
 use crate::diagnostic::Diagnostic;
 use crate::event::Sink;
-use crate::exec::{self, execute};
+use crate::exec::{self, Persist, execute};
 use crate::exit::Exit;
 use crate::http::HttpClient;
 use crate::model::{Collection, Role};
@@ -17,6 +17,7 @@ use crate::plan::Plan;
 use crate::report::Terminal;
 use crate::secret::Masker;
 use crate::source::SourceMap;
+use crate::state::{self, StateStore};
 use crate::template::{Engine, Scope};
 use crate::{load, parse, playground, validate, yaml};
 
@@ -30,6 +31,7 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
         Ok(Invocation::Playground { port }) => serve_playground(port),
         Ok(Invocation::Collections(opts)) => run_collections(&opts),
         Ok(Invocation::Demo(opts)) => demo(opts),
+        Ok(Invocation::State { action, location }) => state_command(action, &location),
         Err(cli::CliError::Usage(u)) => {
             eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
             u.diagnostic.exit
@@ -213,17 +215,128 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
             return Exit::Runtime;
         }
     };
+    let persisted = plans.iter().any(|p| p.collection.steps().any(|s| s.lifecycle.once || s.lifecycle.cache));
+    // The state file is read before the run and written after it: no file I/O on the async path.
+    let (mut store, _temp) = if persisted {
+        match open_state(&opts.state) {
+            Ok((store, temp)) => (Some(store), temp),
+            Err(d) => {
+                eprint(&d.render(sources, true), masker);
+                return d.exit;
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let mut persist = Persist {
+        store: store.as_ref(),
+        environment: opts.environment.clone().unwrap_or_default(),
+        updates: Vec::new(),
+    };
     let mut terminal = Terminal::new(masker.clone(), sources.clone(), opts.verbose);
     let exit = rt.block_on(async {
         let mut exit = Exit::Passed;
         for p in plans {
-            let outcome = execute(p, &client, sources, &opts.exec, &mut terminal as &mut dyn Sink).await;
+            let outcome =
+                execute(p, &client, sources, &opts.exec, &mut persist, &mut terminal as &mut dyn Sink).await;
             exit = exit.max(outcome.exit());
         }
         exit
     });
     terminal.finish();
+    let updates = std::mem::take(&mut persist.updates);
+    if let Some(store) = store.as_mut()
+        && let Err(d) = store.save(updates)
+    {
+        eprint(&d.render(sources, true), masker);
+        return exit.max(d.exit);
+    }
     exit
+}
+
+/// Opens the state file; a temporary one lives as long as the returned guard.
+fn open_state(location: &StateLocation) -> Result<(StateStore, Option<tempfile::TempDir>), Diagnostic> {
+    let (path, temp) = match location {
+        StateLocation::At(p) => (p.clone(), None),
+        StateLocation::Default => match state::default_path() {
+            Some(p) => (p, None),
+            None => {
+                return Err(Diagnostic::usage("state-file", "no cache directory to keep state in")
+                    .help("pass `--state PATH`"));
+            }
+        },
+        StateLocation::Temporary => {
+            let dir = tempfile::tempdir().map_err(|e| {
+                Diagnostic::usage("state-file", format!("cannot create a temporary state: {e}"))
+            })?;
+            (dir.path().join("state.json"), Some(dir))
+        }
+    };
+    Ok((StateStore::open(path)?, temp))
+}
+
+/// `baton state show|clear`.
+fn state_command(action: StateAction, location: &StateLocation) -> Exit {
+    let masker = Masker::default();
+    let mut store = match open_state(location) {
+        Ok((store, _)) => store,
+        Err(d) => {
+            eprint(&d.render(&SourceMap::default(), true), &masker);
+            return d.exit;
+        }
+    };
+    let mut out = anstream::stdout();
+    match action {
+        StateAction::Show => {
+            let _ = writeln!(out, "state file: {}", store.path().display());
+            let now = jiff::Timestamp::now().as_second();
+            let mut n = 0;
+            for (_, e) in store.entries() {
+                n += 1;
+                let env = if e.environment.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [env {}]", e.environment)
+                };
+                let when =
+                    |t: i64| jiff::Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_default();
+                let expiry = match e.expires_at {
+                    None => "kept until cleared".to_string(),
+                    Some(t) if t <= now => format!("expired {}", when(t)),
+                    Some(t) => format!("expires {}", when(t)),
+                };
+                let _ = writeln!(
+                    out,
+                    "\n{}{env}: step `{}`\n  saved {}, {expiry}",
+                    e.collection,
+                    e.step,
+                    when(e.saved_at)
+                );
+                for (name, value) in &e.captures {
+                    let shown = if e.secret.contains(name) {
+                        crate::secret::MASK.to_string()
+                    } else {
+                        value.to_string()
+                    };
+                    let _ = writeln!(out, "  {name} = {shown}");
+                }
+            }
+            if n == 0 {
+                let _ = writeln!(out, "(empty)");
+            }
+            Exit::Passed
+        }
+        StateAction::Clear => match store.clear() {
+            Ok(n) => {
+                let _ = writeln!(out, "removed {n} entries from {}", store.path().display());
+                Exit::Passed
+            }
+            Err(d) => {
+                eprint(&d.render(&SourceMap::default(), true), &masker);
+                d.exit
+            }
+        },
+    }
 }
 
 /// Text of `baton plan` for one collection: each step's rendered request.

@@ -54,6 +54,9 @@ enum Command {
     Plan(CommonArgs),
     /// Start the playground on a free loopback port and run collections against it (offline).
     Demo(DemoArgs),
+    /// Inspect or forget persisted registrations and tokens.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Serve the built-in demo API on 127.0.0.1.
     Playground {
         /// Port to listen on (0 picks a free one).
@@ -73,6 +76,9 @@ struct CommonArgs {
     /// Load variables from a .env file (repeatable; later files win).
     #[arg(long = "env-file", value_name = "PATH")]
     env_files: Vec<PathBuf>,
+    /// Use the environment profile `environments/NAME.yaml` (beside the collection).
+    #[arg(long = "env", value_name = "NAME")]
+    environment: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -104,6 +110,25 @@ struct RunArgs {
     /// Stop at the first failed step.
     #[arg(long)]
     fail_fast: bool,
+    /// State file for `once` results and cached tokens (default: in the user cache directory).
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// List persisted registrations and tokens (secrets masked).
+    Show {
+        /// State file (default: in the user cache directory).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Forget every persisted registration and token.
+    Clear {
+        /// State file (default: in the user cache directory).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
 }
 
 /// What to do with collections.
@@ -134,6 +159,36 @@ pub struct RunOptions {
     pub client: ClientOptions,
     /// Executor settings.
     pub exec: ExecOptions,
+    /// `--env NAME`.
+    pub environment: Option<String>,
+    /// Where persisted state lives.
+    pub state: StateLocation,
+}
+
+/// Where `once` results and cached tokens are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// The user's cache directory.
+    Default,
+    /// `--state PATH`.
+    At(PathBuf),
+    /// A throwaway file for this run only (`baton demo`, whose playground is new each time).
+    Temporary,
+}
+
+impl StateLocation {
+    fn from_flag(p: Option<PathBuf>) -> Self {
+        p.map_or(StateLocation::Default, StateLocation::At)
+    }
+}
+
+/// `baton state …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAction {
+    /// List entries.
+    Show,
+    /// Remove entries.
+    Clear,
 }
 
 /// A parsed command line.
@@ -143,6 +198,13 @@ pub enum Invocation {
     Collections(RunOptions),
     /// Run collections against an in-process playground.
     Demo(RunOptions),
+    /// Show or clear the state file.
+    State {
+        /// What to do.
+        action: StateAction,
+        /// Which file.
+        location: StateLocation,
+    },
     /// Serve the playground.
     Playground {
         /// Port.
@@ -188,8 +250,21 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
     };
     let (mode, common, run) = match cli.command {
         Command::Playground { port } => return Ok(Invocation::Playground { port }),
+        Command::State(StateCommand::Show { state }) => {
+            return Ok(Invocation::State {
+                action: StateAction::Show,
+                location: StateLocation::from_flag(state),
+            });
+        }
+        Command::State(StateCommand::Clear { state }) => {
+            return Ok(Invocation::State {
+                action: StateAction::Clear,
+                location: StateLocation::from_flag(state),
+            });
+        }
         Command::Demo(d) => {
-            let common = CommonArgs { paths: d.paths, vars: Vec::new(), env_files: Vec::new() };
+            let common =
+                CommonArgs { paths: d.paths, vars: Vec::new(), env_files: Vec::new(), environment: None };
             let run = RunArgs {
                 common,
                 verbose: d.verbose,
@@ -197,9 +272,12 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 cacert: None,
                 insecure: false,
                 fail_fast: false,
+                state: None,
             };
             return match resolve(Mode::Run, None, Some(run), env)? {
-                Invocation::Collections(opts) => Ok(Invocation::Demo(opts)),
+                Invocation::Collections(opts) => {
+                    Ok(Invocation::Demo(RunOptions { state: StateLocation::Temporary, ..opts }))
+                }
                 other => Ok(other),
             };
         }
@@ -216,8 +294,8 @@ fn resolve(
     run: Option<RunArgs>,
     env: HashMap<String, String>,
 ) -> Result<Invocation, CliError> {
-    let (common, verbose, client, exec) = match (common, run) {
-        (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default()),
+    let (common, verbose, client, exec, state) = match (common, run) {
+        (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default),
         (None, Some(r)) => {
             let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(usage)?;
             let cacert = match &r.cacert {
@@ -230,7 +308,8 @@ fn resolve(
                 None => None,
             };
             let client = ClientOptions { timeout, cacert, insecure: r.insecure };
-            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast })
+            let state = StateLocation::from_flag(r.state);
+            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast }, state)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),
     };
@@ -262,6 +341,8 @@ fn resolve(
         verbose,
         client,
         exec,
+        environment: common.environment,
+        state,
     }))
 }
 

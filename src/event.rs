@@ -22,6 +22,8 @@ pub enum StepResult {
     Error(StepError),
     /// Not run, with the reason.
     Skipped(String),
+    /// Not sent: its persisted result (`once` / `cache`) was used.
+    Reused(String),
 }
 
 /// A runtime problem in one step.
@@ -56,6 +58,8 @@ pub struct StepOutcome {
     pub span: Span,
     /// A short excerpt of the response body, kept for failed steps.
     pub body_excerpt: Option<String>,
+    /// Why this step ran again (renewed credentials, retry after 401…).
+    pub note: Option<String>,
 }
 
 /// What happened to one collection.
@@ -91,7 +95,7 @@ impl CollectionOutcome {
         let mut c = (0, 0, 0, 0);
         for s in &self.steps {
             match s.result {
-                StepResult::Passed => c.0 += 1,
+                StepResult::Passed | StepResult::Reused(_) => c.0 += 1,
                 StepResult::Failed(_) => c.1 += 1,
                 StepResult::Error(_) => c.2 += 1,
                 StepResult::Skipped(_) => c.3 += 1,

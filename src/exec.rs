@@ -4,7 +4,8 @@
 //! collection; a request whose captured inputs never arrived is skipped with the
 //! reason; other requests still run unless `--fail-fast`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,12 +14,13 @@ use serde_json::Value as Json;
 use crate::assert::{self, Failure, as_text, excerpt};
 use crate::capture::capture;
 use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepResult};
-use crate::exchange::{ResolvedBody, ResolvedPart, ResolvedRequest};
+use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::http::{HttpClient, HttpError};
-use crate::model::{AuthSpec, Body, PartKind, Role, Step, oauth2_vars};
+use crate::model::{AuthSpec, Body, Expiry, PartKind, Role, Step, oauth2_vars};
 use crate::plan::Plan;
 use crate::secret::{Masker, basic_credential, register_secret_fields};
 use crate::source::SourceMap;
+use crate::state::{Entry, StateStore};
 use crate::template::{RenderError, Scope};
 use crate::yaml::{Key, Node};
 
@@ -33,12 +35,23 @@ pub struct ExecOptions {
 const SENSITIVE_HEADERS: &[&str] =
     &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"];
 
+/// What the executor reads from and adds to the persisted state.
+pub struct Persist<'s> {
+    /// The state as loaded (None when persistence is off).
+    pub store: Option<&'s StateStore>,
+    /// `--env` name, part of every key.
+    pub environment: String,
+    /// Entries written by this run (saved by the caller when the run ends).
+    pub updates: Vec<(String, Entry)>,
+}
+
 /// Runs a validated collection.
 pub async fn execute(
     plan: &Plan<'_>,
     client: &HttpClient,
     sources: &SourceMap,
     opts: &ExecOptions,
+    persist: &mut Persist<'_>,
     sink: &mut dyn Sink,
 ) -> CollectionOutcome {
     let started = Instant::now();
@@ -48,39 +61,53 @@ pub async fn execute(
         |s: &Step| s.name.chars().count() + if s.role == Role::Auth { " (auth)".len() } else { 0 };
     let name_width = c.steps().map(label_width).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &c.name, path: &path, name_width });
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut scope: Scope = (*plan.scope).clone();
-    let mut outcomes: Vec<StepOutcome> = Vec::with_capacity(plan.steps.len());
+    let collection_id = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).display().to_string();
+    let mut runner = Runner {
+        plan,
+        client,
+        sources,
+        base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        scope: (*plan.scope).clone(),
+        sink,
+        persist,
+        collection_id,
+        refresh_at: None,
+        outcomes: Vec::with_capacity(plan.steps.len()),
+        last: HashMap::new(),
+    };
     let mut stop: Option<String> = None;
     for ps in &plan.steps {
         let step = plan.step(ps.index);
-        let mut outcome = StepOutcome {
-            name: step.name.clone(),
-            role: step.role,
-            method: step.method.clone(),
-            url: None,
-            status: None,
-            elapsed: Duration::ZERO,
-            result: StepResult::Passed,
-            span: step.name_span,
-            body_excerpt: None,
-        };
-        let missing = ps.needs.iter().find(|(name, _)| !scope.contains(name));
+        if step.lifecycle.refresh_only {
+            continue;
+        }
         if let Some(reason) = &stop {
-            outcome.result = StepResult::Skipped(reason.clone());
-        } else if let Some((name, j)) = missing {
-            let by = &outcomes[*j];
-            let why = match &by.result {
-                StepResult::Skipped(_) => "it was skipped",
-                StepResult::Error(_) => "it ended in an error",
-                _ => "it failed",
-            };
-            outcome.result = StepResult::Skipped(format!(
-                "needs `{name}`, which step `{}` did not capture ({why})",
-                by.name
-            ));
-        } else {
-            run_step(plan, step, client, sources, &base_dir, &mut scope, &mut outcome, sink).await;
+            runner.finish(ps.index, runner.skipped(step, reason.clone()));
+            continue;
+        }
+        if step.role == Role::Request
+            && runner.refresh_at.is_some_and(|t| Instant::now() >= t)
+            && let Err(failed) = runner.renew("the credentials expired").await
+        {
+            stop = Some(format!("renewing credentials failed at `{failed}`"));
+            runner.finish(ps.index, runner.skipped(step, stop.clone().unwrap_or_default()));
+            continue;
+        }
+        let mut outcome = runner.attempt(ps.index, true).await;
+        let uses_session = ps.needs.iter().any(|(_, j)| plan.step(*j).role == Role::Auth);
+        let expects_401 =
+            step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
+        if outcome.status == Some(401) && step.role == Role::Request && uses_session && !expects_401 {
+            // Once: re-authenticate, retry this request, and take that answer as final.
+            match runner.renew("a request got 401").await {
+                Ok(()) => {
+                    outcome = runner.attempt(ps.index, true).await;
+                    outcome.note = Some("retried after 401 and re-authentication".into());
+                }
+                Err(failed) => {
+                    outcome.note = Some(format!("re-authentication after 401 failed at `{failed}`"));
+                }
+            }
         }
         let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
         if failed && stop.is_none() {
@@ -90,78 +117,275 @@ pub async fn execute(
                 stop = Some(format!("--fail-fast: step `{}` failed", step.name));
             }
         }
-        sink.event(&Event::StepFinished(&outcome));
-        outcomes.push(outcome);
+        runner.finish(ps.index, outcome);
     }
-    let outcome =
-        CollectionOutcome { name: c.name.clone(), path, steps: outcomes, elapsed: started.elapsed() };
-    sink.event(&Event::CollectionFinished(&outcome));
+    let outcome = CollectionOutcome {
+        name: c.name.clone(),
+        path,
+        steps: std::mem::take(&mut runner.outcomes),
+        elapsed: started.elapsed(),
+    };
+    runner.sink.event(&Event::CollectionFinished(&outcome));
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_step(
-    plan: &Plan<'_>,
-    step: &Step,
-    client: &HttpClient,
-    sources: &SourceMap,
-    base_dir: &Path,
-    scope: &mut Scope,
-    outcome: &mut StepOutcome,
-    sink: &mut dyn Sink,
-) {
-    let ctx = Arc::new(scope.clone()).context();
-    let render = |n: &Node| plan.templates.render(n, &ctx, sources);
-    let request = match resolve(plan, step, &ctx, &render, base_dir, &plan.masker) {
-        Ok(r) => r,
-        Err(e) => {
-            outcome.result =
-                StepResult::Error(StepError { message: e.message, span: Some(e.span), help: None });
-            return;
+struct Runner<'r, 'p, 'a, 's> {
+    plan: &'p Plan<'a>,
+    client: &'r HttpClient,
+    sources: &'r SourceMap,
+    base_dir: PathBuf,
+    scope: Scope,
+    sink: &'r mut dyn Sink,
+    persist: &'r mut Persist<'s>,
+    collection_id: String,
+    /// When the current credentials should be renewed (expiry minus a safety margin).
+    refresh_at: Option<Instant>,
+    outcomes: Vec<StepOutcome>,
+    /// Plan step index → its latest outcome.
+    last: HashMap<usize, usize>,
+}
+
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Renew a little before expiry: a tenth of the lifetime, at most 30 s.
+fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(30))
+}
+
+impl Runner<'_, '_, '_, '_> {
+    fn blank(&self, step: &Step) -> StepOutcome {
+        StepOutcome {
+            name: step.name.clone(),
+            role: step.role,
+            method: step.method.clone(),
+            url: None,
+            status: None,
+            elapsed: Duration::ZERO,
+            result: StepResult::Passed,
+            span: step.name_span,
+            body_excerpt: None,
+            note: None,
         }
-    };
-    outcome.url = Some(request.url.clone());
-    let response = client.send(&request).await;
-    let ex = match response {
-        Ok(ex) => ex,
-        Err(e) => {
-            sink.event(&Event::Exchange { request: &request, response: None });
-            outcome.result = StepResult::Error(http_error(&e, step));
-            return;
-        }
-    };
-    outcome.status = Some(ex.status);
-    outcome.elapsed = ex.elapsed;
-    // Secrets in the response are registered before anything about it is shown.
-    if let Some(doc) = ex.json() {
-        register_secret_fields(&plan.masker, doc);
     }
-    let mut failures: Vec<Failure> = Vec::new();
-    for cap in &step.captures {
-        match capture(&cap.source, &ex) {
-            Ok(value) => {
-                if cap.secret.unwrap_or(step.role == Role::Auth) {
-                    register_secret(&plan.masker, &value);
-                }
-                scope.set_json(&cap.name.name, &value);
+
+    fn skipped(&self, step: &Step, reason: String) -> StepOutcome {
+        StepOutcome { result: StepResult::Skipped(reason), ..self.blank(step) }
+    }
+
+    fn finish(&mut self, index: usize, outcome: StepOutcome) {
+        self.sink.event(&Event::StepFinished(&outcome));
+        self.last.insert(index, self.outcomes.len());
+        self.outcomes.push(outcome);
+    }
+
+    /// Runs every auth step again (reusing `once` results), from a clean expiry.
+    async fn authenticate(&mut self, why: &str) -> Result<(), String> {
+        self.refresh_at = None;
+        let plan = self.plan;
+        for ps in &plan.steps {
+            let step = plan.step(ps.index);
+            if step.role != Role::Auth || step.lifecycle.refresh_only {
+                continue;
             }
-            Err(message) => failures.push(Failure {
-                span: cap.name.span,
-                subject: format!("capture `{}`", cap.name.name),
-                expected: "a value".into(),
-                actual: message,
-            }),
+            let mut outcome = self.attempt(ps.index, false).await;
+            outcome.note.get_or_insert_with(|| format!("again: {why}"));
+            let ok = matches!(outcome.result, StepResult::Passed | StepResult::Reused(_));
+            self.finish(ps.index, outcome);
+            if !ok {
+                return Err(step.name.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews credentials: the refresh-only step when a refresh token is at hand, else full auth.
+    async fn renew(&mut self, why: &str) -> Result<(), String> {
+        let plan = self.plan;
+        let refresh = plan.steps.iter().find(|ps| {
+            plan.step(ps.index).lifecycle.refresh_only && ps.needs.iter().all(|(n, _)| self.scope.contains(n))
+        });
+        if let Some(ps) = refresh {
+            let mut outcome = self.attempt(ps.index, false).await;
+            outcome.note = Some(format!("refresh: {why}"));
+            let ok = matches!(outcome.result, StepResult::Passed);
+            self.finish(ps.index, outcome);
+            if ok {
+                return Ok(());
+            }
+        }
+        self.authenticate(why).await
+    }
+
+    /// Runs one step once: reuses persisted results when allowed, else sends it.
+    async fn attempt(&mut self, index: usize, allow_cached: bool) -> StepOutcome {
+        let plan = self.plan;
+        let step = plan.step(index);
+        let ps = &plan.steps[index];
+        let mut outcome = self.blank(step);
+        if let Some((name, j)) = ps.needs.iter().find(|(name, _)| !self.scope.contains(name)) {
+            let by = self.last.get(j).map(|&o| &self.outcomes[o]);
+            let why = match by.map(|o| &o.result) {
+                Some(StepResult::Skipped(_)) => "it was skipped",
+                Some(StepResult::Error(_)) => "it ended in an error",
+                Some(_) => "it failed",
+                None => "it did not run",
+            };
+            let by_name = &plan.step(*j).name;
+            outcome.result = StepResult::Skipped(format!(
+                "needs `{name}`, which step `{by_name}` did not capture ({why})"
+            ));
+            return outcome;
+        }
+        let ctx = Arc::new(self.scope.clone()).context();
+        let render = |n: &Node| plan.templates.render(n, &ctx, self.sources);
+        let request = match resolve(plan, step, &ctx, &render, &self.base_dir, &plan.masker) {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.result =
+                    StepResult::Error(StepError { message: e.message, span: Some(e.span), help: None });
+                return outcome;
+            }
+        };
+        outcome.url = Some(request.url.clone());
+        let persisted = step.lifecycle.once || step.lifecycle.cache;
+        let key = persisted.then(|| {
+            crate::state::key(
+                &self.collection_id,
+                &self.persist.environment,
+                &step.name,
+                &fingerprint(&request),
+            )
+        });
+        if let Some(key) = &key
+            && (allow_cached || step.lifecycle.once)
+            && let Some(entry) = self.lookup(key)
+        {
+            for (name, value) in &entry.captures {
+                if entry.secret.contains(name) {
+                    register_secret(&plan.masker, value);
+                }
+                self.scope.set_json(name, value);
+            }
+            if let Some(t) = entry.expires_at {
+                let left = Duration::from_secs(u64::try_from(t - unix_now()).unwrap_or(0));
+                self.track_expiry(left);
+            }
+            let saved =
+                jiff::Timestamp::from_second(entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
+            outcome.result = StepResult::Reused(format!("reused from state (saved {saved})"));
+            return outcome;
+        }
+        let response = self.client.send(&request).await;
+        let ex = match response {
+            Ok(ex) => ex,
+            Err(e) => {
+                self.sink.event(&Event::Exchange { request: &request, response: None });
+                outcome.result = StepResult::Error(http_error(&e, step));
+                return outcome;
+            }
+        };
+        outcome.status = Some(ex.status);
+        outcome.elapsed = ex.elapsed;
+        // Secrets in the response are registered before anything about it is shown.
+        if let Some(doc) = ex.json() {
+            register_secret_fields(&plan.masker, doc);
+        }
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut captured = serde_json::Map::new();
+        let mut secret = Vec::new();
+        for cap in &step.captures {
+            match capture(&cap.source, &ex) {
+                Ok(value) => {
+                    if cap.secret.unwrap_or(step.role == Role::Auth) {
+                        register_secret(&plan.masker, &value);
+                        secret.push(cap.name.name.clone());
+                    }
+                    self.scope.set_json(&cap.name.name, &value);
+                    captured.insert(cap.name.name.clone(), value);
+                }
+                Err(_) if cap.optional => {}
+                Err(message) => failures.push(Failure {
+                    span: cap.name.span,
+                    subject: format!("capture `{}`", cap.name.name),
+                    expected: "a value".into(),
+                    actual: message,
+                }),
+            }
+        }
+        self.sink.event(&Event::Exchange { request: &request, response: Some(&ex) });
+        // A wrong status explains a missing capture better than the capture does: list it first.
+        let mut checked = assert::check(step, &ex, &render);
+        checked.append(&mut failures);
+        if !checked.is_empty() {
+            outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
+            outcome.result = StepResult::Failed(checked);
+            return outcome;
+        }
+        let lifetime = step.lifecycle.expires_in.as_ref().and_then(|e| lifetime(e, &ex));
+        if let Some(l) = lifetime {
+            self.track_expiry(l);
+        }
+        if let Some(key) = key {
+            let expires_at =
+                if step.lifecycle.once { None } else { lifetime.map(|l| unix_now() + l.as_secs() as i64) };
+            let entry = Entry {
+                collection: self.collection_id.clone(),
+                environment: self.persist.environment.clone(),
+                step: step.name.clone(),
+                captures: captured,
+                secret,
+                saved_at: unix_now(),
+                expires_at,
+            };
+            self.persist.updates.push((key, entry));
+        }
+        outcome
+    }
+
+    fn lookup(&self, key: &str) -> Option<Entry> {
+        let now = unix_now();
+        let fresh = |e: &&Entry| e.is_fresh(now);
+        self.persist
+            .updates
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, e)| e)
+            .filter(fresh)
+            .or_else(|| self.persist.store.and_then(|s| s.get(key, now)))
+            .cloned()
+    }
+
+    fn track_expiry(&mut self, lifetime: Duration) {
+        let at = Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime));
+        self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
+    }
+}
+
+/// How long the credentials from this response live.
+fn lifetime(expiry: &Expiry, ex: &Exchange) -> Option<Duration> {
+    match expiry {
+        Expiry::Fixed(d) => Some(*d),
+        Expiry::JsonPath(p) => {
+            let doc = ex.json()?;
+            let v = p.compiled.query(doc).exactly_one().ok()?;
+            let secs = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
         }
     }
-    sink.event(&Event::Exchange { request: &request, response: Some(&ex) });
-    // A wrong status explains a missing capture better than the capture does: list it first.
-    let mut checked = assert::check(step, &ex, &render);
-    checked.append(&mut failures);
-    let failures = checked;
-    if !failures.is_empty() {
-        outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
-        outcome.result = StepResult::Failed(failures);
-    }
+}
+
+/// What identifies a request for persistence: method, URL and body, but no credentials.
+fn fingerprint(r: &ResolvedRequest) -> String {
+    let headers: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| !SENSITIVE_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
+        .map(|(n, v)| format!("{}:{v}", n.to_ascii_lowercase()))
+        .collect();
+    format!("{} {}\n{}\n{}", r.method, r.url, headers.join("\n"), r.body.preview().unwrap_or_default())
 }
 
 fn register_secret(masker: &Masker, value: &Json) {

@@ -67,7 +67,7 @@ impl Terminal {
 
     fn step_line(&mut self, s: &StepOutcome) {
         let (mark, style) = match s.result {
-            StepResult::Passed => ("✓", GREEN),
+            StepResult::Passed | StepResult::Reused(_) => ("✓", GREEN),
             StepResult::Failed(_) | StepResult::Error(_) => ("✗", RED),
             StepResult::Skipped(_) => ("-", YELLOW),
         };
@@ -76,6 +76,7 @@ impl Terminal {
         let pad = self.name_width.saturating_sub(label.chars().count());
         let detail = match (&s.result, &s.url) {
             (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {reason}{DIM:#}"),
+            (StepResult::Reused(how), _) => format!("{DIM}{how}{DIM:#}"),
             (_, Some(url)) => {
                 let status = s.status.map_or_else(|| "---".to_string(), |c| c.to_string());
                 format!(
@@ -86,7 +87,8 @@ impl Terminal {
             }
             (_, None) => s.method.clone(),
         };
-        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}  {detail}", ""));
+        let note = s.note.as_ref().map_or_else(String::new, |n| format!(" {DIM}({n}){DIM:#}"));
+        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}  {detail}{note}", ""));
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {

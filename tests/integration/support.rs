@@ -39,6 +39,11 @@ pub fn baton(args: &[&str]) -> Output {
     baton_env(args, &[])
 }
 
+fn cache_home() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("cache tempdir")).path()
+}
+
 /// Runs baton in `dir`, killing it if it outlives [`RUN_LIMIT`].
 pub fn baton_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
@@ -55,6 +60,8 @@ pub fn baton_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
             cmd.env_remove(k);
         }
     }
+    // Never touch the real user cache: the default state file lands in a per-process temp dir.
+    cmd.env("XDG_CACHE_HOME", cache_home());
     for (k, v) in env {
         cmd.env(k, v);
     }

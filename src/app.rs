@@ -19,7 +19,7 @@ use crate::secret::Masker;
 use crate::source::SourceMap;
 use crate::state::{self, StateStore};
 use crate::template::{Engine, Scope};
-use crate::{load, parse, playground, validate, yaml};
+use crate::{load, parse, playground, recipe, validate, yaml};
 
 /// Runs baton with `args` (program name first) and the process environment.
 pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
@@ -146,11 +146,20 @@ fn run_collections(opts: &RunOptions) -> Exit {
             }
         };
         let Some(file) = sources.get(id) else { continue };
-        match yaml::parse(file, id)
+        let parsed = yaml::parse(file, id)
             .map_err(|d| vec![d])
             .and_then(|node| parse::parse_collection(&node, id, &file.text, &file_stem(f)))
-        {
-            Ok(c) => collections.push(c),
+            .and_then(|c| recipe::expand_includes(c, &mut sources));
+        match parsed {
+            Ok(mut c) => {
+                if let Some(env) = &opts.environment
+                    && let Err(d) = recipe::apply_environment(&mut c, env, &mut sources)
+                {
+                    diags.push(d);
+                    continue;
+                }
+                collections.push(c);
+            }
             Err(ds) => diags.extend(ds),
         }
     }

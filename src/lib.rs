@@ -27,6 +27,7 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod playground;
+pub mod recipe;
 pub mod report;
 pub mod secret;
 pub mod source;

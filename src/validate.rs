@@ -14,6 +14,7 @@ use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
 use crate::secret::{Masker, is_secret_name};
 use crate::source::{SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, MISSING_ENV, Scope};
+use crate::yaml::{Key, Node};
 
 /// Where an override value came from (lowest priority first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +34,11 @@ pub struct Overrides {
     pub values: Vec<(String, String, Origin)>,
 }
 
-/// Applies the variable layers: collection `vars` (rendered in order), then overrides.
+/// Applies the variable layers: `vars` (recipes, the collection, include overrides and the
+/// environment profile, later definitions winning), then the overrides from outside.
+///
+/// Variables are rendered in dependency order, so one may use another defined below it;
+/// a cycle is an error naming every variable in it.
 pub fn resolve_vars(
     c: &Collection,
     engine: &Engine,
@@ -50,20 +55,96 @@ pub fn resolve_vars(
         scope.set(name, minijinja::Value::from(value.as_str()));
         overridden.insert(name.as_str());
     }
-    let mut diags = Vec::new();
-    for (i, (key, node)) in c.vars.iter().enumerate() {
+    // The last definition of each name wins; keep first-seen order for determinism.
+    let mut defs: Vec<(&Key, &Node)> = Vec::new();
+    for (key, node) in &c.vars {
         if overridden.contains(key.name.as_str()) {
             continue;
         }
-        let compiled = match engine.compile(node, sources) {
-            Ok(compiled) => compiled,
+        match defs.iter_mut().find(|(k, _)| k.name == key.name) {
+            Some(slot) => *slot = (key, node),
+            None => defs.push((key, node)),
+        }
+    }
+    let mut diags = Vec::new();
+    let mut compiled = Vec::with_capacity(defs.len());
+    for (key, node) in &defs {
+        match engine.compile(node, sources) {
+            Ok(t) => {
+                let mut used = Vec::new();
+                t.variables(sources, &mut used);
+                let deps: Vec<usize> =
+                    used.iter().filter_map(|(n, _)| defs.iter().position(|(k, _)| k.name == *n)).collect();
+                compiled.push(Some((key, t, deps)));
+            }
             Err(d) => {
                 diags.extend(d);
-                continue;
+                compiled.push(None);
             }
-        };
+        }
+    }
+    // Depth-first: each variable after the variables it reads.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks = vec![Mark::New; defs.len()];
+    let mut order = Vec::with_capacity(defs.len());
+    fn visit(
+        i: usize,
+        compiled: &[Option<(&&Key, crate::template::Compiled<'_>, Vec<usize>)>],
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), Vec<usize>> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Active => {
+                let from = stack.iter().position(|&j| j == i).unwrap_or(0);
+                return Err(stack[from..].to_vec());
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Active;
+        stack.push(i);
+        if let Some((_, _, deps)) = &compiled[i] {
+            for &d in deps {
+                if d != i {
+                    visit(d, compiled, marks, stack, order)?;
+                }
+            }
+        }
+        stack.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..defs.len() {
+        let mut stack = Vec::new();
+        if let Err(cycle) = visit(i, &compiled, &mut marks, &mut stack, &mut order) {
+            let names: Vec<String> = cycle.iter().map(|&j| format!("`{}`", defs[j].0.name)).collect();
+            let mut d = Diagnostic::error(
+                "variable-cycle",
+                format!("variables {} depend on each other", names.join(" → ")),
+            )
+            .at(defs[cycle[0]].1.span, "this value reads the next one")
+            .help("break the cycle: give one of them a plain value");
+            for &j in &cycle[1..] {
+                d = d.also(defs[j].1.span, format!("`{}` is defined here", defs[j].0.name));
+            }
+            diags.push(d);
+            // Mark the cycle as done so each cycle is reported once.
+            for &j in &cycle {
+                marks[j] = Mark::Done;
+            }
+        }
+    }
+    for i in order {
+        let Some((key, t, _)) = &compiled[i] else { continue };
         let ctx = Arc::new(scope.clone()).context();
-        match compiled.render(&ctx, sources) {
+        match t.render(&ctx, sources) {
             Ok(value) => {
                 if is_secret_name(&key.name)
                     && let Some(s) = value.as_str()
@@ -77,16 +158,12 @@ pub fn resolve_vars(
                 if let Some(name) = &e.undefined {
                     d.code = "undefined-variable";
                     d.message = format!("undefined variable `{name}` in `vars.{}`", key.name);
-                    if let Some((later, _)) = c.vars[i..].iter().find(|(k, _)| &k.name == name) {
-                        d = d
-                            .also(later.span, "defined here, after its use")
-                            .help("a variable can use the variables defined above it; move this one up");
-                    } else {
-                        d = d.help_opt(
-                            did_you_mean(name, scope.names().chain(FUNCTIONS.iter().copied()))
-                                .map(|k| format!("did you mean `{k}`?")),
-                        );
-                    }
+                    let known: Vec<&str> = scope
+                        .names()
+                        .chain(defs.iter().map(|(k, _)| k.name.as_str()))
+                        .chain(FUNCTIONS.iter().copied())
+                        .collect();
+                    d = d.help_opt(did_you_mean(name, known).map(|k| format!("did you mean `{k}`?")));
                 } else if e.message.starts_with(MISSING_ENV) {
                     let name = e.message.split('`').nth(1).unwrap_or("NAME").to_string();
                     d.code = "missing-env";

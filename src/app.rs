@@ -187,8 +187,8 @@ fn run_collections(opts: &RunOptions) -> Exit {
             for p in &plans {
                 let path =
                     sources.get(p.collection.file).map(|f| f.path.display().to_string()).unwrap_or_default();
-                let _ =
-                    writeln!(anstream::stdout(), "✓ {path}: {} ({} steps)", p.collection.name, p.steps.len());
+                let n = p.collection.steps().filter(|s| !s.lifecycle.refresh_only).count();
+                let _ = writeln!(anstream::stdout(), "✓ {path}: {} ({n} steps)", p.collection.name);
             }
             Exit::Passed
         }
@@ -355,8 +355,9 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> Strin
     let mut out = format!("{} ({path})\n", c.name);
     // Captured values are unknown before running: show a placeholder naming their source.
     let mut scope: Scope = (*plan.scope).clone();
-    for step in c.steps() {
-        for cap in &step.captures {
+    for step in c.steps().filter(|s| !s.lifecycle.refresh_only) {
+        // Optional captures (an OAuth2 token type, say) stay unset: their fallbacks apply.
+        for cap in step.captures.iter().filter(|cap| !cap.optional) {
             scope.set(
                 &cap.name.name,
                 minijinja::Value::from(format!("<{} from {}>", cap.name.name, step.name)),
@@ -370,7 +371,11 @@ fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> Strin
         .unwrap_or_default();
     for (n, ps) in plan.steps.iter().enumerate() {
         let step = plan.step(ps.index);
-        let role = if step.role == Role::Auth { " (auth)" } else { "" };
+        let role = match (step.role, step.lifecycle.refresh_only) {
+            (Role::Auth, true) => " (auth, only to renew credentials)",
+            (Role::Auth, false) => " (auth)",
+            _ => "",
+        };
         out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
         let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
         match exec::resolve(plan, step, &ctx, &render, &base, masker) {

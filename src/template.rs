@@ -119,14 +119,15 @@ fn fail(msg: impl Into<String>) -> MjError {
     MjError::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-fn lookup(vars: &EnvMap, name: &str, kwargs: &Kwargs, func: &str) -> Result<String, MjError> {
+/// Reads an environment variable; `default=` (which may be `none`) applies when it is unset.
+fn lookup(vars: &EnvMap, name: &str, kwargs: &Kwargs, func: &str) -> Result<MjValue, MjError> {
+    let has_default = kwargs.has("default");
     let default: Option<MjValue> = kwargs.get("default")?;
     kwargs.assert_all_used()?;
-    match (vars.get(name), default) {
-        (Some(v), _) => Ok(v.clone()),
-        (None, Some(d)) if d.is_none() => Ok(String::new()),
-        (None, Some(d)) => Ok(d.to_string()),
-        (None, None) => Err(fail(format!("{MISSING_ENV} `{name}` is not set (read by `{func}()`)"))),
+    match vars.get(name) {
+        Some(v) => Ok(MjValue::from(v.as_str())),
+        None if has_default => Ok(default.unwrap_or(MjValue::from(()))),
+        None => Err(fail(format!("{MISSING_ENV} `{name}` is not set (read by `{func}()`)"))),
     }
 }
 
@@ -143,7 +144,9 @@ impl Engine {
         let m = masker.clone();
         env.add_function("secret_env", move |name: String, kwargs: Kwargs| {
             let v = lookup(&vars, &name, &kwargs, "secret_env")?;
-            m.add(&v);
+            if let Some(s) = v.as_str() {
+                m.add(s);
+            }
             Ok(v)
         });
         env.add_function("uuid", || uuid::Uuid::new_v4().to_string());

@@ -230,7 +230,13 @@ pub fn check<'a>(
                 continue;
             }
             let sites = captured.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            if let Some((j, _)) = sites.iter().rev().find(|(j, _)| *j < i) {
+            // The step that provides a value in sequence; refresh-only steps merely renew it.
+            let provider = sites
+                .iter()
+                .rev()
+                .find(|(j, _)| *j < i && !steps[*j].lifecycle.refresh_only)
+                .or_else(|| sites.iter().rev().find(|(j, _)| *j < i));
+            if let Some((j, _)) = provider {
                 needs.push((name, *j));
                 continue;
             }

@@ -18,7 +18,7 @@ use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::http::{HttpClient, HttpError};
 use crate::model::{AuthSpec, Body, Expiry, PartKind, Role, Step, oauth2_vars};
 use crate::plan::Plan;
-use crate::secret::{Masker, basic_credential, register_secret_fields};
+use crate::secret::{Masker, basic_credential, is_secret_name, register_secret_fields};
 use crate::source::SourceMap;
 use crate::state::{Entry, StateStore};
 use crate::template::{RenderError, Scope};
@@ -530,9 +530,15 @@ pub fn resolve(
         _ => {}
     }
     for (name, value) in &headers {
-        if SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        if SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name) {
             let token = value.split_once(' ').map_or(value.as_str(), |(_, t)| t);
             masker.add(token);
+        }
+    }
+    // Credentials in parameters and bodies (`password=…`, `client_secret`) never print.
+    for (k, v) in &query {
+        if is_secret_name(k) {
+            masker.add(v);
         }
     }
     let body = match &step.body {
@@ -580,6 +586,20 @@ pub fn resolve(
             ResolvedBody::Multipart(out)
         }
     };
+    match &body {
+        ResolvedBody::Json(doc) => register_secret_fields(masker, doc),
+        ResolvedBody::Form(pairs) => pairs.iter().filter(|(k, _)| is_secret_name(k)).for_each(|(_, v)| masker.add(v)),
+        ResolvedBody::Multipart(parts) => {
+            for p in parts {
+                if let ResolvedPart::Text { name, value } = p
+                    && is_secret_name(name)
+                {
+                    masker.add(value);
+                }
+            }
+        }
+        ResolvedBody::Raw { .. } | ResolvedBody::None => {}
+    }
     Ok(ResolvedRequest {
         method: step.method.clone(),
         url,

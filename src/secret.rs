@@ -107,10 +107,11 @@ impl Masker {
 
 /// Whether a variable or JSON field name suggests a credential; such values are masked in output.
 pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key"]
-        .iter()
-        .any(|w| n.contains(w))
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    // `token_type`, `expires_in`, `token_url`… describe a token without being one.
+    let describes = ["type", "expire", "url", "uri", "path", "endpoint"].iter().any(|w| n.contains(w));
+    ["password", "passwd", "secret", "apikey", "api_key", "credential", "private_key"].iter().any(|w| n.contains(w))
+        || (n.contains("token") && !describes)
 }
 
 /// Registers every string under a secret-looking key (`access_token`, `client_secret`…)
@@ -138,6 +139,16 @@ pub fn basic_credential(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_names_cover_credentials_not_their_metadata() {
+        for s in ["password", "client_secret", "access_token", "refresh_token", "x-api-key", "apiKey", "token"] {
+            assert!(is_secret_name(s), "{s}");
+        }
+        for s in ["token_type", "expires_in", "token_url", "username", "client_id", "scope"] {
+            assert!(!is_secret_name(s), "{s}");
+        }
+    }
 
     #[test]
     fn masks_every_spelling_of_a_secret() {

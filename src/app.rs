@@ -112,8 +112,10 @@ fn demo(mut opts: RunOptions) -> Exit {
         }
     };
     let _ = writeln!(anstream::stdout(), "playground on {url}\n");
-    // Below --var and BATON_VAR_base_url, so either can still point the demo elsewhere.
-    opts.overrides.values.insert(0, ("base_url".into(), url, crate::validate::Origin::Environment));
+    // Shipped collections read their server from BATON_BASE_URL: point it at this playground.
+    let mut env = (*opts.env).clone();
+    env.insert("BATON_BASE_URL".into(), url);
+    opts.env = Arc::new(env);
     let exit = run_collections(&opts);
     let _ = stop_tx.send(());
     let _ = server.join();

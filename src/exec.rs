@@ -588,7 +588,9 @@ pub fn resolve(
     };
     match &body {
         ResolvedBody::Json(doc) => register_secret_fields(masker, doc),
-        ResolvedBody::Form(pairs) => pairs.iter().filter(|(k, _)| is_secret_name(k)).for_each(|(_, v)| masker.add(v)),
+        ResolvedBody::Form(pairs) => {
+            pairs.iter().filter(|(k, _)| is_secret_name(k)).for_each(|(_, v)| masker.add(v))
+        }
         ResolvedBody::Multipart(parts) => {
             for p in parts {
                 if let ResolvedPart::Text { name, value } = p

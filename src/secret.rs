@@ -110,7 +110,9 @@ pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase().replace('-', "_");
     // `token_type`, `expires_in`, `token_url`… describe a token without being one.
     let describes = ["type", "expire", "url", "uri", "path", "endpoint"].iter().any(|w| n.contains(w));
-    ["password", "passwd", "secret", "apikey", "api_key", "credential", "private_key"].iter().any(|w| n.contains(w))
+    ["password", "passwd", "secret", "apikey", "api_key", "credential", "private_key"]
+        .iter()
+        .any(|w| n.contains(w))
         || (n.contains("token") && !describes)
 }
 
@@ -142,7 +144,9 @@ mod tests {
 
     #[test]
     fn secret_names_cover_credentials_not_their_metadata() {
-        for s in ["password", "client_secret", "access_token", "refresh_token", "x-api-key", "apiKey", "token"] {
+        for s in
+            ["password", "client_secret", "access_token", "refresh_token", "x-api-key", "apiKey", "token"]
+        {
             assert!(is_secret_name(s), "{s}");
         }
         for s in ["token_type", "expires_in", "token_url", "username", "client_id", "scope"] {

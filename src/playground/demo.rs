@@ -71,9 +71,9 @@ struct Store {
 impl Store {
     /// Resolves the `Authorization: Bearer <token>` header to a user.
     fn authenticate(&self, headers: &HeaderMap) -> Result<&User, ApiError> {
-        let invalid = |description: &str| ApiError {
-            bearer_challenge: true,
-            ..ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+        let invalid = |description: &str| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+                .with_challenge("Bearer error=\"invalid_token\"")
         };
         let value =
             headers.get(header::AUTHORIZATION).ok_or_else(|| invalid("missing Authorization header"))?;

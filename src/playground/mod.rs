@@ -25,14 +25,26 @@
 //! - `GET /delay/{ms}` — sleeps up to 10 s, then 200
 //! - `GET /text`, `GET /empty` (204), `GET /csv`
 //! - `GET /headers/set?name=value` — sets each query pair as a response header
-//! - `GET /` — JSON index of the endpoints
+//! - `GET /` — JSON index of the endpoints, provider credentials included
+//!
+//! Emulated providers, each under its own prefix with fixed demo credentials
+//! (see the [`providers`] modules): `/clinked`, `/p001`, `/p002`, `/cedato`, `/auth0`.
+//!
+//! Failure knobs shared by every endpoint: `GET|PUT|DELETE /_playground/knobs`
+//! (see [`Knobs`]); [`Playground::start_with`] starts with knobs already set.
+//!
+//! [`Playground::start_tls`] serves the same router over HTTPS with a
+//! certificate made at start, signed by a throwaway CA whose PEM it returns.
 //!
 //! Errors are JSON: `{"error": "...", "error_description": "..."}`.
 
 mod demo;
+mod knobs;
 mod misc;
+pub mod providers;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -43,12 +55,15 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::serve::Listener;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use knobs::{DelayRule, FailRule, Knobs};
 
 /// Username of the account that exists in every fresh playground.
 pub const DEMO_USERNAME: &str = "demo";
@@ -64,6 +79,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Playground {
     addr: SocketAddr,
+    scheme: &'static str,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -76,13 +92,33 @@ impl Playground {
     /// [`io::ErrorKind::InvalidInput`] error is returned without binding.
     /// Port 0 picks any free port; see [`addr`](Self::addr).
     pub async fn start(addr: SocketAddr) -> io::Result<Playground> {
-        if !addr.ip().to_canonical().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the playground only binds loopback addresses, not {addr}"),
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::start_with(addr, Knobs::default()).await
+    }
+
+    /// Like [`start`](Self::start), with failure knobs set from the first
+    /// request on (they can still be changed over `/_playground/knobs`).
+    /// Invalid knobs are an [`io::ErrorKind::InvalidInput`] error.
+    pub async fn start_with(addr: SocketAddr, knobs: Knobs) -> io::Result<Playground> {
+        knobs.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = bind_loopback(addr).await?;
+        Self::spawn(listener, "http", app(knobs))
+    }
+
+    /// Like [`start`](Self::start), but over HTTPS: a throwaway CA and a leaf
+    /// certificate for `127.0.0.1`, `localhost` and `::1` are generated, and
+    /// the CA certificate is returned as PEM for clients to trust.
+    /// [`base_url`](Self::base_url) then starts with `https://`.
+    pub async fn start_tls(addr: SocketAddr) -> io::Result<(Playground, String)> {
+        let (config, ca_pem) = tls::server_config()?;
+        let listener = tls::TlsListener::new(bind_loopback(addr).await?, config);
+        Ok((Self::spawn(listener, "https", app(Knobs::default()))?, ca_pem))
+    }
+
+    /// Serves `router` on `listener` in a spawned task.
+    fn spawn<L>(listener: L, scheme: &'static str, router: Router) -> io::Result<Playground>
+    where
+        L: Listener<Addr = SocketAddr>,
+    {
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -91,9 +127,9 @@ impl Playground {
                 let _ = rx.await;
             };
             // A serve error (accept loop failure) just ends the task.
-            let _ = axum::serve(listener, router()).with_graceful_shutdown(stop).await;
+            let _ = axum::serve(listener, router).with_graceful_shutdown(stop).await;
         });
-        Ok(Playground { addr, shutdown: Some(tx), task: Some(task) })
+        Ok(Playground { addr, scheme, shutdown: Some(tx), task: Some(task) })
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
@@ -101,9 +137,10 @@ impl Playground {
         self.addr
     }
 
-    /// Base URL of the server, e.g. `http://127.0.0.1:8080` (or `http://[::1]:8080`).
+    /// Base URL of the server, e.g. `http://127.0.0.1:8080` (or `http://[::1]:8080`,
+    /// or `https://…` when started with [`start_tls`](Self::start_tls)).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting connections, lets in-flight requests finish (for at
@@ -129,9 +166,26 @@ impl Drop for Playground {
     }
 }
 
+/// Binds a TCP listener, refusing anything but loopback addresses.
+async fn bind_loopback(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    if !addr.ip().to_canonical().is_loopback() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the playground only binds loopback addresses, not {addr}"),
+        ));
+    }
+    tokio::net::TcpListener::bind(addr).await
+}
+
 /// Builds the playground router with fresh in-memory state, for tests that
 /// want to drive it directly (e.g. with `tower::ServiceExt::oneshot`).
 pub fn router() -> Router {
+    app(Knobs::default())
+}
+
+/// The router with fresh state and the given knobs.
+fn app(knobs: Knobs) -> Router {
+    let control = knobs::Control::new(knobs);
     Router::new()
         .route("/", get(index))
         .route("/demo/register", post(demo::register))
@@ -148,6 +202,9 @@ pub fn router() -> Router {
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/csv", get(misc::csv))
         .route("/headers/set", get(misc::set_headers))
+        .with_state(demo::Shared::default())
+        .merge(providers::router(&control))
+        .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -156,7 +213,7 @@ pub fn router() -> Router {
                 "method not allowed for this endpoint",
             )
         })
-        .with_state(demo::Shared::default())
+        .layer(axum::middleware::from_fn_with_state(control, knobs::apply))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -170,7 +227,10 @@ async fn index() -> Json<Value> {
             "DELETE /demo/items/{id}", "GET /demo/report.csv",
             "ANY /echo", "ANY /echo/{*rest}", "GET /status/{code}", "GET /delay/{ms}",
             "GET /text", "GET /empty", "GET /csv", "GET /headers/set?name=value",
+            "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
         ],
+        "demo_user": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+        "providers": providers::index(),
     }))
 }
 
@@ -180,29 +240,36 @@ pub(crate) struct ApiError {
     status: StatusCode,
     error: &'static str,
     description: String,
-    bearer_challenge: bool,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        ApiError { status, error, description: description.into(), bearer_challenge: false }
+        ApiError { status, error, description: description.into(), headers: Vec::new() }
     }
 
     fn bad_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// Adds a response header (skipped if `value` is not a valid header value).
+    fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
+    /// Adds `WWW-Authenticate: <challenge>`.
+    fn with_challenge(self, challenge: &str) -> Self {
+        self.with_header(header::WWW_AUTHENTICATE, challenge)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.error, "error_description": self.description});
-        let mut response = (self.status, Json(body)).into_response();
-        if self.bearer_challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-        }
-        response
+        (self.status, AppendHeaders(self.headers), Json(body)).into_response()
     }
 }
 

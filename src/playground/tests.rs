@@ -8,7 +8,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode, multipart};
 use serde_json::{Value, json};
 
-use super::{DEMO_PASSWORD, DEMO_USERNAME, Playground};
+use super::{DEMO_PASSWORD, DEMO_USERNAME, Knobs, Playground};
+
+mod knobs;
+mod providers;
+mod tls;
 
 const LOOPBACK: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
@@ -62,8 +66,13 @@ fn test_client() -> Client {
 
 /// Runs a test body against a fresh playground, bounded in time.
 async fn with_playground<F: Future<Output = ()>>(test: impl FnOnce(Api) -> F) {
+    with_knobs(Knobs::default(), test).await;
+}
+
+/// Runs a test body against a fresh playground started with `knobs`, bounded in time.
+async fn with_knobs<F: Future<Output = ()>>(knobs: Knobs, test: impl FnOnce(Api) -> F) {
     tokio::time::timeout(Duration::from_secs(30), async {
-        let pg = Playground::start(LOOPBACK.into()).await.expect("start");
+        let pg = Playground::start_with(LOOPBACK.into(), knobs).await.expect("start");
         let base = pg.base_url();
         test(Api { base, client: test_client() }).await;
         pg.shutdown().await;

@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod auth;
 mod cli;
 mod invalid;
 mod run;

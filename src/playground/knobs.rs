@@ -1,0 +1,180 @@
+//! Failure knobs: injected failures, delays and token lifetimes, shared by
+//! every endpoint of one playground and fresh for each.
+//!
+//! `GET /_playground/knobs` shows the current [`Knobs`], `PUT` replaces them
+//! (JSON body, missing fields take their defaults), `DELETE` resets them to
+//! the defaults. Paths under `/_playground/` are never failed or delayed.
+//!
+//! ```json
+//! {"token_lifetime": 1,
+//!  "fail": [{"path": "/p002/api/data", "times": 2, "status": 503, "retry_after": 1}],
+//!  "delay": [{"path": "/p001/api/v1/profile", "ms": 300}]}
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// Longest delay a [`DelayRule`] sleeps (10 s).
+const MAX_DELAY_MS: u64 = 10_000;
+/// Longest token lifetime [`Knobs::token_lifetime`] accepts (10 years).
+pub(crate) const MAX_TOKEN_LIFETIME: u64 = 10 * 365 * 24 * 3600;
+/// Paths the knobs never touch (so they can always be reset).
+const EXEMPT_PREFIX: &str = "/_playground/";
+
+/// Failure knobs of a playground (all off by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Overrides every provider's `expires_in` and the real expiry of the
+    /// tokens issued from then on, in seconds (at most 10 years).
+    pub token_lifetime: Option<u64>,
+    /// Injected failures; the first rule matching a request is used up first.
+    pub fail: Vec<FailRule>,
+    /// Injected delays; the first rule matching a request applies.
+    pub delay: Vec<DelayRule>,
+}
+
+/// Answers the next `times` requests whose path starts with `path` with `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRule {
+    /// Path prefix, e.g. `/p002/api/data`.
+    pub path: String,
+    /// How many requests fail (default 1); the rule is dropped when used up.
+    #[serde(default = "one")]
+    pub times: u32,
+    /// Status of the failures, in `400..=599` (default 503).
+    #[serde(default = "service_unavailable")]
+    pub status: u16,
+    /// Seconds for a `Retry-After` header (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// Sleeps `ms` milliseconds (at most 10 s) before answering requests whose
+/// path starts with `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayRule {
+    /// Path prefix, e.g. `/p001/api/v1/profile`.
+    pub path: String,
+    /// Milliseconds to sleep (capped at 10 000).
+    pub ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn service_unavailable() -> u16 {
+    503
+}
+
+impl Knobs {
+    /// Checks the limits: failure statuses in `400..=599`, lifetime at most 10 years.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(rule) = self.fail.iter().find(|r| !(400..=599).contains(&r.status)) {
+            return Err(format!("fail status {} for `{}` is not in 400..=599", rule.status, rule.path));
+        }
+        match self.token_lifetime {
+            Some(secs) if secs > MAX_TOKEN_LIFETIME => {
+                Err(format!("token_lifetime {secs} is longer than {MAX_TOKEN_LIFETIME} seconds"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The knobs of one playground, shared by the middleware and the providers.
+#[derive(Clone, Default)]
+pub(crate) struct Control(Arc<Mutex<Knobs>>);
+
+impl Control {
+    pub(crate) fn new(knobs: Knobs) -> Self {
+        Control(Arc::new(Mutex::new(knobs)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Knobs> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The token lifetime to use: the knob if set, else the provider's `default`.
+    pub(crate) fn lifetime(&self, default: u64) -> u64 {
+        self.lock().token_lifetime.unwrap_or(default)
+    }
+}
+
+/// Routes of `/_playground/knobs`.
+pub(crate) fn router(control: Control) -> Router {
+    Router::new().route("/_playground/knobs", get(show).put(replace).delete(reset)).with_state(control)
+}
+
+/// `GET /_playground/knobs`
+async fn show(State(control): State<Control>) -> Json<Knobs> {
+    Json(control.lock().clone())
+}
+
+/// `PUT /_playground/knobs`
+async fn replace(
+    State(control): State<Control>,
+    body: Result<Json<Knobs>, JsonRejection>,
+) -> Result<Json<Knobs>, ApiError> {
+    let Json(knobs) = body.map_err(|e| ApiError::new(e.status(), "invalid_knobs", e.body_text()))?;
+    knobs.validate().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_knobs", e))?;
+    *control.lock() = knobs.clone();
+    Ok(Json(knobs))
+}
+
+/// `DELETE /_playground/knobs`
+async fn reset(State(control): State<Control>) -> Json<Knobs> {
+    *control.lock() = Knobs::default();
+    Json(Knobs::default())
+}
+
+/// Middleware: applies the first matching delay, then the first matching failure.
+pub(crate) async fn apply(State(control): State<Control>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.starts_with(EXEMPT_PREFIX) {
+        return next.run(request).await;
+    }
+    let (delay, failure) = {
+        let mut knobs = control.lock();
+        let delay = knobs.delay.iter().find(|r| path.starts_with(&r.path)).map(|r| r.ms.min(MAX_DELAY_MS));
+        let failure = knobs.fail.iter().position(|r| r.times > 0 && path.starts_with(&r.path)).map(|i| {
+            let rule = &mut knobs.fail[i];
+            rule.times -= 1;
+            let taken = (rule.status, rule.retry_after, rule.times);
+            if rule.times == 0 {
+                knobs.fail.remove(i);
+            }
+            taken
+        });
+        (delay, failure)
+    };
+    if let Some(ms) = delay {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    match failure {
+        Some((status, retry_after, left)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let description = format!("failure injected by /_playground/knobs ({left} more to come)");
+            let error = ApiError::new(status, "injected_failure", description);
+            match retry_after {
+                Some(secs) => error.with_header(header::RETRY_AFTER, &secs.to_string()).into_response(),
+                None => error.into_response(),
+            }
+        }
+        None => next.run(request).await,
+    }
+}

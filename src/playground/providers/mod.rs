@@ -1,0 +1,198 @@
+//! Emulations of real providers' token flows, one module per provider, each
+//! under its own path prefix and with fixed demo credentials (`pub const`s):
+//!
+//! | module      | prefix     | flow |
+//! |-------------|------------|------|
+//! | [`clinked`] | `/clinked` | password grant (+ 2FA code) → app registration → client credentials, all as GET query parameters |
+//! | [`p001`]    | `/p001`    | password grant with a JSON body, rotating refresh tokens |
+//! | [`p002`]    | `/p002`    | client credentials with HTTP Basic; API key, `Referer` and `Origin` checks; short-lived tokens |
+//! | [`cedato`]  | `/cedato`  | client credentials with HTTP Basic and `api-version`; token nested under `data`; CSV reports |
+//! | [`auth0`]   | `/auth0`   | client credentials with an audience → HS256 JWT; public, private and scoped endpoints |
+//!
+//! Opaque tokens are random (UUID based); every issued token is tracked with
+//! its expiry, and an unknown or expired one gets a 401. The `token_lifetime`
+//! knob (see [`Knobs`](super::Knobs)) overrides every provider's default
+//! lifetime, in `expires_in` and in the real expiry. `GET /` lists every
+//! provider's endpoints and credentials.
+
+pub mod auth0;
+pub mod cedato;
+pub mod clinked;
+pub mod p001;
+pub mod p002;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use super::knobs::Control;
+use super::{ApiError, pairs_to_object, parse_urlencoded};
+
+/// Expired tokens are forgotten this long after their expiry (until then
+/// they are reported as expired rather than unknown).
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
+
+/// Routes of every provider.
+pub(crate) fn router(control: &Control) -> Router {
+    Router::new()
+        .merge(clinked::router(control))
+        .merge(p001::router(control))
+        .merge(p002::router(control))
+        .merge(cedato::router(control))
+        .merge(auth0::router(control))
+}
+
+/// The providers' part of `GET /`: endpoints and demo credentials.
+pub(crate) fn index() -> Value {
+    json!({
+        "clinked": clinked::index(),
+        "p001": p001::index(),
+        "p002": p002::index(),
+        "cedato": cedato::index(),
+        "auth0": auth0::index(),
+    })
+}
+
+/// Router state of one provider: its store and the playground's knobs.
+pub(crate) struct Shared<S> {
+    control: Control,
+    store: Arc<Mutex<S>>,
+}
+
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared { control: self.control.clone(), store: Arc::clone(&self.store) }
+    }
+}
+
+impl<S: Default> Shared<S> {
+    fn new(control: &Control) -> Self {
+        Shared { control: control.clone(), store: Arc::default() }
+    }
+}
+
+impl<S> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, S> {
+        // Handlers never panic while holding the lock, but stay usable if one did.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lifetime of a new token: the `token_lifetime` knob, else `default`.
+    fn lifetime(&self, default: u64) -> u64 {
+        self.control.lifetime(default)
+    }
+}
+
+/// Issued tokens with their expiry and what they grant.
+pub(crate) struct Tokens<T>(HashMap<String, (Instant, T)>);
+
+impl<T> Default for Tokens<T> {
+    fn default() -> Self {
+        Tokens(HashMap::new())
+    }
+}
+
+impl<T> Tokens<T> {
+    /// Records `token` as valid for `lifetime` seconds from now.
+    fn issue(&mut self, token: &str, lifetime: u64, grant: T) {
+        let now = Instant::now();
+        self.0.retain(|_, (expiry, _)| now.saturating_duration_since(*expiry) < FORGET_AFTER);
+        // Lifetimes are capped (10 years), so the fallback is never taken.
+        let expiry = now.checked_add(Duration::from_secs(lifetime)).unwrap_or(now);
+        self.0.insert(token.to_owned(), (expiry, grant));
+    }
+
+    /// What a live `token` grants, or why it is refused.
+    fn check(&self, token: &str) -> Result<&T, Refused> {
+        match self.0.get(token) {
+            None => Err(Refused::Unknown),
+            Some((expiry, _)) if Instant::now() >= *expiry => Err(Refused::Expired),
+            Some((_, grant)) => Ok(grant),
+        }
+    }
+
+    /// Forgets `token`.
+    fn revoke(&mut self, token: &str) {
+        self.0.remove(token);
+    }
+}
+
+/// Why [`Tokens::check`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    Unknown,
+    Expired,
+}
+
+impl Refused {
+    fn describe(self) -> &'static str {
+        match self {
+            Refused::Unknown => "unknown token",
+            Refused::Expired => "token expired",
+        }
+    }
+}
+
+/// A fresh random token (32 hex digits).
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A header's value, if present and visible ASCII.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether the request says its body is JSON.
+fn is_json(headers: &HeaderMap) -> bool {
+    header(headers, "content-type").is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        essence == "application/json" || essence.ends_with("+json")
+    })
+}
+
+/// `Authorization: Basic …` decoded to `(user, password)`.
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let (scheme, encoded) = header(headers, "authorization")?.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = header(headers, header::AUTHORIZATION.as_str())?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Body parameters: a JSON object when the body says it is JSON, else a
+/// urlencoded form (repeated names become arrays, see [`field`]).
+fn params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        Ok(Map::new())
+    } else if is_json(headers) {
+        serde_json::from_slice(body).map_err(|_| ApiError::bad_request("body must be a JSON object"))
+    } else {
+        Ok(pairs_to_object(parse_urlencoded(&String::from_utf8_lossy(body))))
+    }
+}
+
+/// A non-empty string parameter.
+fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    fields.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}

@@ -1,0 +1,182 @@
+//! The provider flows end to end: shipped collections, OAuth2 lifecycle, persisted
+//! state, sharing, masking and TLS, all against the in-process playground.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Output, Server, baton_env, baton_in, squeeze, temp_file};
+
+/// Every shipped collection file (recipes and environments are not run on their own).
+fn shipped() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crate::support::root().join("collections"))
+        .expect("collections/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "the quickstart and the five provider collections: {files:?}");
+    files
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(crate::support::root()).unwrap_or(p).to_string_lossy().into_owned()
+}
+
+/// Runs `args` against `server` with a private state file.
+fn run_with_state(server: &Server, state: &Path, args: &[&str]) -> Output {
+    let state = state.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--state", state.as_str()]);
+    baton_env(&all, &[("BATON_BASE_URL", server.url.as_str())])
+}
+
+#[test]
+fn every_shipped_collection_runs_green_against_the_playground() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    for file in shipped() {
+        let path = rel(&file);
+        let out = run_with_state(&server, &dir.path().join("state.json"), &["run", &path]);
+        assert_eq!(out.code, 0, "{path}\n{}", out.all());
+        assert!(!out.stdout.contains('✗'), "{path}\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn clinked_registers_once_and_reuses_the_app_from_state() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state.json");
+    let first = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(squeeze(&first.stdout).contains("✓ register app (auth) POST"), "{}", first.stdout);
+    let second = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(squeeze(&second.stdout).contains("register app (auth) reused from state"), "{}", second.stdout);
+    // The playground saw exactly one registration.
+    let (_d, check) = temp_file(
+        "count.yaml",
+        &format!(
+            "requests:\n  - url: {}/clinked/_registrations\n    expect: {{json: {{$.count: 1}}}}\n",
+            server.url
+        ),
+    );
+    let out = baton_env(&["run", &check.to_string_lossy()], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // state show lists it with the secret masked; state clear forgets it.
+    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    assert_eq!(shown.code, 0);
+    assert!(shown.stdout.contains("step `register app`"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("client_secret = •••"), "{}", shown.stdout);
+    let cleared = baton_env(&["state", "clear", "--state", &state.to_string_lossy()], &[]);
+    assert!(cleared.stdout.contains("removed 1 entries"), "{}", cleared.stdout);
+}
+
+#[test]
+fn wrong_password_is_a_clear_auth_failure() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = baton_env(
+        &["run", "collections/clinked.yaml", "--state", &dir.path().join("s.json").to_string_lossy()],
+        &[("BATON_BASE_URL", server.url.as_str()), ("CLINKED_PASSWORD", "not-the-password")],
+    );
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("auth step `user token` failed with 400"), "{}", out.stdout);
+    assert!(out.stdout.contains("Bad credentials"), "{}", out.stdout);
+    assert!(!out.all().contains("not-the-password"), "{}", out.all());
+}
+
+#[test]
+fn missing_scope_is_a_failed_expectation() {
+    let server = Server::start();
+    let out = baton_env(
+        &["run", "collections/auth0-api.yaml", "--var", "client_id=auth0-limited"],
+        &[("BATON_BASE_URL", server.url.as_str()), ("AUTH0_CLIENT_SECRET", "auth0-limited-secret")],
+    );
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("status: expected 200"), "{}", out.stdout);
+    assert!(out.stdout.contains("actual: 403"), "{}", out.stdout);
+}
+
+#[test]
+fn corrupt_state_is_reported_and_left_alone() {
+    let server = Server::start();
+    let (dir, state) = temp_file("state.json", "{ this is not json");
+    let out = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("state.json"), "{}", out.stderr);
+    assert!(out.stderr.contains("corrupt"), "{}", out.stderr);
+    assert!(out.stderr.contains("baton state clear"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ this is not json");
+    drop(dir);
+}
+
+#[test]
+fn environment_profiles_and_unknown_names() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(dir.path().join("environments")).expect("mkdir");
+    std::fs::write(dir.path().join("environments/staging.yaml"), "vars:\n  greeting: from-staging\n")
+        .expect("w");
+    let yaml = format!(
+        "vars:\n  greeting: from-collection\nrequests:\n  - url: {}/echo\n    query: {{g: \"{{{{ greeting }}}}\"}}\n    expect: {{json: {{$.query.g: from-staging}}}}\n",
+        server.url
+    );
+    std::fs::write(dir.path().join("c.yaml"), yaml).expect("w");
+    let out = baton_in(dir.path(), &["run", "c.yaml", "--env", "staging"], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = baton_in(dir.path(), &["run", "c.yaml", "--env", "stagign"], &[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("did you mean `--env staging`?"), "{}", out.stderr);
+}
+
+#[test]
+fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state.json");
+    let mut outputs = String::new();
+    for file in shipped() {
+        let path = rel(&file);
+        for cmd in [
+            &["run", path.as_str(), "-v"][..],
+            &["plan", path.as_str()][..],
+            &["validate", path.as_str()][..],
+        ] {
+            let out = run_with_state(&server, &state, cmd);
+            outputs.push_str(&out.all());
+        }
+    }
+    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    outputs.push_str(&shown.all());
+    // Known demo secrets, their Basic credentials, and every secret the state file holds.
+    let mut secrets: Vec<String> = [
+        "demo-password-7f3a",
+        "p001-secret",
+        "p002-secret",
+        "p002-api-key",
+        "cedato-secret",
+        "auth0-secret",
+        "auth0-limited-secret",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (user, pass) in [("p002-client", "p002-secret"), ("cedato-client", "cedato-secret")] {
+        use base64::Engine as _;
+        secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+    }
+    let state_text = std::fs::read_to_string(&state).expect("state written");
+    let doc: serde_json::Value = serde_json::from_str(&state_text).expect("json");
+    for entry in doc["entries"].as_object().expect("entries").values() {
+        for name in entry["secret"].as_array().expect("secret list") {
+            let value = &entry["captures"][name.as_str().expect("name")];
+            secrets.push(value.as_str().expect("string secret").to_string());
+        }
+    }
+    assert!(secrets.len() > 9, "the state file holds the registration's secret");
+    for secret in &secrets {
+        assert!(!outputs.contains(secret.as_str()), "secret {secret} leaked");
+    }
+    assert!(outputs.contains("•••"));
+}

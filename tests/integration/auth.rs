@@ -180,3 +180,168 @@ fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
     }
     assert!(outputs.contains("•••"));
 }
+
+fn knobs(token_lifetime: Option<u64>, fail: &[(&str, u32, u16)]) -> baton::playground::Knobs {
+    baton::playground::Knobs {
+        token_lifetime,
+        fail: fail
+            .iter()
+            .map(|(path, times, status)| baton::playground::FailRule {
+                path: path.to_string(),
+                times: *times,
+                status: *status,
+                retry_after: None,
+            })
+            .collect(),
+        delay: Vec::new(),
+    }
+}
+
+/// A collection in a temp dir, run against `server`; the dir lives as long as the output is read.
+fn run_temp(server: &Server, yaml: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("c.yaml"), yaml.replace("BASE", &server.url)).expect("write");
+    let state = dir.path().join("state.json").to_string_lossy().into_owned();
+    let mut args = vec!["run", "c.yaml", "--state", state.as_str()];
+    args.extend_from_slice(extra);
+    baton_in(dir.path(), &args, &[])
+}
+
+fn expect_json(server: &Server, path: &str, jsonpath: &str, value: u64) {
+    let yaml = format!("requests:\n  - url: BASE{path}\n    expect: {{json: {{'{jsonpath}': {value}}}}}\n");
+    let out = run_temp(server, &yaml, &[]);
+    assert_eq!(out.code, 0, "{path} {jsonpath} should be {value}:\n{}", out.all());
+}
+
+#[test]
+fn oauth2_tokens_are_refreshed_with_the_refresh_token_before_they_expire() {
+    let server = Server::start_with(knobs(Some(1), &[]));
+    let yaml = r#"name: refresh
+auth:
+  oauth2:
+    token_url: BASE/p001/oauth/token
+    grant: password
+    body_format: json
+    client_id: p001-client
+    client_secret: p001-secret
+    username: demo
+    password: demo-password-7f3a
+requests:
+  - name: profile
+    url: BASE/p001/api/v1/profile
+  - name: wait past expiry
+    url: BASE/delay/1300
+  - name: profile again
+    url: BASE/p001/api/v1/profile
+"#;
+    let out = run_temp(&server, yaml, &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(squeeze(&out.stdout).contains("oauth2 refresh (auth) POST"), "{}", out.stdout);
+    assert!(out.stdout.contains("refresh: the credentials expired"), "{}", out.stdout);
+    expect_json(&server, "/p001/_stats", "$.refresh_token", 1);
+    expect_json(&server, "/p001/_stats", "$.password", 1);
+}
+
+#[test]
+fn a_401_reauthenticates_once_and_retries_once() {
+    // The first API call is refused once: baton fetches a new token and retries.
+    let server = Server::start_with(knobs(None, &[("/p002/api/data", 1, 401)]));
+    let out = baton_env(
+        &["run", "collections/p002-client-credentials.yaml"],
+        &[("BATON_BASE_URL", server.url.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("retried after 401 and re-authentication"), "{}", out.stdout);
+    assert!(out.stdout.contains("again: a request got 401"), "{}", out.stdout);
+    expect_json(&server, "/p002/_stats", "$.client_credentials", 2);
+
+    // Refused twice: one re-authentication, one retry, then the 401 stands. No loop.
+    let server = Server::start_with(knobs(None, &[("/p002/api/data", 2, 401)]));
+    let out = baton_env(
+        &["run", "collections/p002-client-credentials.yaml"],
+        &[("BATON_BASE_URL", server.url.as_str())],
+    );
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("actual: 401"), "{}", out.stdout);
+    assert!(squeeze(&out.stdout).contains("✓ data again GET"), "{}", out.stdout);
+    expect_json(&server, "/p002/_stats", "$.client_credentials", 2);
+}
+
+#[test]
+fn step_based_auth_renews_on_expiry_and_keeps_the_once_registration() {
+    let server = Server::start_with(knobs(Some(1), &[]));
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut yaml =
+        std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
+    yaml.push_str(
+        "  - name: wait past expiry\n    url: \"{{ base_url }}/../delay/1300\"\n    bearer: null\n",
+    );
+    yaml.push_str("  - name: me again\n    url: \"{{ base_url }}/v2/me\"\n    expect: {status: 200}\n");
+    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
+    let out = baton_in(
+        dir.path(),
+        &["run", "c.yaml", "--state", &dir.path().join("s.json").to_string_lossy()],
+        &[("BATON_BASE_URL", server.url.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(text.contains("app token (auth) GET"), "{text}");
+    assert!(text.contains("again: the credentials expired"), "{text}");
+    assert!(text.contains("register app (auth) reused from state"), "{text}");
+    expect_json(&server, "/clinked/_registrations", "$.count", 1);
+}
+
+#[test]
+fn cached_tokens_are_reused_across_runs_until_they_expire() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let yaml = r#"name: cached
+auth:
+  oauth2:
+    token_url: BASE/cedato/api/token
+    client_auth: basic
+    client_id: cedato-client
+    client_secret: cedato-secret
+    headers: {api-version: "1"}
+    token_path: $.data.access_token
+    cache: true
+defaults:
+  headers: {api-version: "1"}
+requests:
+  - name: report
+    url: BASE/cedato/api/reports/daily
+    expect: {content_type: text/csv}
+"#
+    .replace("BASE", &server.url);
+    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
+    let state = dir.path().join("s.json").to_string_lossy().into_owned();
+    let first = baton_in(dir.path(), &["run", "c.yaml", "--state", &state], &[]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let second = baton_in(dir.path(), &["run", "c.yaml", "--state", &state, "-v"], &[]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(squeeze(&second.stdout).contains("oauth2 (auth) reused from state"), "{}", second.stdout);
+    assert!(
+        second.stderr.contains("Authorization: Bearer •••"),
+        "lowercase bearer normalised:\n{}",
+        second.stderr
+    );
+}
+
+#[test]
+fn tls_verification_cacert_and_insecure() {
+    let (server, pem) = Server::start_tls();
+    assert!(server.url.starts_with("https://"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).expect("write");
+    let yaml = "requests:\n  - name: hello\n    url: BASE/text\n    expect: {body_contains: playground}\n";
+    let ok = run_temp(&server, yaml, &["--cacert", &ca.to_string_lossy()]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    let refused = run_temp(&server, yaml, &[]);
+    assert_eq!(refused.code, 4, "{}", refused.all());
+    assert!(refused.stdout.contains("TLS error"), "{}", refused.stdout);
+    assert!(refused.stdout.contains("--cacert"), "{}", refused.stdout);
+    let insecure = run_temp(&server, yaml, &["--insecure"]);
+    assert_eq!(insecure.code, 0, "{}", insecure.all());
+    assert!(insecure.stderr.contains("warning: --insecure"), "{}", insecure.stderr);
+}

@@ -106,23 +106,52 @@ pub struct Server {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How a test playground is served.
+enum Mode {
+    Plain(baton::playground::Knobs),
+    Tls,
+}
+
 impl Server {
     pub fn start() -> Server {
+        Server::launch(Mode::Plain(Default::default())).0
+    }
+
+    /// A playground with failure knobs set from the start.
+    pub fn start_with(knobs: baton::playground::Knobs) -> Server {
+        Server::launch(Mode::Plain(knobs)).0
+    }
+
+    /// A playground over HTTPS; also returns its CA certificate (PEM).
+    pub fn start_tls() -> (Server, String) {
+        let (server, pem) = Server::launch(Mode::Tls);
+        (server, pem.expect("CA PEM"))
+    }
+
+    fn launch(mode: Mode) -> (Server, Option<String>) {
         let (tx_url, rx_url) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let pg = baton::playground::Playground::start("127.0.0.1:0".parse().expect("addr"))
-                    .await
-                    .expect("start playground");
-                tx_url.send(pg.base_url()).expect("send url");
+                let addr = "127.0.0.1:0".parse().expect("addr");
+                let (pg, pem) = match mode {
+                    Mode::Plain(knobs) => {
+                        (baton::playground::Playground::start_with(addr, knobs).await.expect("start"), None)
+                    }
+                    Mode::Tls => {
+                        let (pg, pem) =
+                            baton::playground::Playground::start_tls(addr).await.expect("start tls");
+                        (pg, Some(pem))
+                    }
+                };
+                tx_url.send((pg.base_url(), pem)).expect("send url");
                 let _ = tokio::time::timeout(Duration::from_secs(300), stop_rx).await;
                 pg.shutdown().await;
             });
         });
-        let url = rx_url.recv_timeout(Duration::from_secs(10)).expect("playground url");
-        Server { url, stop: Some(stop_tx), thread: Some(thread) }
+        let (url, pem) = rx_url.recv_timeout(Duration::from_secs(10)).expect("playground url");
+        (Server { url, stop: Some(stop_tx), thread: Some(thread) }, pem)
     }
 }
 

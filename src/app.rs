@@ -28,7 +28,7 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
             let _ = write!(anstream::stdout(), "{text}");
             Exit::Passed
         }
-        Ok(Invocation::Playground { port }) => serve_playground(port),
+        Ok(Invocation::Playground { port, tls }) => serve_playground(port, tls.as_deref()),
         Ok(Invocation::Collections(opts)) => run_collections(&opts),
         Ok(Invocation::Demo(opts)) => demo(opts),
         Ok(Invocation::State { action, location }) => state_command(action, &location),
@@ -51,7 +51,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
-fn serve_playground(port: u16) -> Exit {
+fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -61,13 +61,33 @@ fn serve_playground(port: u16) -> Exit {
     };
     rt.block_on(async {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let pg = match playground::Playground::start(addr).await {
+        let started = match tls {
+            None => playground::Playground::start(addr).await,
+            Some(ca_path) => match playground::Playground::start_tls(addr).await {
+                Ok((pg, pem)) => match write_file_atomic(ca_path, pem.as_bytes()) {
+                    Ok(()) => Ok(pg),
+                    Err(e) => {
+                        eprint(
+                            &format!("error: cannot write the CA to {}: {e}", ca_path.display()),
+                            &Masker::default(),
+                        );
+                        return Exit::Usage;
+                    }
+                },
+                Err(e) => Err(e),
+            },
+        };
+        let pg = match started {
             Ok(pg) => pg,
             Err(e) => {
                 eprint(&format!("error: cannot listen on {addr}: {e}"), &Masker::default());
                 return Exit::Runtime;
             }
         };
+        if let Some(ca_path) = tls {
+            let _ =
+                writeln!(anstream::stdout(), "CA certificate: {} (pass it with --cacert)", ca_path.display());
+        }
         let _ = writeln!(
             anstream::stdout(),
             "baton playground on {}\n  demo user: {} / {}\n  press Ctrl-C to stop",
@@ -79,6 +99,15 @@ fn serve_playground(port: u16) -> Exit {
         pg.shutdown().await;
         Exit::Passed
     })
+}
+
+/// Writes a whole file or nothing: a temp file beside it, then a rename.
+fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// `baton demo`: the playground on a free loopback port, in its own thread, for one run.

@@ -62,6 +62,9 @@ enum Command {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Serve HTTPS with a certificate generated at start; write its CA to this PEM file.
+        #[arg(long, value_name = "CA_PATH")]
+        tls: Option<PathBuf>,
     },
 }
 
@@ -209,6 +212,8 @@ pub enum Invocation {
     Playground {
         /// Port.
         port: u16,
+        /// Serve HTTPS and write the CA certificate here.
+        tls: Option<PathBuf>,
     },
     /// Help or version text to print, exit 0.
     Print(String),
@@ -249,7 +254,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
         }
     };
     let (mode, common, run) = match cli.command {
-        Command::Playground { port } => return Ok(Invocation::Playground { port }),
+        Command::Playground { port, tls } => return Ok(Invocation::Playground { port, tls }),
         Command::State(StateCommand::Show { state }) => {
             return Ok(Invocation::State {
                 action: StateAction::Show,

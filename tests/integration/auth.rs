@@ -345,3 +345,51 @@ fn tls_verification_cacert_and_insecure() {
     assert_eq!(insecure.code, 0, "{}", insecure.all());
     assert!(insecure.stderr.contains("warning: --insecure"), "{}", insecure.stderr);
 }
+
+#[test]
+fn each_provider_collection_fails_clearly_with_wrong_credentials() {
+    let server = Server::start();
+    let cases = [
+        ("collections/p001-password-grant.yaml", "P001_PASSWORD", 4, "auth step `oauth2` failed with"),
+        (
+            "collections/p002-client-credentials.yaml",
+            "P002_CLIENT_SECRET",
+            4,
+            "auth step `oauth2` failed with 401",
+        ),
+        ("collections/p002-client-credentials.yaml", "P002_API_KEY", 1, "actual: 403"),
+        ("collections/cedato-reports.yaml", "CEDATO_CLIENT_SECRET", 4, "auth step `oauth2` failed with 401"),
+        ("collections/auth0-api.yaml", "AUTH0_CLIENT_SECRET", 4, "auth step `oauth2` failed with 401"),
+    ];
+    for (file, var, code, message) in cases {
+        let wrong = format!("wrong-{var}-value");
+        let out =
+            baton_env(&["run", file], &[("BATON_BASE_URL", server.url.as_str()), (var, wrong.as_str())]);
+        assert_eq!(out.code, code, "{file} with a wrong {var}\n{}", out.all());
+        assert!(out.stdout.contains(message), "{file} with a wrong {var}\n{}", out.stdout);
+        assert!(!out.all().contains(&wrong), "{file}: the wrong secret was printed\n{}", out.all());
+    }
+}
+
+#[test]
+fn oauth2_query_format_uses_get_like_clinked() {
+    let server = Server::start();
+    let yaml = r#"auth:
+  oauth2:
+    token_url: BASE/clinked/oauth/token
+    grant: password
+    body_format: query
+    client_id: clinked-mobile
+    username: demo
+    password: demo-password-7f3a
+requests:
+  - name: me
+    url: BASE/clinked/v2/me
+    expect: {status: 200}
+"#;
+    let out = run_temp(&server, yaml, &["-v"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("> GET "), "{}", out.stderr);
+    assert!(out.stderr.contains("grant_type=password"), "{}", out.stderr);
+    assert!(out.stderr.contains("password=•••"), "{}", out.stderr);
+}

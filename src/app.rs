@@ -279,19 +279,38 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
         for p in plans {
             let outcome =
                 execute(p, &client, sources, &opts.exec, &mut persist, &mut terminal as &mut dyn Sink).await;
-            exit = exit.max(outcome.exit());
+            exit = exit.worse(outcome.exit());
         }
         exit
     });
+    report_orphan_snapshots(plans, sources, masker);
     terminal.finish();
     let updates = std::mem::take(&mut persist.updates);
     if let Some(store) = store.as_mut()
         && let Err(d) = store.save(updates)
     {
         eprint(&d.render(sources, true), masker);
-        return exit.max(d.exit);
+        return exit.worse(d.exit);
     }
     exit
+}
+
+/// Warns about snapshot files whose step no longer exists (renamed or removed steps).
+fn report_orphan_snapshots(plans: &[Plan<'_>], sources: &SourceMap, masker: &Masker) {
+    for p in plans {
+        let Some(file) = sources.get(p.collection.file) else { continue };
+        let steps: Vec<&str> = p.collection.steps().map(|s| s.name.as_str()).collect();
+        for orphan in crate::snapshot::orphans(&file.path, &steps) {
+            eprint(
+                &format!(
+                    "warning: snapshot {} belongs to no step of {}; delete it if the step was renamed or removed",
+                    orphan.display(),
+                    file.path.display()
+                ),
+                masker,
+            );
+        }
+    }
 }
 
 /// Opens the state file; a temporary one lives as long as the returned guard.

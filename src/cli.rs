@@ -15,6 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::exec::ExecOptions;
 use crate::http::ClientOptions;
 use crate::parse::is_identifier;
+use crate::snapshot::UpdateMode;
 use crate::source::{SourceMap, Span};
 use crate::template::EnvMap;
 use crate::validate::{Origin, Overrides};
@@ -116,6 +117,9 @@ struct RunArgs {
     /// State file for `once` results and cached tokens (default: in the user cache directory).
     #[arg(long, value_name = "PATH")]
     state: Option<PathBuf>,
+    /// Write new and changed snapshots (same as BATON_UPDATE=always).
+    #[arg(long)]
+    update_snapshots: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,6 +282,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 insecure: false,
                 fail_fast: false,
                 state: None,
+                update_snapshots: false,
             };
             return match resolve(Mode::Run, None, Some(run), env)? {
                 Invocation::Collections(opts) => {
@@ -314,7 +319,13 @@ fn resolve(
             };
             let client = ClientOptions { timeout, cacert, insecure: r.insecure };
             let state = StateLocation::from_flag(r.state);
-            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast }, state)
+            let ci = env.get("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+            let update =
+                UpdateMode::resolve(r.update_snapshots, env.get("BATON_UPDATE").map(String::as_str), ci)
+                    .map_err(|e| {
+                        usage(Diagnostic::usage("bad-env", e).help("use BATON_UPDATE=always, new or no"))
+                    })?;
+            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast, update }, state)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),
     };

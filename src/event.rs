@@ -9,6 +9,7 @@ use crate::assert::Failure;
 use crate::exchange::{Exchange, ResolvedRequest};
 use crate::exit::Exit;
 use crate::model::Role;
+use crate::snapshot::Verdict;
 use crate::source::Span;
 
 /// Why a step did not pass.
@@ -60,6 +61,8 @@ pub struct StepOutcome {
     pub body_excerpt: Option<String>,
     /// Why this step ran again (renewed credentials, retry after 401…).
     pub note: Option<String>,
+    /// The snapshot file and how the response compared with it.
+    pub snapshot: Option<(PathBuf, Verdict)>,
 }
 
 /// What happened to one collection.
@@ -85,7 +88,11 @@ impl CollectionOutcome {
                 (StepResult::Failed(_), Role::Request) => Exit::Failed,
                 _ => Exit::Passed,
             };
-            exit = exit.max(e);
+            let snap = match &s.snapshot {
+                Some((_, v)) if v.is_failure() => Exit::Snapshot,
+                _ => Exit::Passed,
+            };
+            exit = exit.worse(e).worse(snap);
         }
         exit
     }

@@ -19,6 +19,7 @@ use crate::http::{HttpClient, HttpError};
 use crate::model::{AuthSpec, Body, Expiry, PartKind, Role, Step, oauth2_vars};
 use crate::plan::Plan;
 use crate::secret::{Masker, basic_credential, is_secret_name, register_secret_fields};
+use crate::snapshot::{self, UpdateMode};
 use crate::source::SourceMap;
 use crate::state::{Entry, StateStore};
 use crate::template::{RenderError, Scope};
@@ -29,6 +30,8 @@ use crate::yaml::{Key, Node};
 pub struct ExecOptions {
     /// Stop at the first failed step.
     pub fail_fast: bool,
+    /// Which snapshots may be written.
+    pub update: UpdateMode,
 }
 
 /// Headers whose values are credentials; they are always masked.
@@ -67,6 +70,8 @@ pub async fn execute(
         client,
         sources,
         base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        collection_path: path.clone(),
+        update: opts.update,
         scope: (*plan.scope).clone(),
         sink,
         persist,
@@ -134,6 +139,8 @@ struct Runner<'r, 'p, 'a, 's> {
     client: &'r HttpClient,
     sources: &'r SourceMap,
     base_dir: PathBuf,
+    collection_path: PathBuf,
+    update: UpdateMode,
     scope: Scope,
     sink: &'r mut dyn Sink,
     persist: &'r mut Persist<'s>,
@@ -167,6 +174,7 @@ impl Runner<'_, '_, '_, '_> {
             span: step.name_span,
             body_excerpt: None,
             note: None,
+            snapshot: None,
         }
     }
 
@@ -323,6 +331,33 @@ impl Runner<'_, '_, '_, '_> {
             outcome.result = StepResult::Failed(checked);
             return outcome;
         }
+        if let Some(spec) = &step.snapshot {
+            let line = format!("{} {}", request.method, path_and_query(&request.url));
+            let text = snapshot::render(&plan.collection.name, &step.name, &line, &ex, spec, &plan.masker);
+            let path = snapshot::path_for(&self.collection_path, &step.name);
+            let (file, mode) = (path.clone(), self.update);
+            // File I/O stays off the async path.
+            let verdict = tokio::task::spawn_blocking(move || snapshot::compare(&file, &text, mode)).await;
+            match verdict {
+                Ok(Ok(v)) => outcome.snapshot = Some((path, v)),
+                Ok(Err(e)) => {
+                    outcome.result = StepResult::Error(StepError {
+                        message: format!("cannot use snapshot {}: {e}", path.display()),
+                        span: Some(spec.span),
+                        help: None,
+                    });
+                    return outcome;
+                }
+                Err(e) => {
+                    outcome.result = StepResult::Error(StepError {
+                        message: format!("snapshot task failed: {e}"),
+                        span: Some(spec.span),
+                        help: None,
+                    });
+                    return outcome;
+                }
+            }
+        }
         let lifetime = step.lifecycle.expires_in.as_ref().and_then(|e| lifetime(e, &ex));
         if let Some(l) = lifetime {
             self.track_expiry(l);
@@ -375,6 +410,12 @@ fn lifetime(expiry: &Expiry, ex: &Exchange) -> Option<Duration> {
             (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
         }
     }
+}
+
+/// `/path?query` of a URL: snapshots must not depend on the server's host and port.
+fn path_and_query(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 /// What identifies a request for persistence: method, URL and body, but no credentials.

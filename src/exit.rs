@@ -24,6 +24,21 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The more serious of two outcomes: a runtime error outranks a snapshot mismatch,
+    /// which outranks a failed expectation (the numeric codes are not an order).
+    pub fn worse(self, other: Exit) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Passed => 0,
+            Exit::Failed => 1,
+            Exit::Snapshot => 2,
+            Exit::Runtime => 3,
+            Exit::Invalid => 4,
+            Exit::Usage => 5,
+            Exit::Internal => 6,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -135,6 +135,19 @@ pub struct Step {
     pub span: Span,
     /// Persistence and token-lifetime settings.
     pub lifecycle: Lifecycle,
+    /// `snapshot:` settings, when the response is snapshot-tested.
+    pub snapshot: Option<SnapshotSpec>,
+}
+
+/// `snapshot: true` or `snapshot: {redact: [...], headers: [...]}`.
+#[derive(Debug, Clone)]
+pub struct SnapshotSpec {
+    /// JSONPaths whose values become `[redacted]` (ids, timestamps…).
+    pub redact: Vec<Compiled<JsonPath>>,
+    /// Response headers recorded in the snapshot (lower-case); `content-type` always is.
+    pub headers: Vec<String>,
+    /// Where `snapshot:` is written.
+    pub span: Span,
 }
 
 /// How a step's results live beyond one exchange.

@@ -13,8 +13,8 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
-    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, Role, StatusExpect, StatusPattern,
-    Step,
+    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, Role, SnapshotSpec, StatusExpect,
+    StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
@@ -42,7 +42,9 @@ const STEP_KEYS: &[&str] = &[
     "once",
     "cache",
     "expires_in",
+    "snapshot",
 ];
+const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
 const DEFAULT_KEYS: &[&str] = &["headers", "query", "bearer", "basic", "timeout"];
 const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body_contains", "content_type"];
 const CAPTURE_KEYS: &[&str] = &["jsonpath", "header", "status", "body", "regex", "secret", "optional"];
@@ -313,7 +315,40 @@ impl Parser<'_> {
             expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
             span: node.span,
             lifecycle: self.lifecycle(map, role),
+            snapshot: field(map, "snapshot").and_then(|n| self.snapshot(n)),
         })
+    }
+
+    fn snapshot(&mut self, node: &Node) -> Option<SnapshotSpec> {
+        let span = node.span;
+        match &node.value {
+            Value::Bool(false) | Value::Null => None,
+            Value::Bool(true) => Some(SnapshotSpec { redact: Vec::new(), headers: Vec::new(), span }),
+            Value::Map(_) => {
+                let m = self.map(node, "snapshot", SNAPSHOT_KEYS)?;
+                let list = |p: &mut Self, name: &str| -> Vec<(String, Span)> {
+                    match field(m, name) {
+                        None => Vec::new(),
+                        Some(Node { value: Value::Seq(items), .. }) => {
+                            items.iter().filter_map(|i| p.string(i, name).map(|s| (s, i.span))).collect()
+                        }
+                        Some(n) => {
+                            p.wrong_type(n, name, "a list");
+                            Vec::new()
+                        }
+                    }
+                };
+                let redact =
+                    list(self, "redact").into_iter().filter_map(|(s, sp)| self.jsonpath(&s, sp)).collect();
+                let headers =
+                    list(self, "headers").into_iter().map(|(s, _)| s.to_ascii_lowercase()).collect();
+                Some(SnapshotSpec { redact, headers, span })
+            }
+            _ => {
+                self.wrong_type(node, "snapshot", "true or `{redact: [...], headers: [...]}`");
+                None
+            }
+        }
     }
 
     fn flag(&mut self, map: &[(Key, Node)], name: &str) -> bool {

@@ -221,6 +221,7 @@ impl Parser<'_> {
                 expect: Expect::default(),
                 span,
                 lifecycle,
+                snapshot: None,
             }
         };
         let mut steps = vec![build(

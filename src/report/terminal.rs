@@ -14,6 +14,7 @@ use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult};
 use crate::exit::Exit;
 use crate::model::Role;
 use crate::secret::Masker;
+use crate::snapshot::Verdict;
 use crate::source::SourceMap;
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -66,7 +67,9 @@ impl Terminal {
     }
 
     fn step_line(&mut self, s: &StepOutcome) {
+        let snapshot_failed = s.snapshot.as_ref().is_some_and(|(_, v)| v.is_failure());
         let (mark, style) = match s.result {
+            StepResult::Passed | StepResult::Reused(_) if snapshot_failed => ("✗", RED),
             StepResult::Passed | StepResult::Reused(_) => ("✓", GREEN),
             StepResult::Failed(_) | StepResult::Error(_) => ("✗", RED),
             StepResult::Skipped(_) => ("-", YELLOW),
@@ -120,6 +123,34 @@ impl Terminal {
                 self.diagnostic(&d);
             }
             _ => {}
+        }
+        if let Some((path, verdict)) = &s.snapshot {
+            self.snapshot(path, verdict);
+        }
+    }
+
+    fn snapshot(&mut self, path: &std::path::Path, verdict: &Verdict) {
+        let path = path.display();
+        match verdict {
+            Verdict::Matched => {}
+            Verdict::Created => self.print(&format!("    {DIM}snapshot written: {path}{DIM:#}")),
+            Verdict::Updated => self.print(&format!("    {YELLOW}snapshot updated: {path}{YELLOW:#}")),
+            Verdict::Missing => self.print(&format!(
+                "    {RED}snapshot missing: {path}{RED:#}\n    {DIM}not written in CI; run with --update-snapshots (or BATON_UPDATE=new) to record it{DIM:#}"
+            )),
+            Verdict::Mismatch(diff) => {
+                self.print(&format!("    {RED}snapshot mismatch: {path}{RED:#}"));
+                for line in diff.lines() {
+                    let style = match line.as_bytes().first() {
+                        Some(b'-') if !line.starts_with("---") => RED,
+                        Some(b'+') if !line.starts_with("+++") => GREEN,
+                        Some(b'@') => DIM,
+                        _ => Style::new(),
+                    };
+                    self.print(&format!("    {style}{line}{style:#}"));
+                }
+                self.print(&format!("    {DIM}accept the new response with --update-snapshots{DIM:#}"));
+            }
         }
     }
 

@@ -8,3 +8,4 @@ mod auth;
 mod cli;
 mod invalid;
 mod run;
+mod snapshots_feature;

@@ -1,0 +1,263 @@
+//! Snapshot tests of responses: normalise, redact, compare, diff, update.
+//!
+//! A step with `snapshot:` stores its normalised response — status, chosen headers,
+//! pretty JSON with sorted keys (text as is) — in
+//! `__snapshots__/<collection>/<step>.snap` beside the collection. Secrets are always
+//! masked; `redact:` paths become `[redacted]`. A mismatch is shown as a unified diff.
+//! New snapshots are written unless running in CI; `--update-snapshots` or
+//! `BATON_UPDATE=always|new|no` decide explicitly. Files are written atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::exchange::Exchange;
+use crate::model::SnapshotSpec;
+use crate::secret::Masker;
+
+/// What may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateMode {
+    /// Write new snapshots and overwrite mismatching ones.
+    Always,
+    /// Write new snapshots only (the default outside CI).
+    #[default]
+    New,
+    /// Write nothing (the default in CI).
+    No,
+}
+
+impl UpdateMode {
+    /// Resolves the flag, `BATON_UPDATE` and `CI`; an unknown `BATON_UPDATE` is an error.
+    pub fn resolve(flag: bool, baton_update: Option<&str>, ci: bool) -> Result<Self, String> {
+        if flag {
+            return Ok(UpdateMode::Always);
+        }
+        match baton_update.map(str::trim) {
+            Some("always") => Ok(UpdateMode::Always),
+            Some("new") => Ok(UpdateMode::New),
+            Some("no") => Ok(UpdateMode::No),
+            Some(other) => Err(format!("BATON_UPDATE={other} is not one of always, new, no")),
+            None if ci => Ok(UpdateMode::No),
+            None => Ok(UpdateMode::New),
+        }
+    }
+}
+
+/// The outcome of comparing one response with its snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same as stored.
+    Matched,
+    /// No snapshot yet; written.
+    Created,
+    /// Differed; overwritten (update mode `always`).
+    Updated,
+    /// Differed; not written. Holds the unified diff.
+    Mismatch(String),
+    /// No snapshot and writing is off (CI).
+    Missing,
+}
+
+impl Verdict {
+    /// Whether this verdict fails the run.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Verdict::Mismatch(_) | Verdict::Missing)
+    }
+}
+
+/// A file-name-safe form of a step name.
+pub fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() { "step".into() } else { out }
+}
+
+/// The folder holding a collection's snapshots.
+pub fn dir_for(collection: &Path) -> PathBuf {
+    let stem =
+        collection.file_stem().map_or_else(|| "collection".into(), |s| s.to_string_lossy().into_owned());
+    collection.parent().unwrap_or(Path::new(".")).join("__snapshots__").join(stem)
+}
+
+/// Where one step's snapshot lives.
+pub fn path_for(collection: &Path, step: &str) -> PathBuf {
+    dir_for(collection).join(format!("{}.snap", slug(step)))
+}
+
+fn sorted(v: Json) -> Json {
+    match v {
+        Json::Object(map) => {
+            let mut entries: Vec<(String, Json)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The normalised text stored for a response.
+pub fn render(
+    collection: &str,
+    step: &str,
+    request_line: &str,
+    ex: &Exchange,
+    spec: &SnapshotSpec,
+    masker: &Masker,
+) -> String {
+    let mut out =
+        format!("# baton snapshot: {collection} / {step}\n# {request_line}\n\nstatus: {}\n", ex.status);
+    let mut names: Vec<&str> = vec!["content-type"];
+    names.extend(spec.headers.iter().map(String::as_str).filter(|h| *h != "content-type"));
+    for name in names {
+        if let Some(v) = ex.header(name) {
+            out.push_str(&format!("header {name}: {v}\n"));
+        }
+    }
+    out.push('\n');
+    match ex.json() {
+        Some(doc) => {
+            let mut doc = doc.clone();
+            for path in &spec.redact {
+                let pointers: Vec<String> =
+                    path.compiled.query_located(&doc).locations().map(|l| l.to_json_pointer()).collect();
+                for p in pointers {
+                    if let Some(slot) = doc.pointer_mut(&p) {
+                        *slot = Json::String("[redacted]".into());
+                    }
+                }
+            }
+            out.push_str(&serde_json::to_string_pretty(&sorted(doc)).unwrap_or_default());
+            out.push('\n');
+        }
+        None => {
+            let text = ex.text();
+            out.push_str(&text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    masker.mask(&out)
+}
+
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Compares `received` with the stored snapshot at `path`, writing as `mode` allows.
+/// Blocking: call it off the async path.
+pub fn compare(path: &Path, received: &str, mode: UpdateMode) -> std::io::Result<Verdict> {
+    match std::fs::read_to_string(path) {
+        Ok(stored) if stored == received => Ok(Verdict::Matched),
+        Ok(stored) => {
+            if mode == UpdateMode::Always {
+                write_atomic(path, received)?;
+                return Ok(Verdict::Updated);
+            }
+            let diff = similar::TextDiff::from_lines(&stored, received)
+                .unified_diff()
+                .context_radius(3)
+                .header("stored", "received")
+                .to_string();
+            Ok(Verdict::Mismatch(diff))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match mode {
+            UpdateMode::No => Ok(Verdict::Missing),
+            UpdateMode::Always | UpdateMode::New => {
+                write_atomic(path, received)?;
+                Ok(Verdict::Created)
+            }
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Snapshot files of a collection whose step no longer exists.
+pub fn orphans(collection: &Path, steps: &[&str]) -> Vec<PathBuf> {
+    let wanted: Vec<String> = steps.iter().map(|s| format!("{}.snap", slug(s))).collect();
+    let Ok(entries) = std::fs::read_dir(dir_for(collection)) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .filter(|p| p.file_name().is_some_and(|n| !wanted.iter().any(|w| w.as_str() == n)))
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_mode_follows_flag_then_env_then_ci() {
+        assert_eq!(UpdateMode::resolve(true, Some("no"), true), Ok(UpdateMode::Always));
+        assert_eq!(UpdateMode::resolve(false, Some("new"), true), Ok(UpdateMode::New));
+        assert_eq!(UpdateMode::resolve(false, None, true), Ok(UpdateMode::No));
+        assert_eq!(UpdateMode::resolve(false, None, false), Ok(UpdateMode::New));
+        assert!(UpdateMode::resolve(false, Some("sometimes"), false).is_err());
+    }
+
+    #[test]
+    fn slugs_are_file_safe() {
+        assert_eq!(slug("GET /users/{id}"), "get-users-id");
+        assert_eq!(slug("Créer un élément"), "créer-un-élément");
+        assert_eq!(slug("///"), "step");
+    }
+
+    #[test]
+    fn json_is_sorted_redacted_and_masked() {
+        let masker = Masker::default();
+        masker.add("tok-secret");
+        let ex = Exchange::new(
+            200,
+            vec![("content-type".into(), "application/json".into()), ("x-id".into(), "7".into())],
+            br#"{"b": 1, "a": {"id": 42, "token": "tok-secret"}, "when": "2026-01-01"}"#.to_vec(),
+        );
+        let path = serde_json_path::JsonPath::parse("$.when").expect("path");
+        let spec = SnapshotSpec {
+            redact: vec![crate::model::Compiled {
+                compiled: path,
+                source: "$.when".into(),
+                span: Default::default(),
+            }],
+            headers: vec!["x-id".into()],
+            span: Default::default(),
+        };
+        let text = render("c", "s", "GET /x", &ex, &spec, &masker);
+        let expected = "# baton snapshot: c / s\n# GET /x\n\nstatus: 200\nheader content-type: application/json\nheader x-id: 7\n\n{\n  \"a\": {\n    \"id\": 42,\n    \"token\": \"•••\"\n  },\n  \"b\": 1,\n  \"when\": \"[redacted]\"\n}\n";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn compare_creates_matches_diffs_and_updates() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.snap");
+        assert_eq!(compare(&path, "a\n", UpdateMode::No).expect("io"), Verdict::Missing);
+        assert!(!path.exists());
+        assert_eq!(compare(&path, "a\n", UpdateMode::New).expect("io"), Verdict::Created);
+        assert_eq!(compare(&path, "a\n", UpdateMode::No).expect("io"), Verdict::Matched);
+        let Verdict::Mismatch(diff) = compare(&path, "b\n", UpdateMode::New).expect("io") else {
+            panic!("mismatch")
+        };
+        assert!(diff.contains("-a\n+b\n"), "{diff}");
+        assert_eq!(compare(&path, "b\n", UpdateMode::Always).expect("io"), Verdict::Updated);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "b\n");
+    }
+}

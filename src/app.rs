@@ -64,7 +64,7 @@ fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
         let started = match tls {
             None => playground::Playground::start(addr).await,
             Some(ca_path) => match playground::Playground::start_tls(addr).await {
-                Ok((pg, pem)) => match write_file_atomic(ca_path, pem.as_bytes()) {
+                Ok((pg, pem)) => match crate::atomic::write(ca_path, pem.as_bytes(), false) {
                     Ok(()) => Ok(pg),
                     Err(e) => {
                         eprint(
@@ -99,15 +99,6 @@ fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
         pg.shutdown().await;
         Exit::Passed
     })
-}
-
-/// Writes a whole file or nothing: a temp file beside it, then a rename.
-fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// `baton demo`: the playground on a free loopback port, in its own thread, for one run.

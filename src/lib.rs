@@ -14,6 +14,7 @@
 
 mod app;
 pub mod assert;
+pub mod atomic;
 pub mod capture;
 pub mod cli;
 pub mod diagnostic;
@@ -32,9 +33,11 @@ pub mod report;
 pub mod secret;
 pub mod snapshot;
 pub mod source;
+pub mod state;
 pub mod template;
 pub mod validate;
 pub mod yaml;
 
+mod app;
+
 pub use app::run;
-pub mod state;

@@ -150,13 +150,7 @@ pub fn render(
 }
 
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::atomic::write(path, text.as_bytes(), false)
 }
 
 /// Compares `received` with the stored snapshot at `path`, writing as `mode` allows.

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -123,20 +122,9 @@ fn read(path: &Path) -> Result<Data, Diagnostic> {
 }
 
 fn write_atomic(path: &Path, data: &Data) -> Result<(), Diagnostic> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let io =
-        |e: std::io::Error| problem(path, format!("cannot write it: {e}"), "check the folder's permissions");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
     let text = serde_json::to_string_pretty(data).map_err(|e| problem(path, e.to_string(), ""))?;
-    tmp.write_all(text.as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    crate::atomic::write(path, text.as_bytes(), true)
+        .map_err(|e| problem(path, format!("cannot write it: {e}"), "check the folder's permissions"))
 }
 
 impl StateStore {

@@ -12,7 +12,6 @@
 //! assert_eq!(code, baton::exit::Exit::Passed);
 //! ```
 
-mod app;
 pub mod assert;
 pub mod atomic;
 pub mod capture;

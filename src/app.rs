@@ -6,9 +6,11 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+
 use crate::cli::{self, Invocation, Mode, RunOptions, StateAction, StateLocation};
 use crate::diagnostic::Diagnostic;
-use crate::event::Sink;
+use crate::event::CollectionOutcome;
 use crate::exec::{self, Persist, execute};
 use crate::exit::Exit;
 use crate::http::HttpClient;
@@ -19,7 +21,7 @@ use crate::secret::Masker;
 use crate::source::SourceMap;
 use crate::state::{self, StateStore};
 use crate::template::{Engine, Scope};
-use crate::{load, parse, playground, recipe, validate, yaml};
+use crate::{load, parse, playground, recipe, select, validate, yaml};
 
 /// Runs baton with `args` (program name first) and the process environment.
 pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
@@ -155,6 +157,17 @@ fn run_collections(opts: &RunOptions) -> Exit {
             return d.exit;
         }
     };
+    let files = match opts.shard {
+        Some((k, n)) => {
+            let mine = select::shard(files, k, n);
+            if mine.is_empty() {
+                let _ = writeln!(anstream::stdout(), "shard {k}/{n}: no collection files");
+                return Exit::Passed;
+            }
+            mine
+        }
+        None => files,
+    };
     let engine = Engine::new(opts.env.clone(), masker.clone());
     let mut sources = SourceMap::default();
     let mut collections: Vec<Collection> = Vec::new();
@@ -204,6 +217,10 @@ fn run_collections(opts: &RunOptions) -> Exit {
         eprint(&format!("{n} {what} found; nothing was sent"), &masker);
         return diags.iter().map(|d| d.exit).max().unwrap_or(Exit::Invalid);
     }
+    if let Err(d) = apply_filter(&mut plans, &opts.filter) {
+        eprint(&d.render(&sources, true), &masker);
+        return d.exit;
+    }
     match opts.mode {
         Mode::Validate => {
             for p in &plans {
@@ -223,6 +240,28 @@ fn run_collections(opts: &RunOptions) -> Exit {
         }
         Mode::Run => execute_all(opts, &plans, &sources, &masker),
     }
+}
+
+/// Applies `--tag`, `--skip-tag` and `--step`; collections left without requests are dropped.
+fn apply_filter(plans: &mut Vec<Plan<'_>>, filter: &cli::Filter) -> Result<(), Diagnostic> {
+    if filter.tags.is_empty() && filter.skip_tags.is_empty() && filter.steps.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> =
+        plans.iter().flat_map(|p| p.collection.requests.iter().map(|s| s.name.clone())).collect();
+    for wanted in &filter.steps {
+        if !names.contains(wanted) {
+            let help = crate::diagnostic::did_you_mean(wanted, names.iter().map(String::as_str)).map_or_else(
+                || "`--step` takes the name of a request".to_string(),
+                |k| format!("did you mean `{k}`?"),
+            );
+            return Err(
+                Diagnostic::usage("unknown-step", format!("no request is named `{wanted}`")).help(help)
+            );
+        }
+    }
+    plans.retain_mut(|p| select::select(p, filter));
+    Ok(())
 }
 
 fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, masker: &Masker) -> Exit {
@@ -259,31 +298,163 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     } else {
         (None, None)
     };
-    let mut persist = Persist {
+    let environment = opts.environment.clone().unwrap_or_default();
+    let jobs = opts.jobs.max(1).min(plans.len().max(1));
+    let progress = Progress::new(jobs > 1, plans.len());
+    let ctx = FileRun {
+        opts,
+        client: &client,
         store: store.as_ref(),
-        environment: opts.environment.clone().unwrap_or_default(),
-        updates: Vec::new(),
+        environment,
+        sources,
+        masker,
+        parallel: jobs > 1,
+        progress: &progress,
     };
-    let mut terminal = Terminal::new(masker.clone(), sources.clone(), opts.verbose);
-    let exit = rt.block_on(async {
-        let mut exit = Exit::Passed;
-        for p in plans {
-            let outcome =
-                execute(p, &client, sources, &opts.exec, &mut persist, &mut terminal as &mut dyn Sink).await;
-            exit = exit.worse(outcome.exit());
-        }
-        exit
-    });
+    let results: Vec<(CollectionOutcome, Vec<(String, state::Entry)>)> =
+        rt.block_on(futures_util::stream::iter(plans).map(|p| ctx.run(p)).buffered(jobs).collect());
+    progress.finish();
+    let (outcomes, updates): (Vec<CollectionOutcome>, Vec<_>) = results.into_iter().unzip();
     report_orphan_snapshots(plans, sources, masker);
-    terminal.finish();
-    let updates = std::mem::take(&mut persist.updates);
+    let mut total = Terminal::new(masker.clone(), sources.clone(), false);
+    total.total(&outcomes);
+    total.finish();
+    let mut exit = outcomes.iter().fold(Exit::Passed, |e, o| e.worse(o.exit()));
+    if let Err(d) = write_reports(opts, &outcomes, exit, sources, masker) {
+        eprint(&d.render(sources, true), masker);
+        exit = exit.worse(d.exit);
+    }
     if let Some(store) = store.as_mut()
-        && let Err(d) = store.save(updates)
+        && let Err(d) = store.save(updates.into_iter().flatten().collect())
     {
         eprint(&d.render(sources, true), masker);
         return exit.worse(d.exit);
     }
     exit
+}
+
+/// What every collection file of a run shares.
+struct FileRun<'r> {
+    opts: &'r RunOptions,
+    client: &'r HttpClient,
+    store: Option<&'r StateStore>,
+    environment: String,
+    sources: &'r SourceMap,
+    masker: &'r Masker,
+    parallel: bool,
+    progress: &'r Progress,
+}
+
+impl FileRun<'_> {
+    /// Runs one file; returns its outcome and the state entries it wants saved.
+    async fn run(&self, plan: &Plan<'_>) -> (CollectionOutcome, Vec<(String, state::Entry)>) {
+        let mut persist =
+            Persist { store: self.store, environment: self.environment.clone(), updates: Vec::new() };
+        let (masker, sources, verbose) = (self.masker.clone(), self.sources.clone(), self.opts.verbose);
+        // One file at a time prints live; parallel files print each block when it is done.
+        let (out, err) = (SharedBuf::default(), SharedBuf::default());
+        let mut terminal = if self.parallel {
+            Terminal::with_writers(masker, sources, verbose, Box::new(out.clone()), Box::new(err.clone()))
+        } else {
+            Terminal::new(masker, sources, verbose)
+        };
+        let outcome =
+            execute(plan, self.client, self.sources, &self.opts.exec, &mut persist, &mut terminal).await;
+        terminal.finish();
+        self.progress.done(&outcome.name, || {
+            let _ = anstream::stdout().write_all(&out.take());
+            let _ = anstream::stderr().write_all(&err.take());
+        });
+        (outcome, persist.updates)
+    }
+}
+
+/// A cloneable in-memory writer: a parallel file's output, printed when the file is done.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A live bar of finished files for parallel runs on a terminal; absent otherwise (CI logs
+/// get plain, grouped lines).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(parallel: bool, files: usize) -> Self {
+        use std::io::IsTerminal;
+        let bar = (parallel && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(files as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_msg}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// Prints a finished file's block (above the bar) and advances it.
+    fn done(&self, name: &str, print: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => {
+                bar.suspend(print);
+                bar.inc(1);
+                bar.set_message(format!("done: {name}"));
+            }
+            None => print(),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Writes the `--report` files (atomically) and the GitHub annotations.
+fn write_reports(
+    opts: &RunOptions,
+    outcomes: &[crate::event::CollectionOutcome],
+    exit: Exit,
+    sources: &SourceMap,
+    masker: &Masker,
+) -> Result<(), Diagnostic> {
+    use crate::report::{ReportKind, github, json, junit};
+    if opts.github_annotations {
+        let _ = write!(anstream::stdout(), "{}", github::render(outcomes, sources, masker));
+    }
+    for r in &opts.reports {
+        let text = match r.kind {
+            ReportKind::Junit => junit::render(outcomes, sources, masker),
+            ReportKind::Json => json::render(outcomes, exit, sources, masker),
+        };
+        crate::atomic::write(&r.path, text.as_bytes(), false).map_err(|e| {
+            Diagnostic::usage("report", format!("cannot write the report {}: {e}", r.path.display()))
+                .with_exit(Exit::Runtime)
+        })?;
+    }
+    Ok(())
 }
 
 /// Warns about snapshot files whose step no longer exists (renamed or removed steps).

@@ -15,6 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::exec::ExecOptions;
 use crate::http::ClientOptions;
 use crate::parse::is_identifier;
+use crate::report::{ReportKind, ReportRequest};
 use crate::snapshot::UpdateMode;
 use crate::source::{SourceMap, Span};
 use crate::template::EnvMap;
@@ -83,6 +84,18 @@ struct CommonArgs {
     /// Use the environment profile `environments/NAME.yaml` (beside the collection).
     #[arg(long = "env", value_name = "NAME")]
     environment: Option<String>,
+    /// Only requests (or collections) with one of these tags (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Leave out requests (or collections) with any of these tags (repeatable).
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    skip_tags: Vec<String>,
+    /// Only this request, with the requests it needs (repeatable).
+    #[arg(long = "step", value_name = "NAME")]
+    steps: Vec<String>,
+    /// Run only part K of N of the collection files (CI matrices), e.g. 2/4.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -120,6 +133,12 @@ struct RunArgs {
     /// Write new and changed snapshots (same as BATON_UPDATE=always).
     #[arg(long)]
     update_snapshots: bool,
+    /// Also write a report: junit=PATH or json=PATH (repeatable).
+    #[arg(long = "report", value_name = "KIND=PATH")]
+    reports: Vec<String>,
+    /// Run this many collection files at once (each file's steps stay in order).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1)]
+    jobs: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +189,27 @@ pub struct RunOptions {
     pub environment: Option<String>,
     /// Where persisted state lives.
     pub state: StateLocation,
+    /// `--report` files.
+    pub reports: Vec<ReportRequest>,
+    /// `GITHUB_ACTIONS=true`: print workflow annotations for failures.
+    pub github_annotations: bool,
+    /// Collection files run at once.
+    pub jobs: usize,
+    /// `--shard K/N` as (K, N), 1-based.
+    pub shard: Option<(usize, usize)>,
+    /// `--tag`, `--skip-tag`, `--step`.
+    pub filter: Filter,
+}
+
+/// Which requests run.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Any of these tags (empty: all).
+    pub tags: Vec<String>,
+    /// None of these tags.
+    pub skip_tags: Vec<String>,
+    /// Only these request names (empty: all).
+    pub steps: Vec<String>,
 }
 
 /// Where `once` results and cached tokens are kept.
@@ -272,8 +312,16 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
             });
         }
         Command::Demo(d) => {
-            let common =
-                CommonArgs { paths: d.paths, vars: Vec::new(), env_files: Vec::new(), environment: None };
+            let common = CommonArgs {
+                paths: d.paths,
+                vars: Vec::new(),
+                env_files: Vec::new(),
+                environment: None,
+                tags: Vec::new(),
+                skip_tags: Vec::new(),
+                steps: Vec::new(),
+                shard: None,
+            };
             let run = RunArgs {
                 common,
                 verbose: d.verbose,
@@ -283,6 +331,8 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 fail_fast: false,
                 state: None,
                 update_snapshots: false,
+                reports: Vec::new(),
+                jobs: 1,
             };
             return match resolve(Mode::Run, None, Some(run), env)? {
                 Invocation::Collections(opts) => {
@@ -304,6 +354,8 @@ fn resolve(
     run: Option<RunArgs>,
     env: HashMap<String, String>,
 ) -> Result<Invocation, CliError> {
+    let mut reports = Vec::new();
+    let mut jobs = 1;
     let (common, verbose, client, exec, state) = match (common, run) {
         (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default),
         (None, Some(r)) => {
@@ -319,6 +371,15 @@ fn resolve(
             };
             let client = ClientOptions { timeout, cacert, insecure: r.insecure };
             let state = StateLocation::from_flag(r.state);
+            if r.jobs == 0 {
+                return Err(usage(
+                    Diagnostic::usage("bad-jobs", "`--jobs 0` runs nothing").help("use --jobs 1 or more"),
+                ));
+            }
+            jobs = r.jobs;
+            for raw in &r.reports {
+                reports.push(parse_report(raw).map_err(usage)?);
+            }
             let ci = env.get("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
             let update =
                 UpdateMode::resolve(r.update_snapshots, env.get("BATON_UPDATE").map(String::as_str), ci)
@@ -330,6 +391,7 @@ fn resolve(
         (None, None) => return Err(CliError::Clap("no command".into())),
     };
     let mut env = env;
+    let github_annotations = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let mut overrides = Overrides::default();
     for path in &common.env_files {
         let pairs = read_env_file(path)?;
@@ -359,7 +421,34 @@ fn resolve(
         exec,
         environment: common.environment,
         state,
+        reports,
+        github_annotations,
+        jobs,
+        shard: common.shard.as_deref().map(parse_shard).transpose().map_err(usage)?,
+        filter: Filter { tags: common.tags, skip_tags: common.skip_tags, steps: common.steps },
     }))
+}
+
+fn parse_shard(raw: &str) -> Result<(usize, usize), Diagnostic> {
+    let parsed =
+        raw.split_once('/').and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((k, n)) if n >= 1 && (1..=n).contains(&k) => Ok((k, n)),
+        _ => Err(Diagnostic::usage("bad-shard", format!("`--shard {raw}` is not K/N with 1 ≤ K ≤ N"))
+            .help("e.g. `--shard 1/4` … `--shard 4/4` across four CI jobs")),
+    }
+}
+
+fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
+    let Some((kind, path)) = raw.split_once('=').filter(|(_, p)| !p.is_empty()) else {
+        return Err(Diagnostic::usage("bad-report", format!("`--report {raw}` is not KIND=PATH"))
+            .help("write `--report junit=results.xml` or `--report json=results.json`"));
+    };
+    let Some(kind) = ReportKind::from_name(kind) else {
+        return Err(Diagnostic::usage("bad-report", format!("`{kind}` is not a report format"))
+            .help(crate::diagnostic::suggest(kind, &ReportKind::NAMES)));
+    };
+    Ok(ReportRequest { kind, path: PathBuf::from(path) })
 }
 
 fn parse_var(raw: &str) -> Result<(String, String), Diagnostic> {

@@ -83,7 +83,7 @@ pub async fn execute(
     let mut stop: Option<String> = None;
     for ps in &plan.steps {
         let step = plan.step(ps.index);
-        if step.lifecycle.refresh_only {
+        if step.lifecycle.refresh_only || !plan.selected[ps.index] {
             continue;
         }
         if let Some(reason) = &stop {

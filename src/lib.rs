@@ -30,6 +30,7 @@ pub mod playground;
 pub mod recipe;
 pub mod report;
 pub mod secret;
+pub mod select;
 pub mod snapshot;
 pub mod source;
 pub mod state;

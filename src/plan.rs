@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{AuthSpec, Body, Check, Collection, PartKind, Step};
+use crate::model::{AuthSpec, Body, Check, Collection, Expect, PartKind, Step};
 use crate::secret::Masker;
 use crate::source::SourceMap;
 use crate::template::{Compiled, RenderError, Scope};
@@ -69,6 +69,8 @@ pub struct Plan<'a> {
     pub templates: Templates<'a>,
     /// Steps in run order.
     pub steps: Vec<PlannedStep>,
+    /// Which steps `--tag`, `--skip-tag` and `--step` keep (all by default).
+    pub selected: Vec<bool>,
     /// The secret registry (shared with the template engine).
     pub masker: Masker,
 }
@@ -115,7 +117,17 @@ pub fn step_nodes<'a>(step: &'a Step, collection: &'a Collection) -> Vec<&'a Nod
         }
         None => {}
     }
-    let e = &step.expect;
+    expect_nodes(&step.expect, &mut out);
+    if let Some(r) = &step.retry {
+        for e in r.until.iter().chain(r.fail_if.iter()) {
+            expect_nodes(e, &mut out);
+        }
+    }
+    out
+}
+
+/// The template-bearing values of an `expect:` block.
+fn expect_nodes<'a>(e: &'a Expect, out: &mut Vec<&'a Node>) {
     for m in e.headers.iter().map(|(_, m)| m).chain(e.json.iter().map(|(_, m)| m)) {
         for c in &m.checks {
             match c {
@@ -126,5 +138,4 @@ pub fn step_nodes<'a>(step: &'a Step, collection: &'a Collection) -> Vec<&'a Nod
     }
     out.extend(e.body_contains.iter());
     out.extend(e.content_type.iter());
-    out
 }

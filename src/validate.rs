@@ -250,7 +250,15 @@ pub fn check<'a>(
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(Plan { collection: c, scope: Arc::new(scope), templates, steps: planned, masker: masker.clone() })
+    let selected = vec![true; planned.len()];
+    Ok(Plan {
+        collection: c,
+        scope: Arc::new(scope),
+        templates,
+        steps: planned,
+        selected,
+        masker: masker.clone(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

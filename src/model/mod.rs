@@ -31,6 +31,8 @@ pub struct Collection {
     pub includes: Vec<IncludeSpec>,
     /// `auth: {oauth2: …}`: the profile; its token steps are also in `auth`.
     pub oauth2: Option<OAuth2Info>,
+    /// `tags:` for `--tag` / `--skip-tag`.
+    pub tags: Vec<String>,
 }
 
 /// One `include:` entry.
@@ -137,6 +139,25 @@ pub struct Step {
     pub lifecycle: Lifecycle,
     /// `snapshot:` settings, when the response is snapshot-tested.
     pub snapshot: Option<SnapshotSpec>,
+    /// `tags:` for `--tag` / `--skip-tag`.
+    pub tags: Vec<String>,
+    /// `retry:` polling settings.
+    pub retry: Option<RetrySpec>,
+}
+
+/// `retry: {count, interval, until, fail_if}`: poll until a condition holds.
+#[derive(Debug, Clone)]
+pub struct RetrySpec {
+    /// Attempts in all (the first included), at most 100.
+    pub count: u32,
+    /// Pause between attempts (a `Retry-After` header on 429/503 may lengthen it).
+    pub interval: Duration,
+    /// Done when these hold (default: the step's own expectations).
+    pub until: Option<Expect>,
+    /// Stop at once, failing, when these hold (a terminal failure state).
+    pub fail_if: Option<Expect>,
+    /// Where `retry:` is written.
+    pub span: Span,
 }
 
 /// `snapshot: true` or `snapshot: {redact: [...], headers: [...]}`.

@@ -13,15 +13,16 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
-    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, Role, SnapshotSpec, StatusExpect,
-    StatusPattern, Step,
+    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec,
+    StatusExpect, StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
 
 mod oauth2;
 
-const TOP_KEYS: &[&str] = &["name", "include", "vars", "auth", "defaults", "requests"];
+const TOP_KEYS: &[&str] = &["name", "tags", "include", "vars", "auth", "defaults", "requests"];
+const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
 const INCLUDE_KEYS: &[&str] = &["path", "vars"];
 const STEP_KEYS: &[&str] = &[
     "name",
@@ -43,6 +44,8 @@ const STEP_KEYS: &[&str] = &[
     "cache",
     "expires_in",
     "snapshot",
+    "tags",
+    "retry",
 ];
 const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
 const DEFAULT_KEYS: &[&str] = &["headers", "query", "bearer", "basic", "timeout"];
@@ -185,7 +188,8 @@ impl Parser<'_> {
                 Vec::new()
             }
         };
-        let collection = Collection { file, name, vars, auth, defaults, requests, includes, oauth2 };
+        let tags = field(top, "tags").map_or_else(Vec::new, |n| self.tags(n));
+        let collection = Collection { file, name, vars, auth, defaults, requests, includes, oauth2, tags };
         self.unique_names(&collection);
         Some(collection)
     }
@@ -316,7 +320,51 @@ impl Parser<'_> {
             span: node.span,
             lifecycle: self.lifecycle(map, role),
             snapshot: field(map, "snapshot").and_then(|n| self.snapshot(n)),
+            tags: field(map, "tags").map_or_else(Vec::new, |n| self.tags(n)),
+            retry: field(map, "retry").and_then(|n| self.retry(n)),
         })
+    }
+
+    fn tags(&mut self, node: &Node) -> Vec<String> {
+        match &node.value {
+            Value::Str(s) => vec![s.clone()],
+            Value::Seq(items) => items.iter().filter_map(|i| self.string(i, "tags")).collect(),
+            _ => {
+                self.wrong_type(node, "tags", "a tag or a list of tags");
+                Vec::new()
+            }
+        }
+    }
+
+    fn retry(&mut self, node: &Node) -> Option<RetrySpec> {
+        let m = self.map(node, "retry", RETRY_KEYS)?;
+        let count = match field(m, "count") {
+            None => 10,
+            Some(Node { value: Value::Int(c), .. }) if (1..=100).contains(c) => *c as u32,
+            Some(n) => {
+                self.err(
+                    Diagnostic::error(
+                        "bad-retry",
+                        "`retry.count` must be a number of attempts from 1 to 100",
+                    )
+                    .at(n.span, "not 1–100"),
+                );
+                return None;
+            }
+        };
+        let interval = match field(m, "interval") {
+            None => Duration::from_secs(1),
+            Some(n) => self.duration(n, "retry.interval")?,
+        };
+        if interval > Duration::from_secs(300) {
+            self.err(
+                Diagnostic::error("bad-retry", "`retry.interval` is longer than 5 minutes")
+                    .at(field(m, "interval").map_or(node.span, |n| n.span), "too long"),
+            );
+        }
+        let until = field(m, "until").map(|n| self.expect(n));
+        let fail_if = field(m, "fail_if").map(|n| self.expect(n));
+        Some(RetrySpec { count, interval, until, fail_if, span: node.span })
     }
 
     fn snapshot(&mut self, node: &Node) -> Option<SnapshotSpec> {

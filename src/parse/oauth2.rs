@@ -222,6 +222,8 @@ impl Parser<'_> {
                 span,
                 lifecycle,
                 snapshot: None,
+                tags: Vec::new(),
+                retry: None,
             }
         };
         let mut steps = vec![build(

@@ -33,8 +33,6 @@ pub struct Terminal {
     masker: Masker,
     sources: SourceMap,
     verbose: bool,
-    totals: (usize, usize, usize, usize),
-    collections: usize,
     name_width: usize,
 }
 
@@ -46,16 +44,24 @@ pub fn human_duration(d: Duration) -> String {
 impl Terminal {
     /// A report on stdout (trace and diagnostics on stderr).
     pub fn new(masker: Masker, sources: SourceMap, verbose: bool) -> Self {
-        Terminal {
-            out: Box::new(anstream::stdout()),
-            err: Box::new(anstream::stderr()),
+        Terminal::with_writers(
             masker,
             sources,
             verbose,
-            totals: (0, 0, 0, 0),
-            collections: 0,
-            name_width: 0,
-        }
+            Box::new(anstream::stdout()),
+            Box::new(anstream::stderr()),
+        )
+    }
+
+    /// A report into the given writers (parallel runs buffer each file's output).
+    pub fn with_writers(
+        masker: Masker,
+        sources: SourceMap,
+        verbose: bool,
+        out: Box<dyn Write + Send>,
+        err: Box<dyn Write + Send>,
+    ) -> Self {
+        Terminal { out, err, masker, sources, verbose, name_width: 0 }
     }
 
     fn print(&mut self, text: &str) {
@@ -184,16 +190,24 @@ impl Terminal {
 
     /// Prints the line that closes a run of several collections.
     pub fn finish(&mut self) {
-        if self.collections > 1 {
-            let (p, f, e, s) = self.totals;
-            self.print(&format!(
-                "{BOLD}total{BOLD:#}: {} collections, {} steps: {p} passed, {f} failed, {e} errors, {s} skipped",
-                self.collections,
-                p + f + e + s
-            ));
-        }
         let _ = self.out.flush();
         let _ = self.err.flush();
+    }
+
+    /// Prints the line that closes a run of several collections.
+    pub fn total(&mut self, outcomes: &[CollectionOutcome]) {
+        if outcomes.len() < 2 {
+            return;
+        }
+        let (p, f, e, s) = outcomes
+            .iter()
+            .map(CollectionOutcome::counts)
+            .fold((0, 0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2, a.3 + c.3));
+        self.print(&format!(
+            "{BOLD}total{BOLD:#}: {} collections, {} steps: {p} passed, {f} failed, {e} errors, {s} skipped",
+            outcomes.len(),
+            p + f + e + s
+        ));
     }
 
     fn trace(
@@ -249,12 +263,7 @@ impl Sink for Terminal {
                 }
             }
             Event::StepFinished(s) => self.step_line(s),
-            Event::CollectionFinished(o) => {
-                let (p, f, e, s) = o.counts();
-                self.totals = (self.totals.0 + p, self.totals.1 + f, self.totals.2 + e, self.totals.3 + s);
-                self.collections += 1;
-                self.summary_line(o);
-            }
+            Event::CollectionFinished(o) => self.summary_line(o),
         }
     }
 }

@@ -87,7 +87,18 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
         HttpError::Tls(text)
     } else if e.is_connect() {
-        HttpError::Connect(text)
+        // The innermost cause says what happened ("Connection refused"); the URL says where.
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let host = e.url().and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
+        let cause = cause.to_string();
+        let cause = cause.split(" (os error").next().unwrap_or(&cause).to_string();
+        HttpError::Connect(match host {
+            Some(h) => format!("{h}: {cause}"),
+            None => cause,
+        })
     } else {
         HttpError::Other(text)
     }

@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod auth;
+mod ci;
 mod cli;
 mod invalid;
 mod run;

@@ -1,0 +1,154 @@
+//! CI-grade runs: reports pinned by snapshots, parallel files, shards, filters.
+
+use crate::support::{Server, baton_in, squeeze};
+
+/// Redactions for report snapshots: durations, ports and temp paths vary per run.
+fn stable(text: &str) -> String {
+    let rules = [
+        (r#"time="[0-9.]+""#, r#"time="[time]""#),
+        (r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+        (r"\b\d+(\.\d+)? (ms|s)\b", "[time]"),
+    ];
+    let mut out = text.to_string();
+    for (re, to) in rules {
+        out = regex::Regex::new(re).expect("re").replace_all(&out, to).into_owned();
+    }
+    out
+}
+
+fn mixed(server: &Server, closed_port: u16) -> String {
+    format!(
+        r#"name: mixed
+requests:
+  - name: passes
+    url: {url}/text
+  - name: fails
+    url: {url}/status/404
+    capture: {{missing: $.nothing}}
+  - name: needs the failed capture
+    url: "{url}/echo/{{{{ missing }}}}"
+  - name: cannot connect
+    url: http://127.0.0.1:{closed_port}/
+    timeout: 2s
+"#,
+        url = server.url
+    )
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
+
+#[test]
+fn junit_json_and_github_reports_are_pinned() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("mixed.yaml"), mixed(&server, closed_port())).expect("write");
+    let out = baton_in(
+        dir.path(),
+        &["run", "mixed.yaml", "--report", "junit=out/junit.xml", "--report", "json=out/report.json"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(out.code, 4, "a runtime error outranks a failed expectation\n{}", out.all());
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit written");
+    let json = std::fs::read_to_string(dir.path().join("out/report.json")).expect("json written");
+    let annotations: String =
+        out.stdout.lines().filter(|l| l.starts_with("::error")).map(|l| format!("{l}\n")).collect();
+    insta::assert_snapshot!("junit", stable(&junit));
+    insta::assert_snapshot!("json", stable(&json));
+    insta::assert_snapshot!("github", stable(&annotations));
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("valid json");
+    assert_eq!(doc["summary"]["exit_code"], 4);
+    assert_eq!(doc["collections"][0]["steps"][2]["result"], "skipped");
+}
+
+#[test]
+fn a_bad_report_flag_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = baton_in(dir.path(), &["run", "x.yaml", "--report", "junti=a.xml"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `junit`?"), "{}", out.stderr);
+}
+
+#[test]
+fn parallel_files_keep_their_order_in_reports_and_group_their_output() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, path, status) in
+        [("a", "/delay/300", 200), ("b", "/status/500", 200), ("c", "/text", 200), ("d", "/csv", 200)]
+    {
+        let yaml = format!(
+            "name: {name}\nrequests:\n  - name: {name} one\n    url: {url}{path}\n    expect: {{status: {status}}}\n  - name: {name} two\n    url: {url}/text\n",
+            url = server.url
+        );
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).expect("write");
+    }
+    let out = baton_in(dir.path(), &["run", ".", "--jobs", "4", "--report", "json=r.json"], &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    // Each file's block is contiguous: its header, its steps (with any failure detail), its summary.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for name in ["a", "b", "c", "d"] {
+        let start = lines.iter().position(|l| l.starts_with(&format!("{name} ("))).expect("header");
+        let end = lines.iter().position(|l| l.starts_with(&format!("{name}: 2 steps"))).expect("summary");
+        let block = &lines[start..=end];
+        assert!(block.iter().any(|l| l.contains(&format!("{name} one"))), "{}", out.stdout);
+        assert!(block.iter().any(|l| l.contains(&format!("{name} two"))), "{}", out.stdout);
+        assert_eq!(block.iter().filter(|l| l.contains(" (./")).count(), 1, "interleaved:\n{}", out.stdout);
+    }
+    // The slow file finished last but the report keeps the input order.
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("read"))
+            .expect("json");
+    let names: Vec<&str> =
+        doc["collections"].as_array().expect("list").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["a", "b", "c", "d"]);
+    assert!(
+        squeeze(&out.stdout).contains("total: 4 collections, 8 steps: 7 passed, 1 failed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn shards_split_files_and_filters_pick_requests() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    for i in 0..5 {
+        let yaml = format!(
+            "name: file{i}\ntags: [group{}]\nrequests:\n  - name: create\n    url: {url}/echo\n    capture: {{path: $.path}}\n  - name: uses create\n    url: \"{url}/echo?p={{{{ path }}}}\"\n    tags: [slow]\n  - name: other\n    url: {url}/text\n",
+            i % 2,
+            url = server.url
+        );
+        std::fs::write(dir.path().join(format!("f{i}.yaml")), yaml).expect("write");
+    }
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let out = baton_in(dir.path(), &["run", ".", "--shard", &format!("{k}/3")], &[]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        let headers = out.stdout.lines().filter(|l| l.starts_with("file") && l.contains(" (./"));
+        seen.extend(headers.filter_map(|l| l.split(' ').next()).map(str::to_string));
+    }
+    seen.sort();
+    assert_eq!(seen, ["file0", "file1", "file2", "file3", "file4"], "every file in exactly one shard");
+    let out = baton_in(dir.path(), &["run", ".", "--shard", "4/3"], &[]);
+    assert_eq!(out.code, 2);
+
+    // --step keeps the request and what it needs; --skip-tag drops tagged requests and files.
+    let out = baton_in(dir.path(), &["run", "f0.yaml", "--step", "uses create"], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("✓ create") && out.stdout.contains("✓ uses create"), "{}", out.stdout);
+    assert!(!out.stdout.contains("other"), "{}", out.stdout);
+    let out = baton_in(dir.path(), &["run", ".", "--skip-tag", "slow", "--skip-tag", "group1"], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.stdout.contains("uses create") && !out.stdout.contains("file1"), "{}", out.stdout);
+    assert!(out.stdout.contains("file0") && out.stdout.contains("file4"), "{}", out.stdout);
+    let out = baton_in(dir.path(), &["run", ".", "--tag", "group1"], &[]);
+    assert!(out.stdout.contains("file1") && !out.stdout.contains("file0"), "{}", out.stdout);
+    let out = baton_in(dir.path(), &["run", ".", "--step", "uses craete"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `uses create`?"), "{}", out.stderr);
+}

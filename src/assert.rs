@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use crate::capture::describe_body;
 use crate::exchange::Exchange;
-use crate::model::{Check, CompareOp, JsonType, Matcher, Role, StatusPattern, Step};
+use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern, Step};
 use crate::source::Span;
 use crate::template::RenderError;
 use crate::yaml::Node;
@@ -30,8 +30,13 @@ pub type Render<'r> = dyn Fn(&Node) -> Result<Json, RenderError> + 'r;
 
 /// Checks every expectation of `step` against `ex`; empty means all held.
 pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
+    check_expect(&step.expect, Some(step), ex, render)
+}
+
+/// Checks an expectation block; with `step`, a missing `status:` means the step's default
+/// (2xx for auth steps, below 400 for requests), without it (polling conditions) no check.
+pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
     let mut out = Vec::new();
-    let e = &step.expect;
     match &e.status {
         Some(s) if !s.allowed.iter().any(|p| p.allows(ex.status)) => out.push(Failure {
             span: s.span,
@@ -41,6 +46,7 @@ pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
         }),
         Some(_) => {}
         None => {
+            let Some(step) = step else { return check_rest(e, ex, render, out) };
             let (ok, expected) = match step.role {
                 Role::Auth => (StatusPattern::Class(2).allows(ex.status), "2xx (auth steps must succeed)"),
                 Role::Request => (ex.status < 400, "1xx–3xx (add `expect: {status: …}` to expect an error)"),
@@ -55,6 +61,11 @@ pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
             }
         }
     }
+    check_rest(e, ex, render, out)
+}
+
+/// Everything but the status.
+fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failure>) -> Vec<Failure> {
     for (name, m) in &e.headers {
         let actual = ex.header(&name.name).map(|v| Json::String(v.to_string()));
         matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, render, &mut out);

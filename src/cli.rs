@@ -30,8 +30,12 @@ Examples:
   baton plan api.yaml                             show the rendered requests, send nothing
   baton playground --port 8080                    serve the built-in demo API
 
+  baton run api/ --jobs 4 --report junit=junit.xml --shard 1/2
+  baton state show                                persisted registrations and tokens (masked)
+
 Exit codes: 0 passed, 1 expectation failed, 2 usage error, 3 invalid collection
-(nothing sent), 4 runtime error (network, TLS, timeout, auth step failed).";
+(nothing sent), 4 runtime error (network, TLS, timeout, auth step failed),
+5 snapshot mismatch.";
 
 #[derive(Parser, Debug)]
 #[command(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::assert::{self, Failure, as_text, excerpt};
+use crate::assert::{self, Failure, as_text, check_expect, excerpt};
 use crate::capture::capture;
 use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepResult};
 use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
@@ -285,9 +285,8 @@ impl Runner<'_, '_, '_, '_> {
             outcome.result = StepResult::Reused(format!("reused from state (saved {saved})"));
             return outcome;
         }
-        let response = self.client.send(&request).await;
-        let ex = match response {
-            Ok(ex) => ex,
+        let (ex, stopped) = match self.send_polling(step, &request, &render, &mut outcome).await {
+            Ok(sent) => sent,
             Err(e) => {
                 self.sink.event(&Event::Exchange { request: &request, response: None });
                 outcome.result = StepResult::Error(http_error(&e, step));
@@ -300,7 +299,7 @@ impl Runner<'_, '_, '_, '_> {
         if let Some(doc) = ex.json() {
             register_secret_fields(&plan.masker, doc);
         }
-        let mut failures: Vec<Failure> = Vec::new();
+        let mut failures: Vec<Failure> = stopped.into_iter().collect();
         let mut captured = serde_json::Map::new();
         let mut secret = Vec::new();
         for cap in &step.captures {
@@ -379,6 +378,85 @@ impl Runner<'_, '_, '_, '_> {
         outcome
     }
 
+    /// Sends a request, waiting out `Retry-After` on 429/503 and polling per `retry:`.
+    /// Returns the final exchange, and a failure when a `fail_if` condition stopped polling.
+    async fn send_polling(
+        &mut self,
+        step: &Step,
+        request: &ResolvedRequest,
+        render: &dyn Fn(&Node) -> Result<Json, RenderError>,
+        outcome: &mut StepOutcome,
+    ) -> Result<(Exchange, Option<Failure>), HttpError> {
+        let retry = step.retry.as_ref();
+        let attempts = retry.map_or(1, |r| r.count);
+        let mut throttled = 0;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self.client.send(request).await;
+            let ex = match sent {
+                Ok(ex) => ex,
+                // While polling, a refused connection may just be a service still starting.
+                Err(e)
+                    if retry.is_some()
+                        && attempt < attempts
+                        && !matches!(e, HttpError::InvalidUrl { .. }) =>
+                {
+                    self.sink.event(&Event::Exchange { request, response: None });
+                    tokio::time::sleep(retry.map_or(Duration::ZERO, |r| r.interval)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let expects = |code: u16| {
+                step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(code)))
+            };
+            if matches!(ex.status, 429 | 503) && !expects(ex.status) && throttled < MAX_THROTTLE_RETRIES {
+                throttled += 1;
+                let wait = retry_after(&ex).unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
+                self.show_attempt(request, &ex);
+                outcome.note = Some(format!("waited {} after {} (Retry-After)", human(wait), ex.status));
+                tokio::time::sleep(wait).await;
+                attempt -= 1;
+                continue;
+            }
+            let Some(r) = retry else { return Ok((ex, None)) };
+            if let Some(fail_if) = &r.fail_if
+                && check_expect(fail_if, None, &ex, render).is_empty()
+            {
+                outcome.note = Some(format!("polling stopped at attempt {attempt}"));
+                let failure = Failure {
+                    span: r.span,
+                    subject: "retry.fail_if".into(),
+                    expected: "a response that does not match `fail_if`".into(),
+                    actual: format!("status {} matched `fail_if` (a terminal failure state)", ex.status),
+                };
+                return Ok((ex, Some(failure)));
+            }
+            let done = match &r.until {
+                Some(until) => check_expect(until, None, &ex, render).is_empty(),
+                None => check_expect(&step.expect, Some(step), &ex, render).is_empty(),
+            };
+            if done || attempt >= attempts {
+                if attempt > 1 {
+                    outcome.note = Some(format!("attempt {attempt} of {attempts}"));
+                }
+                return Ok((ex, None));
+            }
+            self.show_attempt(request, &ex);
+            tokio::time::sleep(r.interval.max(retry_after(&ex).unwrap_or_default().min(MAX_RETRY_AFTER)))
+                .await;
+        }
+    }
+
+    /// An intermediate exchange (polling, throttling), traced with `-v`.
+    fn show_attempt(&mut self, request: &ResolvedRequest, ex: &Exchange) {
+        if let Some(doc) = ex.json() {
+            register_secret_fields(&self.plan.masker, doc);
+        }
+        self.sink.event(&Event::Exchange { request, response: Some(ex) });
+    }
+
     fn lookup(&self, key: &str) -> Option<Entry> {
         let now = unix_now();
         let fresh = |e: &&Entry| e.is_fresh(now);
@@ -397,6 +475,26 @@ impl Runner<'_, '_, '_, '_> {
         let at = Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime));
         self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
     }
+}
+
+/// Throttled answers (429/503) waited out per request, at most.
+const MAX_THROTTLE_RETRIES: u32 = 3;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(ex: &Exchange) -> Option<Duration> {
+    let v = ex.header("retry-after")?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    let secs = when.as_second() - jiff::Timestamp::now().as_second();
+    Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+fn human(d: Duration) -> String {
+    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
 
 /// How long the credentials from this response live.

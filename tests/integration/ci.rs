@@ -152,3 +152,69 @@ fn shards_split_files_and_filters_pick_requests() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `uses create`?"), "{}", out.stderr);
 }
+
+fn fail_knobs(rules: &[(&str, u32, u16, Option<u64>)]) -> baton::playground::Knobs {
+    baton::playground::Knobs {
+        fail: rules
+            .iter()
+            .map(|(path, times, status, retry_after)| baton::playground::FailRule {
+                path: path.to_string(),
+                times: *times,
+                status: *status,
+                retry_after: *retry_after,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn polling_waits_until_the_condition_holds_and_stops_on_a_terminal_state() {
+    let server =
+        Server::start_with(fail_knobs(&[("/echo/job", 3, 500, None), ("/echo/broken", 5, 500, None)]));
+    let dir = tempfile::tempdir().expect("tmp");
+    let yaml = format!(
+        r#"name: polling
+requests:
+  - name: job finishes
+    url: {url}/echo/job
+    retry: {{count: 6, interval: 50ms, until: {{status: 200}}}}
+    expect: {{json: {{$.path: /echo/job}}}}
+  - name: job fails for good
+    url: {url}/echo/broken
+    retry: {{count: 6, interval: 50ms, until: {{status: 200}}, fail_if: {{status: 500}}}}
+  - name: gives up after the count
+    url: {url}/status/500
+    retry: {{count: 3, interval: 20ms}}
+"#,
+        url = server.url
+    );
+    std::fs::write(dir.path().join("p.yaml"), yaml).expect("write");
+    let out = baton_in(dir.path(), &["run", "p.yaml"], &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(text.contains("✓ job finishes GET"), "{text}");
+    assert!(text.contains("(attempt 4 of 6)"), "{text}");
+    assert!(text.contains("polling stopped at attempt 1"), "{text}");
+    assert!(text.contains("retry.fail_if: expected a response that does not match `fail_if`"), "{text}");
+    assert!(text.contains("(attempt 3 of 3)"), "{text}");
+}
+
+#[test]
+fn throttled_answers_honour_retry_after() {
+    let server = Server::start_with(fail_knobs(&[("/text", 2, 429, Some(1)), ("/csv", 1, 503, Some(1))]));
+    let dir = tempfile::tempdir().expect("tmp");
+    let yaml = format!(
+        "requests:\n  - name: throttled\n    url: {url}/text\n  - name: unavailable\n    url: {url}/csv\n  - name: expects 429\n    url: {url}/status/429\n    expect: {{status: 429}}\n",
+        url = server.url
+    );
+    std::fs::write(dir.path().join("t.yaml"), yaml).expect("write");
+    let started = std::time::Instant::now();
+    let out = baton_in(dir.path(), &["run", "t.yaml"], &[]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(text.contains("waited 1.0 s after 429 (Retry-After)"), "{text}");
+    assert!(text.contains("waited 1.0 s after 503 (Retry-After)"), "{text}");
+    // Three waits of one second; an expected 429 is not retried.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+}

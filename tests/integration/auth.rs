@@ -393,3 +393,35 @@ requests:
     assert!(out.stderr.contains("grant_type=password"), "{}", out.stderr);
     assert!(out.stderr.contains("password=•••"), "{}", out.stderr);
 }
+
+#[test]
+fn parallel_processes_sharing_a_state_file_keep_both_entries() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state.json");
+    let original =
+        std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
+    for name in ["one", "two"] {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), &original).expect("write");
+    }
+    let runs: Vec<_> = ["one", "two"]
+        .into_iter()
+        .map(|name| {
+            let (dir, state, url) = (dir.path().to_path_buf(), state.clone(), server.url.clone());
+            std::thread::spawn(move || {
+                let file = format!("{name}.yaml");
+                baton_in(
+                    &dir,
+                    &["run", &file, "--state", &state.to_string_lossy()],
+                    &[("BATON_BASE_URL", &url)],
+                )
+            })
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().expect("thread");
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    assert_eq!(shown.stdout.matches("step `register app`").count(), 2, "{}", shown.stdout);
+}

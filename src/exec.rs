@@ -59,12 +59,12 @@ pub async fn execute(
 ) -> CollectionOutcome {
     let started = Instant::now();
     let c = plan.collection;
-    let path = sources.get(c.file).map(|f| f.path.clone()).unwrap_or_default();
+    let (path, collection_id) =
+        sources.get(c.file).map(|f| (f.path.clone(), f.canonical.display().to_string())).unwrap_or_default();
     let label_width =
         |s: &Step| s.name.chars().count() + if s.role == Role::Auth { " (auth)".len() } else { 0 };
     let name_width = c.steps().map(label_width).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &c.name, path: &path, name_width });
-    let collection_id = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).display().to_string();
     let mut runner = Runner {
         plan,
         client,

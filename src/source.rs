@@ -39,6 +39,8 @@ impl Span {
 pub struct SourceFile {
     /// Path as the user gave it (used in messages).
     pub path: PathBuf,
+    /// The absolute path when it could be resolved (identifies the file in persisted state).
+    pub canonical: PathBuf,
     /// The full text.
     pub text: String,
     line_starts: Vec<usize>,
@@ -48,7 +50,8 @@ impl SourceFile {
     fn new(path: PathBuf, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { path, text, line_starts }
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        SourceFile { path, canonical, text, line_starts }
     }
 
     /// 1-based line and column (in characters) of a byte offset.

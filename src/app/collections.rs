@@ -1,154 +1,33 @@
-//! Orchestration: command line → load → check → plan/run → report → exit code.
+//! `baton run`, `validate` and `plan`: load, check, filter, execute, report.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
+use super::plan_view::describe_plan;
+use super::state_cmd::open_state;
+use super::{eprint, runtime};
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::cli::{self, Invocation, Mode, RunOptions, StateAction, StateLocation};
+use crate::cli::{self, Mode, RunOptions};
 use crate::diagnostic::Diagnostic;
 use crate::event::CollectionOutcome;
-use crate::exec::{self, Persist, execute};
+use crate::exec::{Persist, execute};
 use crate::exit::Exit;
 use crate::http::HttpClient;
-use crate::model::{Collection, Role};
+use crate::model::Collection;
 use crate::plan::Plan;
 use crate::report::Terminal;
 use crate::secret::Masker;
 use crate::source::SourceMap;
 use crate::state::{self, StateStore};
-use crate::template::{Engine, Scope};
-use crate::{load, parse, playground, recipe, select, validate, yaml};
-
-/// Runs baton with `args` (program name first) and the process environment.
-pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
-    match cli::parse(args, env) {
-        Ok(Invocation::Print(text)) => {
-            let _ = write!(anstream::stdout(), "{text}");
-            Exit::Passed
-        }
-        Ok(Invocation::Playground { port, tls }) => serve_playground(port, tls.as_deref()),
-        Ok(Invocation::Collections(opts)) => run_collections(&opts),
-        Ok(Invocation::Demo(opts)) => demo(opts),
-        Ok(Invocation::State { action, location }) => state_command(action, &location),
-        Err(cli::CliError::Usage(u)) => {
-            eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
-            u.diagnostic.exit
-        }
-        Err(cli::CliError::Clap(text)) => {
-            let _ = write!(anstream::stderr(), "{text}");
-            Exit::Usage
-        }
-    }
-}
-
-fn eprint(text: &str, masker: &Masker) {
-    let _ = writeln!(anstream::stderr(), "{}", masker.mask(text.trim_end()));
-}
-
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
-}
-
-fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprint(&format!("error: cannot start the async runtime: {e}"), &Masker::default());
-            return Exit::Runtime;
-        }
-    };
-    rt.block_on(async {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let started = match tls {
-            None => playground::Playground::start(addr).await,
-            Some(ca_path) => match playground::Playground::start_tls(addr).await {
-                Ok((pg, pem)) => match crate::atomic::write(ca_path, pem.as_bytes(), false) {
-                    Ok(()) => Ok(pg),
-                    Err(e) => {
-                        eprint(
-                            &format!("error: cannot write the CA to {}: {e}", ca_path.display()),
-                            &Masker::default(),
-                        );
-                        return Exit::Usage;
-                    }
-                },
-                Err(e) => Err(e),
-            },
-        };
-        let pg = match started {
-            Ok(pg) => pg,
-            Err(e) => {
-                eprint(&format!("error: cannot listen on {addr}: {e}"), &Masker::default());
-                return Exit::Runtime;
-            }
-        };
-        if let Some(ca_path) = tls {
-            let _ =
-                writeln!(anstream::stdout(), "CA certificate: {} (pass it with --cacert)", ca_path.display());
-        }
-        let _ = writeln!(
-            anstream::stdout(),
-            "baton playground on {}\n  demo user: {} / {}\n  press Ctrl-C to stop",
-            pg.base_url(),
-            playground::DEMO_USERNAME,
-            playground::DEMO_PASSWORD
-        );
-        let _ = tokio::signal::ctrl_c().await;
-        pg.shutdown().await;
-        Exit::Passed
-    })
-}
-
-/// `baton demo`: the playground on a free loopback port, in its own thread, for one run.
-fn demo(mut opts: RunOptions) -> Exit {
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let Ok(rt) = runtime() else { return };
-        rt.block_on(async move {
-            match playground::Playground::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
-                Ok(pg) => {
-                    let _ = url_tx.send(Ok(pg.base_url()));
-                    let _ = stop_rx.await;
-                    pg.shutdown().await;
-                }
-                Err(e) => {
-                    let _ = url_tx.send(Err(e.to_string()));
-                }
-            }
-        });
-    });
-    let url = match url_rx.recv() {
-        Ok(Ok(url)) => url,
-        Ok(Err(e)) => {
-            eprint(&format!("error: cannot start the playground: {e}"), &Masker::default());
-            return Exit::Runtime;
-        }
-        Err(_) => {
-            eprint("error: the playground thread stopped", &Masker::default());
-            return Exit::Runtime;
-        }
-    };
-    let _ = writeln!(anstream::stdout(), "playground on {url}\n");
-    // Shipped collections read their server from BATON_BASE_URL: point it at this playground.
-    let mut env = (*opts.env).clone();
-    env.insert("BATON_BASE_URL".into(), url);
-    opts.env = Arc::new(env);
-    let exit = run_collections(&opts);
-    let _ = stop_tx.send(());
-    let _ = server.join();
-    exit
-}
+use crate::template::Engine;
+use crate::{load, parse, recipe, select, validate, yaml};
 
 fn file_stem(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| "collection".to_string(), |s| s.to_string_lossy().into_owned())
 }
 
-fn run_collections(opts: &RunOptions) -> Exit {
+pub(super) fn run_collections(opts: &RunOptions) -> Exit {
     let masker = Masker::default();
     let files = match load::expand(&opts.paths) {
         Ok(f) => f,
@@ -473,155 +352,4 @@ fn report_orphan_snapshots(plans: &[Plan<'_>], sources: &SourceMap, masker: &Mas
             );
         }
     }
-}
-
-/// Opens the state file; a temporary one lives as long as the returned guard.
-fn open_state(location: &StateLocation) -> Result<(StateStore, Option<tempfile::TempDir>), Diagnostic> {
-    let (path, temp) = match location {
-        StateLocation::At(p) => (p.clone(), None),
-        StateLocation::Default => match state::default_path() {
-            Some(p) => (p, None),
-            None => {
-                return Err(Diagnostic::usage("state-file", "no cache directory to keep state in")
-                    .help("pass `--state PATH`"));
-            }
-        },
-        StateLocation::Temporary => {
-            let dir = tempfile::tempdir().map_err(|e| {
-                Diagnostic::usage("state-file", format!("cannot create a temporary state: {e}"))
-            })?;
-            (dir.path().join("state.json"), Some(dir))
-        }
-    };
-    Ok((StateStore::open(path)?, temp))
-}
-
-/// `baton state show|clear`.
-fn state_command(action: StateAction, location: &StateLocation) -> Exit {
-    let masker = Masker::default();
-    let mut store = match open_state(location) {
-        Ok((store, _)) => store,
-        Err(d) => {
-            eprint(&d.render(&SourceMap::default(), true), &masker);
-            return d.exit;
-        }
-    };
-    let mut out = anstream::stdout();
-    match action {
-        StateAction::Show => {
-            let _ = writeln!(out, "state file: {}", store.path().display());
-            let now = jiff::Timestamp::now().as_second();
-            let mut n = 0;
-            for (_, e) in store.entries() {
-                n += 1;
-                let env = if e.environment.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [env {}]", e.environment)
-                };
-                let when =
-                    |t: i64| jiff::Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_default();
-                let expiry = match e.expires_at {
-                    None => "kept until cleared".to_string(),
-                    Some(t) if t <= now => format!("expired {}", when(t)),
-                    Some(t) => format!("expires {}", when(t)),
-                };
-                let _ = writeln!(
-                    out,
-                    "\n{}{env}: step `{}`\n  saved {}, {expiry}",
-                    e.collection,
-                    e.step,
-                    when(e.saved_at)
-                );
-                for (name, value) in &e.captures {
-                    let shown = if e.secret.contains(name) {
-                        crate::secret::MASK.to_string()
-                    } else {
-                        value.to_string()
-                    };
-                    let _ = writeln!(out, "  {name} = {shown}");
-                }
-            }
-            if n == 0 {
-                let _ = writeln!(out, "(empty)");
-            }
-            Exit::Passed
-        }
-        StateAction::Clear => match store.clear() {
-            Ok(n) => {
-                let _ = writeln!(out, "removed {n} entries from {}", store.path().display());
-                Exit::Passed
-            }
-            Err(d) => {
-                eprint(&d.render(&SourceMap::default(), true), &masker);
-                d.exit
-            }
-        },
-    }
-}
-
-/// Text of `baton plan` for one collection: each step's rendered request.
-fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> String {
-    let c = plan.collection;
-    let path = sources.get(c.file).map(|f| f.path.display().to_string()).unwrap_or_default();
-    let mut out = format!("{} ({path})\n", c.name);
-    // Captured values are unknown before running: show a placeholder naming their source.
-    let mut scope: Scope = (*plan.scope).clone();
-    for step in c.steps().filter(|s| !s.lifecycle.refresh_only) {
-        // Optional captures (an OAuth2 token type, say) stay unset: their fallbacks apply.
-        for cap in step.captures.iter().filter(|cap| !cap.optional) {
-            scope.set(
-                &cap.name.name,
-                minijinja::Value::from(format!("<{} from {}>", cap.name.name, step.name)),
-            );
-        }
-    }
-    let ctx = Arc::new(scope).context();
-    let base = sources
-        .get(c.file)
-        .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
-        .unwrap_or_default();
-    for (n, ps) in plan.steps.iter().enumerate() {
-        let step = plan.step(ps.index);
-        let role = match (step.role, step.lifecycle.refresh_only) {
-            (Role::Auth, true) => " (auth, only to renew credentials)",
-            (Role::Auth, false) => " (auth)",
-            _ => "",
-        };
-        out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
-        let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
-        match exec::resolve(plan, step, &ctx, &render, &base, masker) {
-            Ok(req) => {
-                out.push_str(&format!("   {} {}\n", req.method, req.url));
-                for (k, v) in &req.headers {
-                    out.push_str(&format!("   {k}: {v}\n"));
-                }
-                if let Some(body) = req.body.preview() {
-                    for l in body.lines() {
-                        out.push_str(&format!("   | {l}\n"));
-                    }
-                }
-            }
-            Err(e) => {
-                out.push_str(&format!("   {} (not renderable before running: {})\n", step.method, e.message))
-            }
-        }
-        if !ps.needs.is_empty() {
-            let needs: Vec<String> =
-                ps.needs.iter().map(|(v, j)| format!("{v} (from {})", plan.step(*j).name)).collect();
-            out.push_str(&format!("   needs: {}\n", needs.join(", ")));
-        }
-        if !step.captures.is_empty() {
-            let caps: Vec<String> = step
-                .captures
-                .iter()
-                .map(|cap| {
-                    let secret = cap.secret.unwrap_or(step.role == Role::Auth);
-                    format!("{} = {}{}", cap.name.name, cap.source, if secret { " (secret)" } else { "" })
-                })
-                .collect();
-            out.push_str(&format!("   captures: {}\n", caps.join(", ")));
-        }
-    }
-    out
 }

@@ -1,0 +1,52 @@
+//! Orchestration: command line → load → check → plan/run → report → exit code.
+//!
+//! `run` dispatches; `collections` loads, checks and runs collection files;
+//! `serve` hosts the playground (`baton playground`, `baton demo`); `state` answers
+//! `baton state`; `plan_view` renders `baton plan`.
+
+mod collections;
+mod plan_view;
+mod serve;
+mod state_cmd;
+
+use collections::run_collections;
+use serve::{demo, serve_playground};
+use state_cmd::state_command;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+
+use crate::cli::{self, Invocation};
+use crate::exit::Exit;
+use crate::secret::Masker;
+
+/// Runs baton with `args` (program name first) and the process environment.
+pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
+    match cli::parse(args, env) {
+        Ok(Invocation::Print(text)) => {
+            let _ = write!(anstream::stdout(), "{text}");
+            Exit::Passed
+        }
+        Ok(Invocation::Playground { port, tls }) => serve_playground(port, tls.as_deref()),
+        Ok(Invocation::Collections(opts)) => run_collections(&opts),
+        Ok(Invocation::Demo(opts)) => demo(opts),
+        Ok(Invocation::State { action, location }) => state_command(action, &location),
+        Err(cli::CliError::Usage(u)) => {
+            eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
+            u.diagnostic.exit
+        }
+        Err(cli::CliError::Clap(text)) => {
+            let _ = write!(anstream::stderr(), "{text}");
+            Exit::Usage
+        }
+    }
+}
+
+fn eprint(text: &str, masker: &Masker) {
+    let _ = writeln!(anstream::stderr(), "{}", masker.mask(text.trim_end()));
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}

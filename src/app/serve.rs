@@ -1,0 +1,103 @@
+//! `baton playground` and `baton demo`.
+
+use super::collections::run_collections;
+use super::{eprint, runtime};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use crate::cli::RunOptions;
+use crate::exit::Exit;
+use crate::playground;
+use crate::secret::Masker;
+
+pub(super) fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint(&format!("error: cannot start the async runtime: {e}"), &Masker::default());
+            return Exit::Runtime;
+        }
+    };
+    rt.block_on(async {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let started = match tls {
+            None => playground::Playground::start(addr).await,
+            Some(ca_path) => match playground::Playground::start_tls(addr).await {
+                Ok((pg, pem)) => match crate::atomic::write(ca_path, pem.as_bytes(), false) {
+                    Ok(()) => Ok(pg),
+                    Err(e) => {
+                        eprint(
+                            &format!("error: cannot write the CA to {}: {e}", ca_path.display()),
+                            &Masker::default(),
+                        );
+                        return Exit::Usage;
+                    }
+                },
+                Err(e) => Err(e),
+            },
+        };
+        let pg = match started {
+            Ok(pg) => pg,
+            Err(e) => {
+                eprint(&format!("error: cannot listen on {addr}: {e}"), &Masker::default());
+                return Exit::Runtime;
+            }
+        };
+        if let Some(ca_path) = tls {
+            let _ =
+                writeln!(anstream::stdout(), "CA certificate: {} (pass it with --cacert)", ca_path.display());
+        }
+        let _ = writeln!(
+            anstream::stdout(),
+            "baton playground on {}\n  demo user: {} / {}\n  press Ctrl-C to stop",
+            pg.base_url(),
+            playground::DEMO_USERNAME,
+            playground::DEMO_PASSWORD
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        pg.shutdown().await;
+        Exit::Passed
+    })
+}
+
+/// `baton demo`: the playground on a free loopback port, in its own thread, for one run.
+pub(super) fn demo(mut opts: RunOptions) -> Exit {
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let Ok(rt) = runtime() else { return };
+        rt.block_on(async move {
+            match playground::Playground::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
+                Ok(pg) => {
+                    let _ = url_tx.send(Ok(pg.base_url()));
+                    let _ = stop_rx.await;
+                    pg.shutdown().await;
+                }
+                Err(e) => {
+                    let _ = url_tx.send(Err(e.to_string()));
+                }
+            }
+        });
+    });
+    let url = match url_rx.recv() {
+        Ok(Ok(url)) => url,
+        Ok(Err(e)) => {
+            eprint(&format!("error: cannot start the playground: {e}"), &Masker::default());
+            return Exit::Runtime;
+        }
+        Err(_) => {
+            eprint("error: the playground thread stopped", &Masker::default());
+            return Exit::Runtime;
+        }
+    };
+    let _ = writeln!(anstream::stdout(), "playground on {url}\n");
+    // Shipped collections read their server from BATON_BASE_URL: point it at this playground.
+    let mut env = (*opts.env).clone();
+    env.insert("BATON_BASE_URL".into(), url);
+    opts.env = Arc::new(env);
+    let exit = run_collections(&opts);
+    let _ = stop_tx.send(());
+    let _ = server.join();
+    exit
+}

@@ -1,8 +1,5 @@
 //! `baton run`, `validate` and `plan`: load, check, filter, execute, report.
 
-use super::plan_view::describe_plan;
-use super::state_cmd::open_state;
-use super::{eprint, runtime};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -22,6 +19,10 @@ use crate::source::SourceMap;
 use crate::state::{self, StateStore};
 use crate::template::Engine;
 use crate::{load, parse, recipe, select, validate, yaml};
+
+use super::plan_view::describe_plan;
+use super::state_cmd::open_state;
+use super::{eprint, runtime};
 
 fn file_stem(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| "collection".to_string(), |s| s.to_string_lossy().into_owned())

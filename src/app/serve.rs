@@ -1,7 +1,5 @@
 //! `baton playground` and `baton demo`.
 
-use super::collections::run_collections;
-use super::{eprint, runtime};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -10,6 +8,9 @@ use crate::cli::RunOptions;
 use crate::exit::Exit;
 use crate::playground;
 use crate::secret::Masker;
+
+use super::collections::run_collections;
+use super::{eprint, runtime};
 
 pub(super) fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit {
     let rt = match runtime() {

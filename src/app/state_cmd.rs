@@ -1,6 +1,5 @@
 //! `baton state show|clear` and opening the state file for a run.
 
-use super::eprint;
 use std::io::Write;
 
 use crate::cli::{StateAction, StateLocation};
@@ -9,6 +8,8 @@ use crate::exit::Exit;
 use crate::secret::Masker;
 use crate::source::SourceMap;
 use crate::state::{self, StateStore};
+
+use super::eprint;
 
 /// Opens the state file; a temporary one lives as long as the returned guard.
 pub(super) fn open_state(

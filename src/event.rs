@@ -43,6 +43,8 @@ pub struct StepError {
 pub struct StepOutcome {
     /// Step name.
     pub name: String,
+    /// Whether the name was written (else it repeats the method and URL).
+    pub named: bool,
     /// Auth step or request.
     pub role: Role,
     /// Method sent.

@@ -61,8 +61,10 @@ pub async fn execute(
     let c = plan.collection;
     let (path, collection_id) =
         sources.get(c.file).map(|f| (f.path.clone(), f.canonical.display().to_string())).unwrap_or_default();
-    let label_width =
-        |s: &Step| s.name.chars().count() + if s.role == Role::Auth { " (auth)".len() } else { 0 };
+    let label_width = |s: &Step| {
+        let name = if s.named { s.name.chars().count() } else { 0 };
+        name + if s.role == Role::Auth { " (auth)".len() } else { 0 }
+    };
     let name_width = c.steps().map(label_width).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &c.name, path: &path, name_width });
     let mut runner = Runner {
@@ -165,6 +167,7 @@ impl Runner<'_, '_, '_, '_> {
     fn blank(&self, step: &Step) -> StepOutcome {
         StepOutcome {
             name: step.name.clone(),
+            named: step.named,
             role: step.role,
             method: step.method.clone(),
             url: None,

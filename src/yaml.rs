@@ -286,5 +286,37 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
             offset += line.len();
         }
     }
-    Diagnostic::error(code, format!("invalid YAML: {message}")).at(span, "here").help(help)
+    let mut d = Diagnostic::error(code, format!("invalid YAML: {message}"));
+    if code == "duplicate-key"
+        && let Some(key) = message.rsplit(": ").next()
+        && let Some(first) = first_key_above(file, id, span, key)
+    {
+        d = d.at(span, "second time").also(first, "first time");
+    } else {
+        d = d.at(span, "here");
+    }
+    d.help(help)
+}
+
+/// The earlier occurrence of `key` in the same block mapping as the one at `span`:
+/// the nearest line above at the same indentation, before the block ends.
+fn first_key_above(file: &SourceFile, id: FileId, span: Span, key: &str) -> Option<Span> {
+    let (line, col) = file.line_col(span.start);
+    let indent = col - 1;
+    for l in (1..line).rev() {
+        let start = file.line_start(l);
+        let text = file.text[start..].lines().next().unwrap_or("");
+        let trimmed = text.trim_start_matches([' ', '-']);
+        let at = text.len() - trimmed.len();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if at < indent {
+            return None;
+        }
+        if at == indent && trimmed.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':')) {
+            return Some(Span::new(id, start + at, start + at + key.len()));
+        }
+    }
+    None
 }

@@ -111,6 +111,8 @@ pub enum Role {
 pub struct Step {
     /// Unique name within the collection.
     pub name: String,
+    /// Whether `name:` was written (otherwise the name is `METHOD url`).
+    pub named: bool,
     /// Where the name (or the step, when unnamed) is written.
     pub name_span: Span,
     /// Auth step or request.

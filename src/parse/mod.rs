@@ -296,6 +296,7 @@ impl Parser<'_> {
         if !matches!(url.value, Value::Str(_)) {
             self.wrong_type(&url, "url", "a string");
         }
+        let named = field(map, "name").is_some();
         let (name, name_span) = match field(map, "name") {
             Some(n) => (self.string(n, "name").unwrap_or_default(), n.span),
             None => (
@@ -306,6 +307,7 @@ impl Parser<'_> {
         let body = self.body(map);
         Some(Step {
             name,
+            named,
             name_span,
             role,
             method,

@@ -208,6 +208,7 @@ impl Parser<'_> {
             };
             Step {
                 name,
+                named: true,
                 name_span: key_span(outer, "oauth2").unwrap_or(span),
                 role: Role::Auth,
                 method: method.clone(),

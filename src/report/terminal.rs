@@ -81,7 +81,8 @@ impl Terminal {
             StepResult::Skipped(_) => ("-", YELLOW),
         };
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
-        let label = format!("{}{role}", s.name);
+        // An unnamed step is named after its method and URL, which the line shows anyway.
+        let label = if s.named { format!("{}{role}", s.name) } else { role.trim_start().to_string() };
         let pad = self.name_width.saturating_sub(label.chars().count());
         let detail = match (&s.result, &s.url) {
             (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {reason}{DIM:#}"),
@@ -97,7 +98,8 @@ impl Terminal {
             (_, None) => s.method.clone(),
         };
         let note = s.note.as_ref().map_or_else(String::new, |n| format!(" {DIM}({n}){DIM:#}"));
-        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}  {detail}{note}", ""));
+        let gap = if label.is_empty() && pad == 0 { "" } else { "  " };
+        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}{gap}{detail}{note}", ""));
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {

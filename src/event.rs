@@ -114,6 +114,11 @@ impl CollectionOutcome {
     }
 }
 
+/// Formats a duration for humans: `12 ms`, `1.3 s`.
+pub fn human_duration(d: Duration) -> String {
+    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
+}
+
 /// Something a sink may want to show.
 pub enum Event<'e> {
     /// A collection is about to run.

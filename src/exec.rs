@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use crate::assert::{self, Failure, as_text, check_expect, excerpt};
 use crate::capture::capture;
-use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepResult};
+use crate::event::{CollectionOutcome, Event, Sink, StepError, StepOutcome, StepResult, human_duration};
 use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::http::{HttpClient, HttpError};
 use crate::model::{AuthSpec, Body, Expiry, PartKind, Role, Step, oauth2_vars};
@@ -418,7 +418,8 @@ impl Runner<'_, '_, '_, '_> {
                 throttled += 1;
                 let wait = retry_after(&ex).unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
                 self.show_attempt(request, &ex);
-                outcome.note = Some(format!("waited {} after {} (Retry-After)", human(wait), ex.status));
+                outcome.note =
+                    Some(format!("waited {} after {} (Retry-After)", human_duration(wait), ex.status));
                 tokio::time::sleep(wait).await;
                 attempt -= 1;
                 continue;
@@ -494,10 +495,6 @@ fn retry_after(ex: &Exchange) -> Option<Duration> {
     let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
     let secs = when.as_second() - jiff::Timestamp::now().as_second();
     Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
-}
-
-fn human(d: Duration) -> String {
-    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
 
 /// How long the credentials from this response live.

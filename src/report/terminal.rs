@@ -4,13 +4,12 @@
 //! `-v` adds the exchanges on stderr. Everything is masked before it is written.
 
 use std::io::Write;
-use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 
 use crate::assert::excerpt;
 use crate::diagnostic::Diagnostic;
-use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult};
+use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult, human_duration};
 use crate::exit::Exit;
 use crate::model::Role;
 use crate::secret::Masker;
@@ -34,11 +33,6 @@ pub struct Terminal {
     sources: SourceMap,
     verbose: bool,
     name_width: usize,
-}
-
-/// Formats a duration for humans: `12 ms`, `1.3 s`.
-pub fn human_duration(d: Duration) -> String {
-    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
 
 impl Terminal {

@@ -8,5 +8,6 @@ mod auth;
 mod ci;
 mod cli;
 mod invalid;
+mod robustness;
 mod run;
 mod snapshots_feature;

@@ -1,0 +1,83 @@
+//! No input makes baton panic or hang: every shipped collection and fixture, mutated
+//! byte by byte with a fixed seed, goes through `validate` in-process.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// A small deterministic generator (xorshift64*): the same mutations on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bytes that tend to break YAML and templates.
+const NASTY: &[&[u8]] = &[
+    b"{{", b"}}", b"{%", b":", b"- ", b"\t", b"\"", b"'", b"&a", b"*a", b"[", b"]", b"{", b"}", b"\n  ",
+    b"$[", b"|", b"\xff", b"null", b"<<: *a",
+];
+
+fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = src.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(3) {
+            0 => {
+                let piece = NASTY[rng.below(NASTY.len())];
+                out.splice(at..at, piece.iter().copied());
+            }
+            1 if at < out.len() => {
+                let end = (at + 1 + rng.below(8)).min(out.len());
+                out.drain(at..end);
+            }
+            _ if at < out.len() => out[at] = (rng.next() & 0x7f) as u8,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn mutated_collections_never_panic() {
+    let root = crate::support::root();
+    let mut inputs = Vec::new();
+    for dir in ["collections", "collections/recipes", "tests/fixtures/invalid"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("dir").filter_map(Result::ok) {
+            if entry.path().extension().is_some_and(|e| e == "yaml") {
+                inputs.push(std::fs::read(entry.path()).expect("read"));
+            }
+        }
+    }
+    assert!(inputs.len() > 40, "{}", inputs.len());
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("m.yaml");
+    let arg = path.to_string_lossy().into_owned();
+    let mut rng = Rng(0x5EED_BA70_0000_0001);
+    let env: HashMap<String, String> = HashMap::new();
+    let started = std::time::Instant::now();
+    let mut rejected = 0;
+    for round in 0..600 {
+        let input = mutate(&inputs[round % inputs.len()], &mut rng);
+        std::fs::write(&path, &input).expect("write");
+        let args = vec!["baton".into(), "validate".into(), arg.clone().into()];
+        let result = catch_unwind(AssertUnwindSafe(|| baton::run(args, env.clone())));
+        let code = result.unwrap_or_else(|_| panic!("panic on input:\n{}", String::from_utf8_lossy(&input)));
+        assert!(
+            matches!(code.code(), 0 | 2 | 3),
+            "exit {} on input:\n{}",
+            code.code(),
+            String::from_utf8_lossy(&input)
+        );
+        rejected += usize::from(code.code() != 0);
+    }
+    assert!(rejected > 100, "the mutations should break most inputs ({rejected} rejected)");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "validation must not hang");
+}

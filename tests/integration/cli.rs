@@ -58,3 +58,14 @@ fn demo_serves_the_playground_and_runs_the_shipped_collections() {
     assert!(out.stdout.contains("playground on http://127.0.0.1:"), "{}", out.stdout);
     assert!(out.stdout.contains("Demo chain: 7 steps, 7 passed"), "{}", out.stdout);
 }
+
+#[test]
+fn the_readme_collection_snippet_is_valid() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let section = readme.split("## A collection").nth(1).expect("section");
+    let yaml = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("yaml block");
+    let (dir, path) = crate::support::temp_file("readme.yaml", yaml);
+    let out = baton(&["validate", &path.to_string_lossy()]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    drop(dir);
+}

@@ -37,6 +37,14 @@ Exit codes: 0 passed, 1 expectation failed, 2 usage error, 3 invalid collection
 (nothing sent), 4 runtime error (network, TLS, timeout, auth step failed),
 5 snapshot mismatch.";
 
+const RUN_EXAMPLES: &str = "\
+Examples:
+  baton run collections/clinked.yaml --env-file .env
+  baton run api/ --var base_url=https://staging.example.com -v
+  baton run api/ --jobs 4 --report junit=out/junit.xml --report json=out/report.json
+  CI=true baton run api/ --shard 1/3 --skip-tag slow     # snapshots are not written in CI
+  baton run api/ --update-snapshots                      # accept changed responses";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "baton",
@@ -53,6 +61,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run collections (files or folders), in order.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Parse and check collections; send nothing.
     Validate(CommonArgs),

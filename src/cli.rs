@@ -19,7 +19,7 @@ use crate::report::{ReportKind, ReportRequest};
 use crate::snapshot::UpdateMode;
 use crate::source::{SourceMap, Span};
 use crate::template::EnvMap;
-use crate::validate::{Origin, Overrides};
+use crate::validate::Overrides;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -410,7 +410,7 @@ fn resolve(
         let pairs = read_env_file(path)?;
         for (k, v) in pairs {
             env.entry(k.clone()).or_insert_with(|| v.clone());
-            overrides.values.push((k, v, Origin::EnvFile));
+            overrides.values.push((k, v));
         }
     }
     let mut from_env: Vec<(String, String)> = env
@@ -419,10 +419,10 @@ fn resolve(
         .filter(|(n, _)| is_identifier(n))
         .collect();
     from_env.sort();
-    overrides.values.extend(from_env.into_iter().map(|(k, v)| (k, v, Origin::Environment)));
+    overrides.values.extend(from_env);
     for raw in &common.vars {
         let (name, value) = parse_var(raw).map_err(usage)?;
-        overrides.values.push((name, value, Origin::Flag));
+        overrides.values.push((name, value));
     }
     Ok(Invocation::Collections(RunOptions {
         mode,

@@ -18,7 +18,7 @@ use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::http::{HttpClient, HttpError};
 use crate::model::{AuthSpec, Body, Expiry, PartKind, Role, Step, oauth2_vars};
 use crate::plan::Plan;
-use crate::secret::{Masker, basic_credential, is_secret_name, register_secret_fields};
+use crate::secret::{Masker, basic_credential, is_secret_name, register_all, register_secret_fields};
 use crate::snapshot::{self, UpdateMode};
 use crate::source::SourceMap;
 use crate::state::{Entry, StateStore};
@@ -275,7 +275,7 @@ impl Runner<'_, '_, '_, '_> {
         {
             for (name, value) in &entry.captures {
                 if entry.secret.contains(name) {
-                    register_secret(&plan.masker, value);
+                    register_all(&plan.masker, value);
                 }
                 self.scope.set_json(name, value);
             }
@@ -309,7 +309,7 @@ impl Runner<'_, '_, '_, '_> {
             match capture(&cap.source, &ex) {
                 Ok(value) => {
                     if cap.secret.unwrap_or(step.role == Role::Auth) {
-                        register_secret(&plan.masker, &value);
+                        register_all(&plan.masker, &value);
                         secret.push(cap.name.name.clone());
                     }
                     self.scope.set_json(&cap.name.name, &value);
@@ -525,15 +525,6 @@ fn fingerprint(r: &ResolvedRequest) -> String {
         .map(|(n, v)| format!("{}:{v}", n.to_ascii_lowercase()))
         .collect();
     format!("{} {}\n{}\n{}", r.method, r.url, headers.join("\n"), r.body.preview().unwrap_or_default())
-}
-
-fn register_secret(masker: &Masker, value: &Json) {
-    match value {
-        Json::String(s) => masker.add(s),
-        Json::Array(items) => items.iter().for_each(|v| register_secret(masker, v)),
-        Json::Object(map) => map.values().for_each(|v| register_secret(masker, v)),
-        _ => {}
-    }
 }
 
 fn http_error(e: &HttpError, step: &Step) -> StepError {

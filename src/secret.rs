@@ -96,13 +96,6 @@ impl Masker {
             None => text.to_string(),
         }
     }
-
-    /// Registers the Basic credential built from a user and a password.
-    pub fn add_basic(&self, user: &str, password: &str, encoded: &str) {
-        if self.contains_secret(user) || self.contains_secret(password) {
-            self.add(encoded);
-        }
-    }
 }
 
 /// Whether a variable or JSON field name suggests a credential; such values are masked in output.
@@ -114,6 +107,16 @@ pub fn is_secret_name(name: &str) -> bool {
         .iter()
         .any(|w| n.contains(w))
         || (n.contains("token") && !describes)
+}
+
+/// Registers every string in a captured value (lists and objects included) as secret.
+pub fn register_all(masker: &Masker, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => masker.add(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| register_all(masker, v)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| register_all(masker, v)),
+        _ => {}
+    }
 }
 
 /// Registers every string under a secret-looking key (`access_token`, `client_secret`…)
@@ -168,7 +171,7 @@ mod tests {
         let m = Masker::default();
         m.add("s3cret");
         let basic = basic_credential("client", "s3cret");
-        m.add_basic("client", "s3cret", &basic);
+        m.add(&basic); // as the executor does for every Basic credential it builds
         assert_eq!(m.mask(&format!("Basic {basic}")), "Basic •••");
         m.propagate("x-s3cret", "ENCODED");
         assert_eq!(m.mask("ENCODED"), "•••");

@@ -118,11 +118,6 @@ impl SourceMap {
             None => "<unknown>".to_string(),
         }
     }
-
-    /// 1-based line of a span's start.
-    pub fn line(&self, span: Span) -> usize {
-        self.get(span.file).map_or(0, |f| f.line_col(span.start).0)
-    }
 }
 
 #[cfg(test)]

@@ -16,22 +16,11 @@ use crate::source::{SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, MISSING_ENV, Scope};
 use crate::yaml::{Key, Node};
 
-/// Where an override value came from (lowest priority first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// `--env-file`.
-    EnvFile,
-    /// `BATON_VAR_name`.
-    Environment,
-    /// `--var name=value`.
-    Flag,
-}
-
 /// Variables given from outside the collection, in increasing priority.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `(name, value, origin)`; later entries win.
-    pub values: Vec<(String, String, Origin)>,
+    /// `(name, value)` from `--env-file`, `BATON_VAR_name` and `--var`, in that order; later entries win.
+    pub values: Vec<(String, String)>,
 }
 
 /// Applies the variable layers: `vars` (recipes, the collection, include overrides and the
@@ -48,7 +37,7 @@ pub fn resolve_vars(
 ) -> Result<Scope, Vec<Diagnostic>> {
     let mut scope = Scope::default();
     let mut overridden = HashSet::new();
-    for (name, value, _) in &overrides.values {
+    for (name, value) in &overrides.values {
         if is_secret_name(name) {
             masker.add(value);
         }

@@ -21,21 +21,36 @@ use crate::source::{SourceMap, Span};
 use crate::template::EnvMap;
 use crate::validate::Overrides;
 
-const EXAMPLES: &str = "\
+/// `baton --help`'s examples, with `$playground` (the `baton playground` line,
+/// or nothing when built without it) after the collection commands.
+macro_rules! examples {
+    ($playground:literal) => {
+        concat!(
+            "\
 Examples:
   baton run collections/demo.yaml                 run one collection
   baton run collections/ --var base_url=http://127.0.0.1:8080
   baton run api.yaml --env-file .env -v           secrets from .env, exchanges traced (masked)
   baton validate collections/                     check everything, send nothing
   baton plan api.yaml                             show the rendered requests, send nothing
-  baton playground --port 8080                    serve the built-in demo API
-
+",
+            $playground,
+            "
   baton run api/ --jobs 4 --report junit=junit.xml --shard 1/2
   baton state show                                persisted registrations and tokens (masked)
 
 Exit codes: 0 passed, 1 expectation failed, 2 usage error, 3 invalid collection
 (nothing sent), 4 runtime error (network, TLS, timeout, auth step failed),
-5 snapshot mismatch.";
+5 snapshot mismatch."
+        )
+    };
+}
+
+#[cfg(feature = "playground")]
+const EXAMPLES: &str =
+    examples!("  baton playground --port 8080                    serve the built-in demo API\n");
+#[cfg(not(feature = "playground"))]
+const EXAMPLES: &str = examples!("");
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -68,11 +83,13 @@ enum Command {
     /// Print each step's rendered request (secrets masked); send nothing.
     Plan(CommonArgs),
     /// Start the playground on a free loopback port and run collections against it (offline).
+    #[cfg(feature = "playground")]
     Demo(DemoArgs),
     /// Inspect or forget persisted registrations and tokens.
     #[command(subcommand)]
     State(StateCommand),
     /// Serve the built-in demo API on 127.0.0.1.
+    #[cfg(feature = "playground")]
     Playground {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
@@ -111,6 +128,7 @@ struct CommonArgs {
     shard: Option<String>,
 }
 
+#[cfg(feature = "playground")]
 #[derive(Args, Debug)]
 struct DemoArgs {
     /// Collections to run (default: the shipped `collections/` folder).
@@ -253,10 +271,13 @@ pub enum StateAction {
 
 /// A parsed command line.
 #[derive(Debug)]
+// Built once per process; without `Demo` the run variant simply stands out more.
+#[cfg_attr(not(feature = "playground"), allow(clippy::large_enum_variant))]
 pub enum Invocation {
     /// run / validate / plan.
     Collections(RunOptions),
     /// Run collections against an in-process playground.
+    #[cfg(feature = "playground")]
     Demo(RunOptions),
     /// Show or clear the state file.
     State {
@@ -266,6 +287,7 @@ pub enum Invocation {
         location: StateLocation,
     },
     /// Serve the playground.
+    #[cfg(feature = "playground")]
     Playground {
         /// Port.
         port: u16,
@@ -311,6 +333,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
         }
     };
     let (mode, common, run) = match cli.command {
+        #[cfg(feature = "playground")]
         Command::Playground { port, tls } => return Ok(Invocation::Playground { port, tls }),
         Command::State(StateCommand::Show { state }) => {
             return Ok(Invocation::State {
@@ -324,6 +347,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 location: StateLocation::from_flag(state),
             });
         }
+        #[cfg(feature = "playground")]
         Command::Demo(d) => {
             let common = CommonArgs {
                 paths: d.paths,

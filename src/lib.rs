@@ -26,7 +26,6 @@ pub mod load;
 pub mod model;
 pub mod parse;
 pub mod plan;
-pub mod playground;
 pub mod recipe;
 pub mod report;
 pub mod secret;

@@ -1,15 +1,17 @@
 //! Orchestration: command line → load → check → plan/run → report → exit code.
 //!
 //! `run` dispatches; `collections` loads, checks and runs collection files;
-//! `serve` hosts the playground (`baton playground`, `baton demo`); `state` answers
-//! `baton state`; `plan_view` renders `baton plan`.
+//! `serve` hosts the playground (`baton playground`, `baton demo`, with the
+//! `playground` feature); `state` answers `baton state`; `plan_view` renders `baton plan`.
 
 mod collections;
 mod plan_view;
+#[cfg(feature = "playground")]
 mod serve;
 mod state_cmd;
 
 use collections::run_collections;
+#[cfg(feature = "playground")]
 use serve::{demo, serve_playground};
 use state_cmd::state_command;
 
@@ -28,8 +30,10 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
             let _ = write!(anstream::stdout(), "{text}");
             Exit::Passed
         }
+        #[cfg(feature = "playground")]
         Ok(Invocation::Playground { port, tls }) => serve_playground(port, tls.as_deref()),
         Ok(Invocation::Collections(opts)) => run_collections(&opts),
+        #[cfg(feature = "playground")]
         Ok(Invocation::Demo(opts)) => demo(opts),
         Ok(Invocation::State { action, location }) => state_command(action, &location),
         Err(cli::CliError::Usage(u)) => {

@@ -1,12 +1,14 @@
-//! `baton playground` and `baton demo`.
+//! `baton playground` and `baton demo` (the `playground` feature), served by
+//! the `baton-playground` crate.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use baton_playground as playground;
+
 use crate::cli::RunOptions;
 use crate::exit::Exit;
-use crate::playground;
 use crate::secret::Masker;
 
 use super::collections::run_collections;

@@ -181,12 +181,12 @@ fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
     assert!(outputs.contains("•••"));
 }
 
-fn knobs(token_lifetime: Option<u64>, fail: &[(&str, u32, u16)]) -> baton::playground::Knobs {
-    baton::playground::Knobs {
+fn knobs(token_lifetime: Option<u64>, fail: &[(&str, u32, u16)]) -> baton_playground::Knobs {
+    baton_playground::Knobs {
         token_lifetime,
         fail: fail
             .iter()
-            .map(|(path, times, status)| baton::playground::FailRule {
+            .map(|(path, times, status)| baton_playground::FailRule {
                 path: path.to_string(),
                 times: *times,
                 status: *status,

@@ -153,11 +153,11 @@ fn shards_split_files_and_filters_pick_requests() {
     assert!(out.stderr.contains("did you mean `uses create`?"), "{}", out.stderr);
 }
 
-fn fail_knobs(rules: &[(&str, u32, u16, Option<u64>)]) -> baton::playground::Knobs {
-    baton::playground::Knobs {
+fn fail_knobs(rules: &[(&str, u32, u16, Option<u64>)]) -> baton_playground::Knobs {
+    baton_playground::Knobs {
         fail: rules
             .iter()
-            .map(|(path, times, status, retry_after)| baton::playground::FailRule {
+            .map(|(path, times, status, retry_after)| baton_playground::FailRule {
                 path: path.to_string(),
                 times: *times,
                 status: *status,

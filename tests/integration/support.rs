@@ -109,7 +109,7 @@ pub struct Server {
 
 /// How a test playground is served.
 enum Mode {
-    Plain(baton::playground::Knobs),
+    Plain(baton_playground::Knobs),
     Tls,
 }
 
@@ -119,7 +119,7 @@ impl Server {
     }
 
     /// A playground with failure knobs set from the start.
-    pub fn start_with(knobs: baton::playground::Knobs) -> Server {
+    pub fn start_with(knobs: baton_playground::Knobs) -> Server {
         Server::launch(Mode::Plain(knobs)).0
     }
 
@@ -138,11 +138,11 @@ impl Server {
                 let addr = "127.0.0.1:0".parse().expect("addr");
                 let (pg, pem) = match mode {
                     Mode::Plain(knobs) => {
-                        (baton::playground::Playground::start_with(addr, knobs).await.expect("start"), None)
+                        (baton_playground::Playground::start_with(addr, knobs).await.expect("start"), None)
                     }
                     Mode::Tls => {
                         let (pg, pem) =
-                            baton::playground::Playground::start_tls(addr).await.expect("start tls");
+                            baton_playground::Playground::start_tls(addr).await.expect("start tls");
                         (pg, Some(pem))
                     }
                 };

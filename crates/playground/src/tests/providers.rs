@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{Api, Reply, with_playground};
-use crate::playground::providers::{auth0, cedato, clinked, p001, p002};
+use crate::providers::{auth0, cedato, clinked, p001, p002};
 
 /// `GET` with a bearer token.
 async fn get_bearer(api: &Api, path: &str, token: &str) -> Reply {

@@ -36,10 +36,8 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::{Refused, Shared, Tokens, bearer, field, new_token, params};
-use crate::playground::knobs::Control;
-use crate::playground::{
-    ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes, pairs_to_object, parse_urlencoded,
-};
+use crate::knobs::Control;
+use crate::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes, pairs_to_object, parse_urlencoded};
 
 /// The public client id of the password grant (Clinked's mobile app).
 pub const CLIENT_ID: &str = "clinked-mobile";

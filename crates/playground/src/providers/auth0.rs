@@ -38,8 +38,8 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use super::{Shared, Tokens, basic_auth, bearer, field, new_token, params, unix_now};
-use crate::playground::knobs::Control;
-use crate::playground::{ApiError, body_bytes};
+use crate::knobs::Control;
+use crate::{ApiError, body_bytes};
 
 /// Client id of the machine-to-machine client granted [`SCOPE`].
 pub const CLIENT_ID: &str = "auth0-client";

@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::{Api, LOOPBACK, with_knobs, with_playground};
-use crate::playground::providers::{auth0, p001, p002};
-use crate::playground::{FailRule, Knobs, Playground};
+use crate::providers::{auth0, p001, p002};
+use crate::{FailRule, Knobs, Playground};
 
 /// A p002 token and the headers its API wants.
 async fn p002_call(api: &Api, token: &str) -> super::Reply {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::{Certificate, Client, StatusCode};
 
 use super::{Api, LOOPBACK, test_client};
-use crate::playground::Playground;
-use crate::playground::providers::auth0;
+use crate::Playground;
+use crate::providers::auth0;
 
 #[tokio::test]
 async fn tls_with_the_returned_ca_and_without() {

@@ -28,8 +28,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Shared, Tokens, basic_auth, field, header, new_token, params};
-use crate::playground::knobs::Control;
-use crate::playground::{ApiError, body_bytes};
+use crate::knobs::Control;
+use crate::{ApiError, body_bytes};
 
 /// Client id of the demo client.
 pub const CLIENT_ID: &str = "p002-client";

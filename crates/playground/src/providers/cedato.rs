@@ -24,8 +24,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::{Shared, Tokens, basic_auth, bearer, field, new_token, params};
-use crate::playground::knobs::Control;
-use crate::playground::{ApiError, body_bytes, pairs_to_object, parse_urlencoded};
+use crate::knobs::Control;
+use crate::{ApiError, body_bytes, pairs_to_object, parse_urlencoded};
 
 /// Client id (the dashboard's "API user name") of the demo client.
 pub const CLIENT_ID: &str = "cedato-client";

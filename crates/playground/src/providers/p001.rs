@@ -33,8 +33,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Shared, Tokens, bearer, field, is_json, new_token, unix_now};
-use crate::playground::knobs::Control;
-use crate::playground::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes};
+use crate::knobs::Control;
+use crate::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes};
 
 /// Client id of the demo client.
 pub const CLIENT_ID: &str = "p001-client";

@@ -10,6 +10,11 @@
 //!  "fail": [{"path": "/p002/api/data", "times": 2, "status": 503, "retry_after": 1}],
 //!  "delay": [{"path": "/p001/api/v1/profile", "ms": 300}]}
 //! ```
+//!
+//! `{"token_lifetime_ms": 200}` issues sub-second tokens (`"expires_in": 0.2`) and wins
+//! over `token_lifetime`. It is shown only while set, and lives beside [`Knobs`] rather
+//! than in it (so code that builds [`Knobs`] field by field keeps compiling); from Rust,
+//! [`Playground::set_token_lifetime`](crate::Playground::set_token_lifetime) sets it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -29,6 +34,8 @@ use super::ApiError;
 const MAX_DELAY_MS: u64 = 10_000;
 /// Longest token lifetime [`Knobs::token_lifetime`] accepts (10 years).
 pub(crate) const MAX_TOKEN_LIFETIME: u64 = 10 * 365 * 24 * 3600;
+/// The same limit for `token_lifetime_ms`.
+const MAX_TOKEN_LIFETIME_MS: u64 = MAX_TOKEN_LIFETIME * 1000;
 /// Paths the knobs never touch (so they can always be reset).
 const EXEMPT_PREFIX: &str = "/_playground/";
 
@@ -84,34 +91,77 @@ fn service_unavailable() -> u16 {
 impl Knobs {
     /// Checks the limits: failure statuses in `400..=599`, lifetime at most 10 years.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(rule) = self.fail.iter().find(|r| !(400..=599).contains(&r.status)) {
-            return Err(format!("fail status {} for `{}` is not in 400..=599", rule.status, rule.path));
+        check(&self.fail, self.token_lifetime, None)
+    }
+}
+
+/// The limits of [`Knobs::validate`], and at most 10 years of `token_lifetime_ms` too.
+fn check(fail: &[FailRule], secs: Option<u64>, ms: Option<u64>) -> Result<(), String> {
+    if let Some(rule) = fail.iter().find(|r| !(400..=599).contains(&r.status)) {
+        return Err(format!("fail status {} for `{}` is not in 400..=599", rule.status, rule.path));
+    }
+    match (secs, ms) {
+        (Some(secs), _) if secs > MAX_TOKEN_LIFETIME => {
+            Err(format!("token_lifetime {secs} is longer than {MAX_TOKEN_LIFETIME} seconds"))
         }
-        match self.token_lifetime {
-            Some(secs) if secs > MAX_TOKEN_LIFETIME => {
-                Err(format!("token_lifetime {secs} is longer than {MAX_TOKEN_LIFETIME} seconds"))
-            }
-            _ => Ok(()),
+        (_, Some(ms)) if ms > MAX_TOKEN_LIFETIME_MS => {
+            Err(format!("token_lifetime_ms {ms} is longer than {MAX_TOKEN_LIFETIME_MS} milliseconds"))
         }
+        _ => Ok(()),
+    }
+}
+
+/// Everything `/_playground/knobs` holds: the [`Knobs`] and `token_lifetime_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    token_lifetime: Option<u64>,
+    /// Milliseconds; wins over `token_lifetime`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_lifetime_ms: Option<u64>,
+    fail: Vec<FailRule>,
+    delay: Vec<DelayRule>,
+}
+
+impl Settings {
+    fn new(knobs: Knobs) -> Self {
+        let Knobs { token_lifetime, fail, delay } = knobs;
+        Settings { token_lifetime, token_lifetime_ms: None, fail, delay }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        check(&self.fail, self.token_lifetime, self.token_lifetime_ms)
     }
 }
 
 /// The knobs of one playground, shared by the middleware and the providers.
-#[derive(Clone, Default)]
-pub(crate) struct Control(Arc<Mutex<Knobs>>);
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Control(Arc<Mutex<Settings>>);
 
 impl Control {
     pub(crate) fn new(knobs: Knobs) -> Self {
-        Control(Arc::new(Mutex::new(knobs)))
+        Control(Arc::new(Mutex::new(Settings::new(knobs))))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Knobs> {
+    fn lock(&self) -> MutexGuard<'_, Settings> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The token lifetime to use: the knob if set, else the provider's `default`.
-    pub(crate) fn lifetime(&self, default: u64) -> u64 {
-        self.lock().token_lifetime.unwrap_or(default)
+    /// The token lifetime to use: `token_lifetime_ms`, else `token_lifetime`,
+    /// else the provider's `default` (seconds).
+    pub(crate) fn lifetime(&self, default: u64) -> Duration {
+        let settings = self.lock();
+        match (settings.token_lifetime_ms, settings.token_lifetime) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, secs) => Duration::from_secs(secs.unwrap_or(default)),
+        }
+    }
+
+    /// Sets `token_lifetime_ms` (whole milliseconds, capped at 10 years) or clears it.
+    pub(crate) fn set_lifetime(&self, lifetime: Option<Duration>) {
+        let ms =
+            lifetime.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(MAX_TOKEN_LIFETIME_MS));
+        self.lock().token_lifetime_ms = ms;
     }
 }
 
@@ -121,25 +171,25 @@ pub(crate) fn router(control: Control) -> Router {
 }
 
 /// `GET /_playground/knobs`
-async fn show(State(control): State<Control>) -> Json<Knobs> {
+async fn show(State(control): State<Control>) -> Json<Settings> {
     Json(control.lock().clone())
 }
 
 /// `PUT /_playground/knobs`
 async fn replace(
     State(control): State<Control>,
-    body: Result<Json<Knobs>, JsonRejection>,
-) -> Result<Json<Knobs>, ApiError> {
-    let Json(knobs) = body.map_err(|e| ApiError::new(e.status(), "invalid_knobs", e.body_text()))?;
-    knobs.validate().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_knobs", e))?;
-    *control.lock() = knobs.clone();
-    Ok(Json(knobs))
+    body: Result<Json<Settings>, JsonRejection>,
+) -> Result<Json<Settings>, ApiError> {
+    let Json(settings) = body.map_err(|e| ApiError::new(e.status(), "invalid_knobs", e.body_text()))?;
+    settings.validate().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_knobs", e))?;
+    *control.lock() = settings.clone();
+    Ok(Json(settings))
 }
 
 /// `DELETE /_playground/knobs`
-async fn reset(State(control): State<Control>) -> Json<Knobs> {
-    *control.lock() = Knobs::default();
-    Json(Knobs::default())
+async fn reset(State(control): State<Control>) -> Json<Settings> {
+    *control.lock() = Settings::default();
+    Json(Settings::default())
 }
 
 /// Middleware: applies the first matching delay, then the first matching failure.

@@ -31,7 +31,8 @@
 //! (see the [`providers`] modules): `/clinked`, `/p001`, `/p002`, `/cedato`, `/auth0`.
 //!
 //! Failure knobs shared by every endpoint: `GET|PUT|DELETE /_playground/knobs`
-//! (see [`Knobs`]); [`Playground::start_with`] starts with knobs already set.
+//! (see [`Knobs`]); [`Playground::start_with`] starts with knobs already set, and
+//! [`Playground::set_token_lifetime`] issues sub-second tokens (`token_lifetime_ms`).
 //!
 //! [`Playground::start_tls`] serves the same router over HTTPS with a
 //! certificate made at start, signed by a throwaway CA whose PEM it returns.
@@ -80,6 +81,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Playground {
     addr: SocketAddr,
     scheme: &'static str,
+    control: knobs::Control,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -101,7 +103,7 @@ impl Playground {
     pub async fn start_with(addr: SocketAddr, knobs: Knobs) -> io::Result<Playground> {
         knobs.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = bind_loopback(addr).await?;
-        Self::spawn(listener, "http", app(knobs))
+        Self::spawn(listener, "http", knobs::Control::new(knobs))
     }
 
     /// Like [`start`](Self::start), but over HTTPS: a throwaway CA and a leaf
@@ -111,15 +113,16 @@ impl Playground {
     pub async fn start_tls(addr: SocketAddr) -> io::Result<(Playground, String)> {
         let (config, ca_pem) = tls::server_config()?;
         let listener = tls::TlsListener::new(bind_loopback(addr).await?, config);
-        Ok((Self::spawn(listener, "https", app(Knobs::default()))?, ca_pem))
+        Ok((Self::spawn(listener, "https", knobs::Control::default())?, ca_pem))
     }
 
-    /// Serves `router` on `listener` in a spawned task.
-    fn spawn<L>(listener: L, scheme: &'static str, router: Router) -> io::Result<Playground>
+    /// Serves the playground with `control`'s knobs on `listener` in a spawned task.
+    fn spawn<L>(listener: L, scheme: &'static str, control: knobs::Control) -> io::Result<Playground>
     where
         L: Listener<Addr = SocketAddr>,
     {
         let addr = listener.local_addr()?;
+        let router = app(control.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             // Either a send or a dropped sender means "stop".
@@ -129,7 +132,16 @@ impl Playground {
             // A serve error (accept loop failure) just ends the task.
             let _ = axum::serve(listener, router).with_graceful_shutdown(stop).await;
         });
-        Ok(Playground { addr, scheme, shutdown: Some(tx), task: Some(task) })
+        Ok(Playground { addr, scheme, control, shutdown: Some(tx), task: Some(task) })
+    }
+
+    /// Sets the `token_lifetime_ms` knob: tokens issued from now on live
+    /// `lifetime` (whole milliseconds, at most 10 years) and say so in
+    /// `expires_in`, fractional when under a second or not whole (`0.2`).
+    /// It wins over [`Knobs::token_lifetime`]; `None` clears it.
+    /// The same as `PUT /_playground/knobs` with `{"token_lifetime_ms": 200}`.
+    pub fn set_token_lifetime(&self, lifetime: Option<Duration>) {
+        self.control.set_lifetime(lifetime);
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
@@ -180,12 +192,11 @@ async fn bind_loopback(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> 
 /// Builds the playground router with fresh in-memory state, for tests that
 /// want to drive it directly (e.g. with `tower::ServiceExt::oneshot`).
 pub fn router() -> Router {
-    app(Knobs::default())
+    app(knobs::Control::default())
 }
 
-/// The router with fresh state and the given knobs.
-fn app(knobs: Knobs) -> Router {
-    let control = knobs::Control::new(knobs);
+/// The router with fresh state and the knobs of `control`.
+fn app(control: knobs::Control) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/demo/register", post(demo::register))

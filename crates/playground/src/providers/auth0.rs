@@ -151,7 +151,7 @@ async fn token(
     let iat = unix_now();
     let mut claims = json!({
         "iss": ISSUER, "sub": format!("{client_id}@clients"), "aud": AUDIENCE,
-        "iat": iat, "exp": iat + lifetime, "gty": "client-credentials", "azp": client_id, "jti": new_token(),
+        "iat": iat, "exp": iat + lifetime.secs(), "gty": "client-credentials", "azp": client_id, "jti": new_token(),
     });
     let scope = scopes.join(" ");
     if !scope.is_empty() {

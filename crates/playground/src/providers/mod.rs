@@ -11,9 +11,10 @@
 //!
 //! Opaque tokens are random (UUID based); every issued token is tracked with
 //! its expiry, and an unknown or expired one gets a 401. The `token_lifetime`
-//! knob (see [`Knobs`](super::Knobs)) overrides every provider's default
-//! lifetime, in `expires_in` and in the real expiry. `GET /` lists every
-//! provider's endpoints and credentials.
+//! knob (see [`Knobs`](super::Knobs)), or `token_lifetime_ms` for sub-second
+//! lifetimes, overrides every provider's default lifetime, in `expires_in`
+//! (fractional seconds when it is not whole) and in the real expiry. `GET /`
+//! lists every provider's endpoints and credentials.
 
 pub mod auth0;
 pub mod cedato;
@@ -29,6 +30,7 @@ use axum::Router;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::knobs::Control;
@@ -83,9 +85,31 @@ impl<S> Shared<S> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lifetime of a new token: the `token_lifetime` knob, else `default`.
-    fn lifetime(&self, default: u64) -> u64 {
-        self.control.lifetime(default)
+    /// Lifetime of a new token: the `token_lifetime(_ms)` knob, else `default` seconds.
+    fn lifetime(&self, default: u64) -> Lifetime {
+        Lifetime(self.control.lifetime(default))
+    }
+}
+
+/// How long a new token lives. Serializes as its `expires_in`: whole seconds,
+/// or fractional ones (`0.2`) for a sub-second knob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lifetime(Duration);
+
+impl Lifetime {
+    /// Whole seconds, rounded up: for `exp` claims.
+    fn secs(self) -> u64 {
+        self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0)
+    }
+}
+
+impl Serialize for Lifetime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.subsec_nanos() == 0 {
+            serializer.serialize_u64(self.0.as_secs())
+        } else {
+            serializer.serialize_f64(self.0.as_secs_f64())
+        }
     }
 }
 
@@ -99,12 +123,12 @@ impl<T> Default for Tokens<T> {
 }
 
 impl<T> Tokens<T> {
-    /// Records `token` as valid for `lifetime` seconds from now.
-    fn issue(&mut self, token: &str, lifetime: u64, grant: T) {
+    /// Records `token` as valid for `lifetime` from now.
+    fn issue(&mut self, token: &str, lifetime: Lifetime, grant: T) {
         let now = Instant::now();
         self.0.retain(|_, (expiry, _)| now.saturating_duration_since(*expiry) < FORGET_AFTER);
         // Lifetimes are capped (10 years), so the fallback is never taken.
-        let expiry = now.checked_add(Duration::from_secs(lifetime)).unwrap_or(now);
+        let expiry = now.checked_add(lifetime.0).unwrap_or(now);
         self.0.insert(token.to_owned(), (expiry, grant));
     }
 

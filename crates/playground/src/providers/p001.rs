@@ -32,7 +32,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{Shared, Tokens, bearer, field, is_json, new_token, unix_now};
+use super::{Lifetime, Shared, Tokens, bearer, field, is_json, new_token, unix_now};
 use crate::knobs::Control;
 use crate::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes};
 
@@ -88,9 +88,10 @@ pub(crate) fn index() -> Value {
 }
 
 /// An opaque token dressed as a JWT (`eyJ0eXAiO…`), as Passport's look.
-fn jwt_like(lifetime: u64) -> String {
+fn jwt_like(lifetime: Lifetime) -> String {
     let iat = unix_now();
-    let claims = json!({"aud": CLIENT_ID, "jti": new_token(), "iat": iat, "exp": iat + lifetime, "sub": "1"});
+    let exp = iat + lifetime.secs();
+    let claims = json!({"aud": CLIENT_ID, "jti": new_token(), "iat": iat, "exp": exp, "sub": "1"});
     let [header, claims] = [r#"{"typ":"JWT","alg":"RS256"}"#.to_owned(), claims.to_string()];
     let signature = format!("{}{}", new_token(), new_token());
     format!(

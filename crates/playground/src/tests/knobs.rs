@@ -1,7 +1,9 @@
-//! Failure knobs: injected failures, delays and token lifetimes.
+//! Failure knobs: injected failures, delays and token lifetimes (down to milliseconds).
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -121,6 +123,60 @@ async fn delay_slows_matching_paths() {
         let stats = Api::send(api.at("GET", "/p001/_stats")).await.json();
         assert_eq!(stats, json!({"password": 0, "refresh_token": 0, "api_401": 1}));
         assert_eq!(p001::TOKEN_LIFETIME, 31_536_000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn token_lifetime_ms_issues_sub_second_tokens() {
+    let pg = Playground::start(LOOPBACK.into()).await.expect("start");
+    pg.set_token_lifetime(Some(Duration::from_millis(200)));
+    let api = Api { base: pg.base_url(), client: super::test_client() };
+    let body = p002_token(&api).await;
+    assert_eq!(body["expires_in"], json!(0.2));
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(p002_call(&api, &token).await.0, StatusCode::OK);
+    let shown = Api::send(api.at("GET", "/_playground/knobs")).await.json();
+    assert_eq!(shown["token_lifetime_ms"], 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let expired = p002_call(&api, &token).await;
+    assert_eq!(
+        (expired.0, &expired.json()["error_description"]),
+        (StatusCode::UNAUTHORIZED, &json!("token expired"))
+    );
+    pg.set_token_lifetime(None);
+    assert_eq!(p002_token(&api).await["expires_in"], p002::TOKEN_LIFETIME);
+    pg.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_lifetime_ms_over_the_knobs_api_wins_over_seconds() {
+    with_playground(|api| async move {
+        let knobs = json!({"token_lifetime": 60, "token_lifetime_ms": 1500});
+        let set = Api::send(api.at("PUT", "/_playground/knobs").json(&knobs)).await;
+        assert_eq!((set.0, &set.json()["token_lifetime_ms"]), (StatusCode::OK, &json!(1500)));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", auth0::CLIENT_ID),
+            ("client_secret", auth0::CLIENT_SECRET),
+            ("audience", auth0::AUDIENCE),
+        ];
+        let jwt = Api::send(api.at("POST", "/auth0/oauth/token").form(&form)).await.json();
+        assert_eq!(jwt["expires_in"], json!(1.5));
+        let claims = jwt["access_token"].as_str().and_then(|t| t.split('.').nth(1)).expect("claims");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).expect("base64")).expect("json");
+        assert_eq!(claims["exp"].as_u64(), claims["iat"].as_u64().map(|iat| iat + 2), "rounded up");
+
+        let whole = json!({"token_lifetime_ms": 2000});
+        assert_eq!(Api::send(api.at("PUT", "/_playground/knobs").json(&whole)).await.0, StatusCode::OK);
+        assert_eq!(p002_token(&api).await["expires_in"], json!(2), "whole seconds stay integers");
+
+        let too_long = json!({"token_lifetime_ms": u64::MAX});
+        let refused = Api::send(api.at("PUT", "/_playground/knobs").json(&too_long)).await;
+        assert_eq!((refused.0, &refused.json()["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_knobs")));
+        let reset = Api::send(api.at("DELETE", "/_playground/knobs")).await;
+        assert_eq!(reset.json(), json!({"token_lifetime": null, "fail": [], "delay": []}));
     })
     .await;
 }

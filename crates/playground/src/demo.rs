@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -16,12 +17,24 @@ use super::{
     ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes, pairs_to_object, parse_urlencoded, path_param,
 };
 
+/// Routes, nested under `/demo`, with fresh state.
+pub(crate) fn router() -> Router {
+    Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/items", get(list_items).post(create_item))
+        .route("/items/{id}", get(get_item).delete(delete_item))
+        .route("/report.csv", get(report))
+        .with_state(Shared::default())
+}
+
 /// Fixed account creation time, so responses are deterministic.
 const CREATED_AT: &str = "2024-01-01T00:00:00Z";
 
-/// Shared in-memory state of one playground.
+/// Shared in-memory state of one playground's demo app.
 #[derive(Clone)]
-pub(crate) struct Shared(Arc<Mutex<Store>>);
+struct Shared(Arc<Mutex<Store>>);
 
 impl Default for Shared {
     fn default() -> Self {
@@ -50,7 +63,7 @@ struct User {
 }
 
 #[derive(Clone, Serialize)]
-pub(crate) struct Item {
+struct Item {
     id: u64,
     name: String,
     price: serde_json::Number,
@@ -121,7 +134,7 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> Result<(String, String), Api
 }
 
 /// `POST /demo/register`
-pub(crate) async fn register(
+async fn register(
     State(state): State<Shared>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -138,7 +151,7 @@ pub(crate) async fn register(
 }
 
 /// `POST /demo/login`
-pub(crate) async fn login(
+async fn login(
     State(state): State<Shared>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -166,7 +179,7 @@ pub(crate) async fn login(
 }
 
 /// `GET /demo/me`
-pub(crate) async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn me(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let store = state.lock();
     let user = store.authenticate(&headers)?;
     Ok(Json(json!({
@@ -178,17 +191,14 @@ pub(crate) async fn me(State(state): State<Shared>, headers: HeaderMap) -> Resul
 }
 
 /// `GET /demo/items`
-pub(crate) async fn list_items(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<Item>>, ApiError> {
+async fn list_items(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Vec<Item>>, ApiError> {
     let store = state.lock();
     let owner = &store.authenticate(&headers)?.username;
     Ok(Json(store.items_of(owner).cloned().collect()))
 }
 
 /// `POST /demo/items`
-pub(crate) async fn create_item(
+async fn create_item(
     State(state): State<Shared>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -222,7 +232,7 @@ pub(crate) async fn create_item(
 }
 
 /// `GET /demo/items/{id}`
-pub(crate) async fn get_item(
+async fn get_item(
     State(state): State<Shared>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
@@ -233,7 +243,7 @@ pub(crate) async fn get_item(
 }
 
 /// `DELETE /demo/items/{id}`
-pub(crate) async fn delete_item(
+async fn delete_item(
     State(state): State<Shared>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
@@ -246,10 +256,7 @@ pub(crate) async fn delete_item(
 }
 
 /// `GET /demo/report.csv`
-pub(crate) async fn report(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+async fn report(State(state): State<Shared>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     let store = state.lock();
     let owner = &store.authenticate(&headers)?.username;
     let mut csv = String::from("id,name,price\n");

@@ -58,7 +58,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use axum::serve::Listener;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
@@ -199,12 +199,7 @@ pub fn router() -> Router {
 fn app(control: knobs::Control) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/demo/register", post(demo::register))
-        .route("/demo/login", post(demo::login))
-        .route("/demo/me", get(demo::me))
-        .route("/demo/items", get(demo::list_items).post(demo::create_item))
-        .route("/demo/items/{id}", get(demo::get_item).delete(demo::delete_item))
-        .route("/demo/report.csv", get(demo::report))
+        .nest("/demo", demo::router())
         .route("/echo", any(misc::echo))
         .route("/echo/{*rest}", any(misc::echo))
         .route("/status/{code}", get(misc::status))
@@ -213,7 +208,6 @@ fn app(control: knobs::Control) -> Router {
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/csv", get(misc::csv))
         .route("/headers/set", get(misc::set_headers))
-        .with_state(demo::Shared::default())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })

@@ -37,7 +37,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Shared, Tokens, basic_auth, bearer, field, new_token, params, unix_now};
+use super::{Entry, Shared, Tokens, basic_auth, bearer, field, new_token, params, unix_now};
 use crate::knobs::Control;
 use crate::{ApiError, body_bytes};
 
@@ -66,31 +66,27 @@ const CLIENTS: [(&str, &str, &[&str]); 2] =
 
 type St = Shared<Tokens<()>>;
 
-/// Routes under `/auth0`.
+/// Routes, nested under `/auth0` by [`super::router`].
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
-        .route("/auth0/oauth/token", post(token))
-        .route("/auth0/api/public", get(public))
-        .route("/auth0/api/private", get(private))
-        .route("/auth0/api/private-scoped", get(private_scoped))
+        .route("/oauth/token", post(token))
+        .route("/api/public", get(public))
+        .route("/api/private", get(private))
+        .route("/api/private-scoped", get(private_scoped))
         .with_state(St::new(control))
 }
 
-/// This provider's entry in `GET /`.
-pub(crate) fn index() -> Value {
-    json!({
-        "prefix": "/auth0",
-        "endpoints": [
-            "POST /auth0/oauth/token", "GET /auth0/api/public",
-            "GET /auth0/api/private", "GET /auth0/api/private-scoped",
-        ],
-        "credentials": {
+/// This provider's entry in `GET /`, its endpoints relative to its prefix.
+pub(crate) fn index() -> Entry {
+    Entry {
+        endpoints: &["POST /oauth/token", "GET /api/public", "GET /api/private", "GET /api/private-scoped"],
+        credentials: json!({
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "limited_client_id": LIMITED_CLIENT_ID, "limited_client_secret": LIMITED_CLIENT_SECRET,
             "audience": AUDIENCE, "scope": SCOPE, "issuer": ISSUER, "signing_secret": SIGNING_SECRET,
-        },
-        "token_lifetime": TOKEN_LIFETIME,
-    })
+        }),
+        token_lifetime: TOKEN_LIFETIME,
+    }
 }
 
 fn access_denied(status: StatusCode, description: impl Into<String>) -> ApiError {

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{Shared, Tokens, basic_auth, bearer, field, new_token, params};
+use super::{Entry, Shared, Tokens, basic_auth, bearer, field, new_token, params};
 use crate::knobs::Control;
 use crate::{ApiError, body_bytes, pairs_to_object, parse_urlencoded};
 
@@ -40,22 +40,21 @@ const DEFAULT_DATE: &str = "2024-01-01";
 
 type St = Shared<Tokens<()>>;
 
-/// Routes under `/cedato`.
+/// Routes, nested under `/cedato` by [`super::router`].
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
-        .route("/cedato/api/token", post(token))
-        .route("/cedato/api/reports/daily", get(daily_report))
+        .route("/api/token", post(token))
+        .route("/api/reports/daily", get(daily_report))
         .with_state(St::new(control))
 }
 
-/// This provider's entry in `GET /`.
-pub(crate) fn index() -> Value {
-    json!({
-        "prefix": "/cedato",
-        "endpoints": ["POST /cedato/api/token (Basic + api-version: 1)", "GET /cedato/api/reports/daily?date="],
-        "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_version": API_VERSION},
-        "token_lifetime": TOKEN_LIFETIME,
-    })
+/// This provider's entry in `GET /`, its endpoints relative to its prefix.
+pub(crate) fn index() -> Entry {
+    Entry {
+        endpoints: &["POST /api/token (Basic + api-version: 1)", "GET /api/reports/daily?date="],
+        credentials: json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_version": API_VERSION}),
+        token_lifetime: TOKEN_LIFETIME,
+    }
 }
 
 /// Requires `api-version: 1`.

@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use super::{Refused, Shared, Tokens, bearer, field, new_token, params};
+use super::{Entry, Refused, Shared, Tokens, bearer, field, new_token, params};
 use crate::knobs::Control;
 use crate::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes, pairs_to_object, parse_urlencoded};
 
@@ -81,32 +81,32 @@ struct App {
 
 type St = Shared<Store>;
 
-/// Routes under `/clinked`.
+/// Routes, nested under `/clinked` by [`super::router`].
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
-        .route("/clinked/oauth/token", get(token).post(token))
-        .route("/clinked/v2/applications", post(register))
-        .route("/clinked/v2/me", get(me))
-        .route("/clinked/_registrations", get(registrations))
+        .route("/oauth/token", get(token).post(token))
+        .route("/v2/applications", post(register))
+        .route("/v2/me", get(me))
+        .route("/_registrations", get(registrations))
         .with_state(St::new(control))
 }
 
-/// This provider's entry in `GET /`.
-pub(crate) fn index() -> Value {
-    json!({
-        "prefix": "/clinked",
-        "endpoints": [
-            "GET|POST /clinked/oauth/token?grant_type=password&client_id=clinked-mobile&username=&password=[&code=]",
-            "POST /clinked/v2/applications",
-            "GET|POST /clinked/oauth/token?grant_type=client_credentials&client_id=&client_secret=&scope=read write",
-            "GET /clinked/v2/me", "GET /clinked/_registrations",
+/// This provider's entry in `GET /`, its endpoints relative to its prefix.
+pub(crate) fn index() -> Entry {
+    Entry {
+        endpoints: &[
+            "GET|POST /oauth/token?grant_type=password&client_id=clinked-mobile&username=&password=[&code=]",
+            "POST /v2/applications",
+            "GET|POST /oauth/token?grant_type=client_credentials&client_id=&client_secret=&scope=read write",
+            "GET /v2/me",
+            "GET /_registrations",
         ],
-        "credentials": {
+        credentials: json!({
             "client_id": CLIENT_ID, "username": USERNAME, "password": PASSWORD,
             "username_2fa": USERNAME_2FA, "code_2fa": CODE_2FA,
-        },
-        "token_lifetime": TOKEN_LIFETIME,
-    })
+        }),
+        token_lifetime: TOKEN_LIFETIME,
+    }
 }
 
 fn invalid_grant(description: &str) -> ApiError {

@@ -1,5 +1,6 @@
 //! Emulations of real providers' token flows, one module per provider, each
-//! under its own path prefix and with fixed demo credentials (`pub const`s):
+//! nested (`Router::nest`) under its own path prefix and with fixed demo
+//! credentials (`pub const`s):
 //!
 //! | module      | prefix     | flow |
 //! |-------------|------------|------|
@@ -40,25 +41,57 @@ use super::{ApiError, pairs_to_object, parse_urlencoded};
 /// they are reported as expired rather than unknown).
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
-/// Routes of every provider.
+/// One provider: where it is served, its routes (relative to that prefix)
+/// and its entry in `GET /`.
+struct Provider {
+    prefix: &'static str,
+    router: fn(&Control) -> Router,
+    index: fn() -> Entry,
+}
+
+/// Every provider, in the order `GET /` lists them; the prefix also names
+/// its entry there.
+const PROVIDERS: [Provider; 5] = [
+    Provider { prefix: "/clinked", router: clinked::router, index: clinked::index },
+    Provider { prefix: "/p001", router: p001::router, index: p001::index },
+    Provider { prefix: "/p002", router: p002::router, index: p002::index },
+    Provider { prefix: "/cedato", router: cedato::router, index: cedato::index },
+    Provider { prefix: "/auth0", router: auth0::router, index: auth0::index },
+];
+
+/// Routes of every provider, each nested under its prefix.
 pub(crate) fn router(control: &Control) -> Router {
-    Router::new()
-        .merge(clinked::router(control))
-        .merge(p001::router(control))
-        .merge(p002::router(control))
-        .merge(cedato::router(control))
-        .merge(auth0::router(control))
+    PROVIDERS.iter().fold(Router::new(), |router, p| router.nest(p.prefix, (p.router)(control)))
+}
+
+/// A provider's part of `GET /`, its endpoints written relative to its prefix
+/// (`"GET /v2/me"`).
+pub(crate) struct Entry {
+    endpoints: &'static [&'static str],
+    credentials: Value,
+    token_lifetime: u64,
 }
 
 /// The providers' part of `GET /`: endpoints and demo credentials.
 pub(crate) fn index() -> Value {
-    json!({
-        "clinked": clinked::index(),
-        "p001": p001::index(),
-        "p002": p002::index(),
-        "cedato": cedato::index(),
-        "auth0": auth0::index(),
-    })
+    let entries = PROVIDERS.iter().map(|p| {
+        let Entry { endpoints, credentials, token_lifetime } = (p.index)();
+        let endpoints: Vec<String> = endpoints
+            .iter()
+            .map(|e| match e.split_once(' ') {
+                Some((method, path)) => format!("{method} {}{path}", p.prefix),
+                None => format!("{}{e}", p.prefix),
+            })
+            .collect();
+        let entry = json!({
+            "prefix": p.prefix,
+            "endpoints": endpoints,
+            "credentials": credentials,
+            "token_lifetime": token_lifetime,
+        });
+        (p.prefix.trim_start_matches('/').to_owned(), entry)
+    });
+    Value::Object(entries.collect())
 }
 
 /// Router state of one provider: its store and the playground's knobs.

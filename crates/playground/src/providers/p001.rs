@@ -32,7 +32,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{Lifetime, Shared, Tokens, bearer, field, is_json, new_token, unix_now};
+use super::{Entry, Lifetime, Shared, Tokens, bearer, field, is_json, new_token, unix_now};
 use crate::knobs::Control;
 use crate::{ApiError, DEMO_PASSWORD, DEMO_USERNAME, body_bytes};
 
@@ -65,26 +65,25 @@ struct Stats {
 
 type St = Shared<Store>;
 
-/// Routes under `/p001`.
+/// Routes, nested under `/p001` by [`super::router`].
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
-        .route("/p001/oauth/token", post(token))
-        .route("/p001/api/v1/profile", get(profile))
-        .route("/p001/_stats", get(stats))
+        .route("/oauth/token", post(token))
+        .route("/api/v1/profile", get(profile))
+        .route("/_stats", get(stats))
         .with_state(St::new(control))
 }
 
-/// This provider's entry in `GET /`.
-pub(crate) fn index() -> Value {
-    json!({
-        "prefix": "/p001",
-        "endpoints": ["POST /p001/oauth/token (JSON)", "GET /p001/api/v1/profile", "GET /p001/_stats"],
-        "credentials": {
+/// This provider's entry in `GET /`, its endpoints relative to its prefix.
+pub(crate) fn index() -> Entry {
+    Entry {
+        endpoints: &["POST /oauth/token (JSON)", "GET /api/v1/profile", "GET /_stats"],
+        credentials: json!({
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "username": USERNAME, "password": PASSWORD,
-        },
-        "token_lifetime": TOKEN_LIFETIME,
-    })
+        }),
+        token_lifetime: TOKEN_LIFETIME,
+    }
 }
 
 /// An opaque token dressed as a JWT (`eyJ0eXAiO…`), as Passport's look.

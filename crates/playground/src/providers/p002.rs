@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Shared, Tokens, basic_auth, field, header, new_token, params};
+use super::{Entry, Shared, Tokens, basic_auth, field, header, new_token, params};
 use crate::knobs::Control;
 use crate::{ApiError, body_bytes};
 
@@ -58,25 +58,24 @@ struct Stats {
 
 type St = Shared<Store>;
 
-/// Routes under `/p002`.
+/// Routes, nested under `/p002` by [`super::router`].
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
-        .route("/p002/oauth/token", post(token))
-        .route("/p002/api/data", get(data))
-        .route("/p002/_stats", get(stats))
+        .route("/oauth/token", post(token))
+        .route("/api/data", get(data))
+        .route("/_stats", get(stats))
         .with_state(St::new(control))
 }
 
-/// This provider's entry in `GET /`.
-pub(crate) fn index() -> Value {
-    json!({
-        "prefix": "/p002",
-        "endpoints": ["POST /p002/oauth/token (Basic + form)", "GET /p002/api/data", "GET /p002/_stats"],
-        "credentials": {
+/// This provider's entry in `GET /`, its endpoints relative to its prefix.
+pub(crate) fn index() -> Entry {
+    Entry {
+        endpoints: &["POST /oauth/token (Basic + form)", "GET /api/data", "GET /_stats"],
+        credentials: json!({
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "api_key": API_KEY, "origin": ORIGIN,
-        },
-        "token_lifetime": TOKEN_LIFETIME,
-    })
+        }),
+        token_lifetime: TOKEN_LIFETIME,
+    }
 }
 
 /// `POST /p002/oauth/token`

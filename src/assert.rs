@@ -7,10 +7,10 @@ use serde_json::Value as Json;
 
 use crate::capture::describe_body;
 use crate::exchange::Exchange;
-use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern, Step};
+use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern};
+use crate::plan::CompiledStep;
 use crate::source::Span;
-use crate::template::RenderError;
-use crate::yaml::Node;
+use crate::template::{RenderContext, RenderError, Template};
 
 /// One expectation that did not hold.
 #[derive(Debug, Clone)]
@@ -25,17 +25,22 @@ pub struct Failure {
     pub actual: String,
 }
 
-/// Renders a node to JSON (templates included).
-pub type Render<'r> = dyn Fn(&Node) -> Result<Json, RenderError> + 'r;
+/// Compiled expectations.
+pub type CompiledExpect<'a> = Expect<Template<'a>>;
 
 /// Checks every expectation of `step` against `ex`; empty means all held.
-pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
-    check_expect(&step.expect, Some(step), ex, render)
+pub fn check(step: &CompiledStep<'_>, ex: &Exchange, ctx: &RenderContext<'_>) -> Vec<Failure> {
+    check_expect(&step.expect, Some(step), ex, ctx)
 }
 
 /// Checks an expectation block; with `step`, a missing `status:` means the step's default
 /// (2xx for auth steps, below 400 for requests), without it (polling conditions) no check.
-pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
+pub fn check_expect(
+    e: &CompiledExpect<'_>,
+    step: Option<&CompiledStep<'_>>,
+    ex: &Exchange,
+    ctx: &RenderContext<'_>,
+) -> Vec<Failure> {
     let mut out = Vec::new();
     match &e.status {
         Some(s) if !s.allowed.iter().any(|p| p.allows(ex.status)) => out.push(Failure {
@@ -46,7 +51,7 @@ pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Ren
         }),
         Some(_) => {}
         None => {
-            let Some(step) = step else { return check_rest(e, ex, render, out) };
+            let Some(step) = step else { return check_rest(e, ex, ctx, out) };
             let (ok, expected) = match step.role {
                 Role::Auth => (StatusPattern::Class(2).allows(ex.status), "2xx (auth steps must succeed)"),
                 Role::Request => (ex.status < 400, "1xx–3xx (add `expect: {status: …}` to expect an error)"),
@@ -61,14 +66,19 @@ pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Ren
             }
         }
     }
-    check_rest(e, ex, render, out)
+    check_rest(e, ex, ctx, out)
 }
 
 /// Everything but the status.
-fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failure>) -> Vec<Failure> {
+fn check_rest(
+    e: &CompiledExpect<'_>,
+    ex: &Exchange,
+    ctx: &RenderContext<'_>,
+    mut out: Vec<Failure>,
+) -> Vec<Failure> {
     for (name, m) in &e.headers {
         let actual = ex.header(&name.name).map(|v| Json::String(v.to_string()));
-        matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, render, &mut out);
+        matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, ctx, &mut out);
     }
     if !e.json.is_empty() {
         match ex.json() {
@@ -80,7 +90,7 @@ fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failu
                         1 => Some(nodes[0].clone()),
                         _ => Some(Json::Array(nodes.into_iter().cloned().collect())),
                     };
-                    matcher(m, actual.as_ref(), &path.source, false, render, &mut out);
+                    matcher(m, actual.as_ref(), &path.source, false, ctx, &mut out);
                 }
             }
             None => {
@@ -97,12 +107,12 @@ fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failu
     if !e.body_contains.is_empty() {
         let text = ex.text();
         for n in &e.body_contains {
-            match render(n) {
+            match ctx.render(n) {
                 Ok(v) => {
                     let needle = as_text(&v);
                     if !text.contains(&needle) {
                         out.push(Failure {
-                            span: n.span,
+                            span: n.span(),
                             subject: "body".into(),
                             expected: format!("to contain {needle:?}"),
                             actual: excerpt(&text, 200),
@@ -114,7 +124,7 @@ fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failu
         }
     }
     if let Some(n) = &e.content_type {
-        match render(n) {
+        match ctx.render(n) {
             Ok(v) => {
                 let want = as_text(&v).to_ascii_lowercase();
                 let got = ex.header("content-type").unwrap_or("").to_ascii_lowercase();
@@ -126,7 +136,7 @@ fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failu
                 };
                 if !ok {
                     out.push(Failure {
-                        span: n.span,
+                        span: n.span(),
                         subject: "content type".into(),
                         expected: want,
                         actual: if got.is_empty() { "no content-type header".into() } else { got },
@@ -141,9 +151,9 @@ fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failu
     out
 }
 
-fn render_failure(n: &Node, err: RenderError) -> Failure {
+fn render_failure(n: &Template<'_>, err: RenderError) -> Failure {
     Failure {
-        span: n.span,
+        span: n.span(),
         subject: "expected value".into(),
         expected: "a value that renders".into(),
         actual: err.message,
@@ -191,11 +201,11 @@ fn equal(actual: &Json, expected: &Json, text_mode: bool) -> bool {
 }
 
 fn matcher(
-    m: &Matcher,
+    m: &Matcher<Template<'_>>,
     actual: Option<&Json>,
     subject: &str,
     text_mode: bool,
-    render: &Render<'_>,
+    ctx: &RenderContext<'_>,
     out: &mut Vec<Failure>,
 ) {
     for c in &m.checks {
@@ -205,13 +215,13 @@ fn matcher(
             expected,
             actual: show(actual),
         };
-        let rendered = |n: &Node| render(n).map_err(|e| render_failure(n, e));
+        let rendered = |n: &Template<'_>| ctx.render(n).map_err(|e| render_failure(n, e));
         let result: Result<(), Failure> = (|| match c {
             Check::Equals(n) => {
                 let want = rendered(n)?;
                 match actual {
                     Some(a) if equal(a, &want, text_mode) => Ok(()),
-                    _ => Err(fail(excerpt(&want.to_string(), 300), n.span)),
+                    _ => Err(fail(excerpt(&want.to_string(), 300), n.span())),
                 }
             }
             Check::Exists(want) => {
@@ -236,7 +246,7 @@ fn matcher(
                 match (len, num(&want)) {
                     (Some(l), Some(w)) if l as f64 == w => Ok(()),
                     (l, _) => {
-                        let mut f = fail(format!("length {}", as_text(&want)), n.span);
+                        let mut f = fail(format!("length {}", as_text(&want)), n.span());
                         f.actual = l.map_or_else(
                             || format!("{} (no length)", show(actual)),
                             |l| format!("length {l}: {}", show(actual)),
@@ -256,7 +266,7 @@ fn matcher(
                     },
                     _ => false,
                 };
-                if ok { Ok(()) } else { Err(fail(format!("{} {}", op.keyword(), as_text(&want)), n.span)) }
+                if ok { Ok(()) } else { Err(fail(format!("{} {}", op.keyword(), as_text(&want)), n.span())) }
             }
             Check::Contains(n) => {
                 let want = rendered(n)?;
@@ -269,7 +279,7 @@ fn matcher(
                 if ok {
                     Ok(())
                 } else {
-                    Err(fail(format!("to contain {}", excerpt(&want.to_string(), 200)), n.span))
+                    Err(fail(format!("to contain {}", excerpt(&want.to_string(), 200)), n.span()))
                 }
             }
             Check::Type(t, span) => match actual {

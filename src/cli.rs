@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exec::ExecOptions;
 use crate::http::ClientOptions;
 use crate::parse::is_identifier;
@@ -376,7 +376,7 @@ fn resolve(
             let cacert = match &r.cacert {
                 Some(p) => Some(std::fs::read(p).map_err(|e| {
                     usage(Diagnostic::usage(
-                        "missing-path",
+                        Code::MissingPath,
                         format!("cannot read --cacert `{}`: {e}", p.display()),
                     ))
                 })?),
@@ -386,7 +386,7 @@ fn resolve(
             let state = StateLocation::from_flag(r.state);
             if r.jobs == 0 {
                 return Err(usage(
-                    Diagnostic::usage("bad-jobs", "`--jobs 0` runs nothing").help("use --jobs 1 or more"),
+                    Diagnostic::usage(Code::BadJobs, "`--jobs 0` runs nothing").help("use --jobs 1 or more"),
                 ));
             }
             jobs = r.jobs;
@@ -397,7 +397,7 @@ fn resolve(
             let update =
                 UpdateMode::resolve(r.update_snapshots, env.get("BATON_UPDATE").map(String::as_str), ci)
                     .map_err(|e| {
-                        usage(Diagnostic::usage("bad-env", e).help("use BATON_UPDATE=always, new or no"))
+                        usage(Diagnostic::usage(Code::BadEnv, e).help("use BATON_UPDATE=always, new or no"))
                     })?;
             (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast, update }, state)
         }
@@ -447,18 +447,18 @@ fn parse_shard(raw: &str) -> Result<(usize, usize), Diagnostic> {
         raw.split_once('/').and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)));
     match parsed {
         Some((k, n)) if n >= 1 && (1..=n).contains(&k) => Ok((k, n)),
-        _ => Err(Diagnostic::usage("bad-shard", format!("`--shard {raw}` is not K/N with 1 ≤ K ≤ N"))
+        _ => Err(Diagnostic::usage(Code::BadShard, format!("`--shard {raw}` is not K/N with 1 ≤ K ≤ N"))
             .help("e.g. `--shard 1/4` … `--shard 4/4` across four CI jobs")),
     }
 }
 
 fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
     let Some((kind, path)) = raw.split_once('=').filter(|(_, p)| !p.is_empty()) else {
-        return Err(Diagnostic::usage("bad-report", format!("`--report {raw}` is not KIND=PATH"))
+        return Err(Diagnostic::usage(Code::BadReport, format!("`--report {raw}` is not KIND=PATH"))
             .help("write `--report junit=results.xml` or `--report json=results.json`"));
     };
     let Some(kind) = ReportKind::from_name(kind) else {
-        return Err(Diagnostic::usage("bad-report", format!("`{kind}` is not a report format"))
+        return Err(Diagnostic::usage(Code::BadReport, format!("`{kind}` is not a report format"))
             .help(crate::diagnostic::suggest(kind, &ReportKind::NAMES)));
     };
     Ok(ReportRequest { kind, path: PathBuf::from(path) })
@@ -466,13 +466,13 @@ fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
 
 fn parse_var(raw: &str) -> Result<(String, String), Diagnostic> {
     let Some((name, value)) = raw.split_once('=') else {
-        return Err(Diagnostic::usage("bad-var", format!("`--var {raw}` is not NAME=VALUE"))
+        return Err(Diagnostic::usage(Code::BadVar, format!("`--var {raw}` is not NAME=VALUE"))
             .help(format!("write `--var {raw}=value`")));
     };
     let name = name.trim();
     if !is_identifier(name) {
         return Err(Diagnostic::usage(
-            "bad-var",
+            Code::BadVar,
             format!("`{name}` in `--var {raw}` is not a variable name"),
         )
         .help("names use letters, digits and `_`, and start with a letter or `_`"));
@@ -487,7 +487,7 @@ fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
         .map(Duration::from_secs)
         .or_else(|| jiff::SignedDuration::from_str(raw).ok().and_then(|d| Duration::try_from(d).ok()));
     parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
-        Diagnostic::usage("bad-timeout", format!("`--timeout {raw}` is not a positive duration"))
+        Diagnostic::usage(Code::BadTimeout, format!("`--timeout {raw}` is not a positive duration"))
             .help("examples: 10s, 500ms, 2m")
     })
 }
@@ -496,7 +496,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
     let text = std::fs::read_to_string(path).map_err(|e| {
         usage(
             Diagnostic::usage(
-                "missing-env-file",
+                Code::MissingEnvFile,
                 format!("cannot read --env-file `{}`: {}", path.display(), crate::load::io_reason(&e)),
             )
             .help("check the path; the file holds NAME=value lines"),
@@ -521,7 +521,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
                 let id = sources.add(path, text.clone());
                 let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
                 return Err(CliError::Usage(Box::new(UsageError {
-                    diagnostic: Diagnostic::usage("bad-env-file", "invalid line in env file")
+                    diagnostic: Diagnostic::usage(Code::BadEnvFile, "invalid line in env file")
                         .at(Span::new(id, at, at + 1), "cannot parse from here")
                         .help("lines look like NAME=value, NAME=\"quoted value\" or # comments"),
                     sources,
@@ -529,7 +529,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
             }
             Err(e) => {
                 return Err(usage(Diagnostic::usage(
-                    "bad-env-file",
+                    Code::BadEnvFile,
                     format!("cannot read --env-file `{}`: {e}", path.display()),
                 )));
             }

@@ -10,6 +10,160 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use crate::exit::Exit;
 use crate::source::{SourceMap, Span};
 
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
+        /// The stable code of every problem baton reports, shown as `error[code]`.
+        ///
+        /// One catalogue: `docs/errors.md` lists them all, and a test keeps it complete.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as printed, e.g. `unknown-field`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+
+            /// One line on what the code means.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!($($doc),*).trim_ascii(),)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// A capture has no source, two sources, or a source that is not one.
+    BadCapture = "bad-capture",
+    /// A duration is not a number of seconds or text like `500ms`, `30s`, `2m`.
+    BadDuration = "bad-duration",
+    /// `--env` names no profile, or the profile file cannot be read.
+    BadEnv = "bad-env",
+    /// A line of an `--env-file` is not `NAME=value`.
+    BadEnvFile = "bad-env-file",
+    /// `--jobs` is not a positive number.
+    BadJobs = "bad-jobs",
+    /// A JSONPath does not parse.
+    BadJsonpath = "bad-jsonpath",
+    /// `method:` is not an HTTP method.
+    BadMethod = "bad-method",
+    /// A regular expression does not compile.
+    BadRegex = "bad-regex",
+    /// `--report` is not `junit:PATH` or `json:PATH`.
+    BadReport = "bad-report",
+    /// `retry:` asks for a count or interval out of range.
+    BadRetry = "bad-retry",
+    /// `--shard` is not `K/N` with 1 <= K <= N.
+    BadShard = "bad-shard",
+    /// A status expectation is not a code 100-599 or a class like `2xx`.
+    BadStatus = "bad-status",
+    /// `--timeout` is not a duration.
+    BadTimeout = "bad-timeout",
+    /// `type:` names no JSON type.
+    BadTypeName = "bad-type-name",
+    /// A field of an OAuth2 profile has a value it cannot take.
+    BadValue = "bad-value",
+    /// `--var` is not `NAME=value`.
+    BadVar = "bad-var",
+    /// A capture or variable name is not an identifier.
+    BadVariableName = "bad-variable-name",
+    /// A step reads a value that is captured only by itself or a later step.
+    CapturedTooLate = "captured-too-late",
+    /// A YAML mapping key is a list or a mapping.
+    ComplexKey = "complex-key",
+    /// Two credentials for one step, or two OAuth2 profiles.
+    ConflictingAuth = "conflicting-auth",
+    /// A step has more than one body (`json`, `form`, `multipart`, `body`).
+    ConflictingBody = "conflicting-body",
+    /// A YAML mapping has the same key twice.
+    DuplicateKey = "duplicate-key",
+    /// Two steps of a collection have the same name.
+    DuplicateStep = "duplicate-step",
+    /// A collection file holds nothing.
+    EmptyFile = "empty-file",
+    /// A folder given on the command line holds no collection files.
+    EmptyFolder = "empty-folder",
+    /// A response did not meet an expectation (run time).
+    ExpectationFailed = "expectation-failed",
+    /// A collection file is larger than baton reads.
+    FileTooLarge = "file-too-large",
+    /// Recipes include each other in a cycle.
+    IncludeCycle = "include-cycle",
+    /// Includes nest too deep.
+    IncludeDepth = "include-depth",
+    /// A field is valid only elsewhere (`expires_in:` on a request, say).
+    MisplacedField = "misplaced-field",
+    /// A template reads an environment variable that is not set.
+    MissingEnv = "missing-env",
+    /// An `--env-file` does not exist.
+    MissingEnvFile = "missing-env-file",
+    /// `--env NAME` names an environment profile that does not exist.
+    MissingEnvironment = "missing-environment",
+    /// A required field is missing (`url:`, `requests:`, `path:`...).
+    MissingField = "missing-field",
+    /// An included recipe file does not exist.
+    MissingInclude = "missing-include",
+    /// A path on the command line does not exist.
+    MissingPath = "missing-path",
+    /// A collection file is not UTF-8 text.
+    NotUtf8 = "not-utf8",
+    /// `content_type:` without a raw `body:`.
+    OrphanContentType = "orphan-content-type",
+    /// A template failed while rendering.
+    RenderError = "render-error",
+    /// A report file cannot be written.
+    Report = "report",
+    /// A request could not be made or completed (run time).
+    RequestFailed = "request-failed",
+    /// The state file cannot be read, locked or written.
+    StateFile = "state-file",
+    /// A template is invalid in some other way.
+    TemplateError = "template-error",
+    /// A template does not parse.
+    TemplateSyntax = "template-syntax",
+    /// A template reads a variable that is not defined.
+    UndefinedVariable = "undefined-variable",
+    /// A key that baton does not know, with a did-you-mean.
+    UnknownField = "unknown-field",
+    /// A template uses a filter that does not exist.
+    UnknownFilter = "unknown-filter",
+    /// A template calls a function that does not exist.
+    UnknownFunction = "unknown-function",
+    /// An expectation object uses a key that is not a matcher.
+    UnknownMatcher = "unknown-matcher",
+    /// `--step` names no request.
+    UnknownStep = "unknown-step",
+    /// Variables depend on each other in a cycle.
+    VariableCycle = "variable-cycle",
+    /// A value has the wrong type (a list where text is expected, say).
+    WrongType = "wrong-type",
+    /// The file is not valid YAML.
+    YamlSyntax = "yaml-syntax",
+    /// The YAML exceeds the nesting, alias or size limits.
+    YamlTooComplex = "yaml-too-complex",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A labelled span inside a diagnostic.
 #[derive(Debug, Clone)]
 pub struct Label {
@@ -34,7 +188,7 @@ pub enum Severity {
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
     /// Stable short code, e.g. `unknown-field`.
-    pub code: &'static str,
+    pub code: Code,
     /// Error or warning.
     pub severity: Severity,
     /// One-line summary.
@@ -51,7 +205,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error about an invalid collection (exit 3).
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -64,12 +218,12 @@ impl Diagnostic {
     }
 
     /// A usage error (exit 2).
-    pub fn usage(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn usage(code: Code, message: impl Into<String>) -> Self {
         Diagnostic::error(code, message).with_exit(Exit::Usage)
     }
 
     /// A warning.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
     }
 
@@ -120,7 +274,7 @@ impl Diagnostic {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let title = level.primary_title(self.message.as_str()).id(self.code);
+        let title = level.primary_title(self.message.as_str()).id(self.code.as_str());
         let mut group = Group::with_title(title);
         // Group labels by file; the primary label's file comes first.
         let mut labels: Vec<&Label> = self.labels.iter().collect();
@@ -238,7 +392,7 @@ mod tests {
     fn render_points_at_file_line_col_with_caret_and_help() {
         let mut map = SourceMap::default();
         let id = map.add("c.yaml", "name: x\nrequests:\n  - methd: GET\n".to_string());
-        let d = Diagnostic::error("unknown-field", "unknown field `methd`")
+        let d = Diagnostic::error(Code::UnknownField, "unknown field `methd`")
             .at(Span::new(id, 22, 27), "not a step field")
             .help("did you mean `method`?");
         let out = d.render(&map, false);

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod playground;
 pub mod recipe;
 pub mod report;
+pub mod resolve;
 pub mod secret;
 pub mod select;
 pub mod snapshot;

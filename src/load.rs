@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exit::Exit;
 use crate::source::{FileId, SourceMap, Span};
 
@@ -17,14 +17,14 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
-            Diagnostic::usage("missing-path", format!("cannot read `{}`: {}", p.display(), io_reason(&e)))
+            Diagnostic::usage(Code::MissingPath, format!("cannot read `{}`: {}", p.display(), io_reason(&e)))
                 .help("give a collection file (.yaml/.yml) or a folder of them")
         })?;
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| {
                     Diagnostic::usage(
-                        "missing-path",
+                        Code::MissingPath,
                         format!("cannot list `{}`: {}", p.display(), io_reason(&e)),
                     )
                 })?
@@ -34,7 +34,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
                 .collect();
             if found.is_empty() {
                 return Err(Diagnostic::usage(
-                    "empty-folder",
+                    Code::EmptyFolder,
                     format!("`{}` holds no .yaml or .yml file", p.display()),
                 )
                 .help("baton runs the collections directly inside a folder, in name order"));
@@ -64,7 +64,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
 /// Reads one file into the source map, checking size and encoding.
 pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::usage("missing-path", format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
+        Diagnostic::usage(Code::MissingPath, format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
     })?;
     if bytes.len() > MAX_FILE_BYTES {
         // Keep only the first line, so the message can still point at the file.
@@ -72,7 +72,7 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
         let first = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
         let id = sources.add(path, first);
         return Err(Diagnostic::error(
-            "file-too-large",
+            Code::FileTooLarge,
             format!(
                 "`{}` is {:.1} MiB; collections are limited to {} MiB",
                 path.display(),
@@ -95,7 +95,7 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
             let offset = String::from_utf8_lossy(&bytes[..valid]).len();
             let id = sources.add(path, text);
             Err(Diagnostic::error(
-                "not-utf8",
+                Code::NotUtf8,
                 format!("`{}` is not valid UTF-8 (byte 0x{bad:02x})", path.display()),
             )
             .at(Span::new(id, offset, offset + 1), "invalid byte here")

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::exit::Exit;
 use crate::model::{Collection, Role};
 use crate::source::SourceMap;
@@ -60,7 +60,7 @@ fn expand(
         if stack.contains(&canonical) {
             diags.push(
                 Diagnostic::error(
-                    "include-cycle",
+                    Code::IncludeCycle,
                     format!("`{}` includes itself (through the chain)", inc.path),
                 )
                 .at(inc.span, "this include closes a cycle")
@@ -70,14 +70,17 @@ fn expand(
         }
         if stack.len() >= MAX_DEPTH {
             diags.push(
-                Diagnostic::error("include-depth", format!("includes nest deeper than {MAX_DEPTH} levels"))
-                    .at(inc.span, "here"),
+                Diagnostic::error(
+                    Code::IncludeDepth,
+                    format!("includes nest deeper than {MAX_DEPTH} levels"),
+                )
+                .at(inc.span, "here"),
             );
             continue;
         }
         if !path.is_file() {
             diags.push(
-                Diagnostic::error("missing-include", format!("cannot read `{}`", path.display()))
+                Diagnostic::error(Code::MissingInclude, format!("cannot read `{}`", path.display()))
                     .at(inc.span, "no such file")
                     .help("include paths are relative to the file that includes them"),
             );
@@ -108,7 +111,7 @@ fn expand(
             if let Some(mine) = &c.oauth2 {
                 diags.push(
                     Diagnostic::error(
-                        "conflicting-auth",
+                        Code::ConflictingAuth,
                         "two OAuth2 profiles: the collection's and a recipe's",
                     )
                     .at(mine.span, "the collection's profile")
@@ -159,7 +162,7 @@ fn check_unique(c: &Collection) -> Result<(), Vec<Diagnostic>> {
             let kind = if s.role == Role::Auth { "auth step" } else { "request" };
             diags.push(
                 Diagnostic::error(
-                    "duplicate-step",
+                    Code::DuplicateStep,
                     format!("two steps are named `{}` after includes", s.name),
                 )
                 .at(s.name_span, format!("this {kind}"))
@@ -192,7 +195,7 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
             }
             None => format!("available: {}", known.join(", ")),
         };
-        return Err(Diagnostic::usage("missing-environment", format!("no environment `{name}`"))
+        return Err(Diagnostic::usage(Code::MissingEnvironment, format!("no environment `{name}`"))
             .note(format!("looked for {}", candidates[0].join(format!("{name}.yaml")).display()))
             .help(help)
             .with_exit(Exit::Usage));
@@ -201,7 +204,7 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
     let Some(file) = sources.get(id) else { return Ok(()) };
     let node = yaml::parse(file, id)?;
     let Value::Map(entries) = &node.value else {
-        return Err(Diagnostic::error("wrong-type", "an environment profile is a mapping with `vars:`")
+        return Err(Diagnostic::error(Code::WrongType, "an environment profile is a mapping with `vars:`")
             .at(node.span, "expected `vars: {name: value}`"));
     };
     for (k, v) in entries {
@@ -210,14 +213,14 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
                 Value::Map(vars) => c.vars.extend(vars.iter().cloned()),
                 Value::Null => {}
                 _ => {
-                    return Err(Diagnostic::error("wrong-type", "`vars` must be a mapping")
+                    return Err(Diagnostic::error(Code::WrongType, "`vars` must be a mapping")
                         .at(v.span, "expected `name: value` pairs"));
                 }
             },
             "name" => {}
             other => {
                 return Err(Diagnostic::error(
-                    "unknown-field",
+                    Code::UnknownField,
                     format!("unknown field `{other}` in an environment profile"),
                 )
                 .at(k.span, "not a known field")

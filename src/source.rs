@@ -34,6 +34,15 @@ impl Span {
     }
 }
 
+/// A name as written (a mapping key, a header or variable name) with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// The text.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
 /// One loaded file: its display name and text.
 #[derive(Debug)]
 pub struct SourceFile {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exit::Exit;
 
 const FORMAT: &str = "baton-state";
@@ -82,7 +82,7 @@ pub fn key(collection: &str, environment: &str, step: &str, fingerprint: &str) -
 }
 
 fn problem(path: &Path, what: String, help: &str) -> Diagnostic {
-    Diagnostic::usage("state-file", format!("state file `{}`: {what}", path.display()))
+    Diagnostic::usage(Code::StateFile, format!("state file `{}`: {what}", path.display()))
         .help(help)
         .with_exit(Exit::Usage)
 }

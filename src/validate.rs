@@ -8,13 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::model::{AuthSpec, Collection, Role, oauth2_vars};
-use crate::plan::{Plan, PlannedStep, Templates, step_nodes};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::model::{AuthSpec, Collection, Role, Step, oauth2_vars};
+use crate::plan::{Need, Plan, PlannedStep};
 use crate::secret::{Masker, is_secret_name};
-use crate::source::{SourceMap, Span};
-use crate::template::{Engine, FUNCTIONS, MISSING_ENV, Scope};
-use crate::yaml::{Key, Node};
+use crate::source::{Key, SourceMap, Span};
+use crate::template::{Engine, FUNCTIONS, RenderCause, Scope, Template};
+use crate::yaml::Node;
 
 /// Variables given from outside the collection, in increasing priority.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +83,7 @@ pub fn resolve_vars(
     let mut order = Vec::with_capacity(defs.len());
     fn visit(
         i: usize,
-        compiled: &[Option<(&&Key, crate::template::Compiled<'_>, Vec<usize>)>],
+        compiled: &[Option<(&&Key, Template<'_>, Vec<usize>)>],
         marks: &mut [Mark],
         stack: &mut Vec<usize>,
         order: &mut Vec<usize>,
@@ -115,7 +115,7 @@ pub fn resolve_vars(
         if let Err(cycle) = visit(i, &compiled, &mut marks, &mut stack, &mut order) {
             let names: Vec<String> = cycle.iter().map(|&j| format!("`{}`", defs[j].0.name)).collect();
             let mut d = Diagnostic::error(
-                "variable-cycle",
+                Code::VariableCycle,
                 format!("variables {} depend on each other", names.join(" → ")),
             )
             .at(defs[cycle[0]].1.span, "this value reads the next one")
@@ -144,8 +144,8 @@ pub fn resolve_vars(
             }
             Err(e) => {
                 let mut d = e.to_diagnostic();
-                if let Some(name) = &e.undefined {
-                    d.code = "undefined-variable";
+                if let RenderCause::Undefined(name) = &e.cause {
+                    d.code = Code::UndefinedVariable;
                     d.message = format!("undefined variable `{name}` in `vars.{}`", key.name);
                     let known: Vec<&str> = scope
                         .names()
@@ -153,9 +153,8 @@ pub fn resolve_vars(
                         .chain(FUNCTIONS.iter().copied())
                         .collect();
                     d = d.help_opt(did_you_mean(name, known).map(|k| format!("did you mean `{k}`?")));
-                } else if e.message.starts_with(MISSING_ENV) {
-                    let name = e.message.split('`').nth(1).unwrap_or("NAME").to_string();
-                    d.code = "missing-env";
+                } else if let RenderCause::MissingEnv(name) = &e.cause {
+                    d.code = Code::MissingEnv;
                     d.labels.iter_mut().for_each(|l| l.text = "needs this environment variable".into());
                     d = d.help(format!(
                         "set {name}, put it in a file passed with `--env-file`, or give a default: `default='…'`"
@@ -168,7 +167,9 @@ pub fn resolve_vars(
     if diags.is_empty() { Ok(scope) } else { Err(diags) }
 }
 
-/// Checks a collection's data flow and compiles its templates into a [`Plan`].
+/// Checks a collection's data flow and folds its steps into a [`Plan`]: each authored step,
+/// with the defaults merged and its credentials resolved, becomes a step that carries its
+/// own compiled templates.
 pub fn check<'a>(
     c: &'a Collection,
     engine: &'a Engine,
@@ -177,8 +178,7 @@ pub fn check<'a>(
     masker: &Masker,
 ) -> Result<Plan<'a>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let mut templates = Templates::default();
-    let steps: Vec<_> = c.steps().collect();
+    let steps: Vec<&Step<Node>> = c.steps().collect();
     // capture name → (step index, span of the capture key), in run order.
     let mut captured: HashMap<&str, Vec<(usize, Span)>> = HashMap::new();
     for (i, s) in steps.iter().enumerate() {
@@ -188,66 +188,81 @@ pub fn check<'a>(
     }
     let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
-    for (i, step) in steps.iter().enumerate() {
+    for (i, authored) in steps.iter().enumerate() {
+        let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
         let mut used = Vec::new();
-        for node in step_nodes(step, c) {
-            match engine.compile(node, sources) {
-                Ok(compiled) => {
-                    let mut vars = Vec::new();
-                    compiled.variables(sources, &mut vars);
-                    // A template that reads only known variables is rendered once now, so a
-                    // mistake such as `{{ user.nmae }}` is caught before anything is sent.
-                    if !compiled.is_literal()
-                        && vars.iter().all(|(v, _)| scope.contains(v))
-                        && let Err(e) = compiled.render(&static_ctx, sources)
-                    {
-                        diags.push(e.to_diagnostic());
-                    }
-                    used.extend(vars);
-                    templates.insert(node, compiled);
+        let step = merged.map(&mut |node: &&'a Node| {
+            let before = diags.len();
+            let compiled = engine.compile_into(node, sources, &mut diags);
+            if diags.len() == before {
+                let mut vars = Vec::new();
+                compiled.variables(sources, &mut vars);
+                // A template that reads only known variables is rendered once now, so a
+                // mistake such as `{{ user.nmae }}` is caught before anything is sent.
+                if !compiled.is_literal()
+                    && vars.iter().all(|(v, _)| scope.contains(v))
+                    && let Err(e) = compiled.render(&static_ctx, sources)
+                {
+                    diags.push(e.to_diagnostic());
                 }
-                Err(d) => diags.extend(d),
+                used.extend(vars);
             }
-        }
-        if let Some(AuthSpec::OAuth2) = c.auth_for(step) {
+            compiled
+        });
+        if let Some(AuthSpec::OAuth2) = step.auth {
             used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
         }
-        let mut needs: Vec<(String, usize)> = Vec::new();
-        let mut reported = HashSet::new();
-        for (name, span) in used {
-            if scope.contains(&name) || needs.iter().any(|(n, _)| *n == name) {
-                continue;
-            }
-            let sites = captured.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            // The step that provides a value in sequence; refresh-only steps merely renew it.
-            let provider = sites
-                .iter()
-                .rev()
-                .find(|(j, _)| *j < i && !steps[*j].lifecycle.refresh_only)
-                .or_else(|| sites.iter().rev().find(|(j, _)| *j < i));
-            if let Some((j, _)) = provider {
-                needs.push((name, *j));
-                continue;
-            }
-            if !reported.insert(name.clone()) {
-                continue;
-            }
-            diags.push(undefined(&name, span, sites, &steps, i, &scope, &captured, sources));
-        }
-        planned.push(PlannedStep { index: i, needs });
+        let needs = needs_of(i, used, &steps, &scope, &captured, sources, &mut diags);
+        planned.push(PlannedStep { index: i, step, needs });
     }
     if !diags.is_empty() {
         return Err(diags);
     }
     let selected = vec![true; planned.len()];
     Ok(Plan {
-        collection: c,
+        name: c.name.clone(),
+        file: c.file,
+        tags: c.tags.clone(),
         scope: Arc::new(scope),
-        templates,
         steps: planned,
         selected,
         masker: masker.clone(),
     })
+}
+
+/// The captured variables step `i` reads, each with the earlier step that provides it; a
+/// variable that is neither defined nor captured earlier is a problem.
+fn needs_of(
+    i: usize,
+    used: Vec<(String, Span)>,
+    steps: &[&Step<Node>],
+    scope: &Scope,
+    captured: &HashMap<&str, Vec<(usize, Span)>>,
+    sources: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Need> {
+    let mut needs: Vec<Need> = Vec::new();
+    let mut reported = HashSet::new();
+    for (name, span) in used {
+        if scope.contains(&name) || needs.iter().any(|n| n.name == name) {
+            continue;
+        }
+        let sites = captured.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        // The step that provides a value in sequence; refresh-only steps merely renew it.
+        let provider = sites
+            .iter()
+            .rev()
+            .find(|(j, _)| *j < i && !steps[*j].lifecycle.refresh_only)
+            .or_else(|| sites.iter().rev().find(|(j, _)| *j < i));
+        if let Some((j, _)) = provider {
+            needs.push(Need { name, from: *j });
+            continue;
+        }
+        if reported.insert(name.clone()) {
+            diags.push(undefined(&name, span, sites, steps, i, scope, captured, sources));
+        }
+    }
+    needs
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -255,7 +270,7 @@ fn undefined(
     name: &str,
     span: Span,
     later: &[(usize, Span)],
-    steps: &[&crate::model::Step],
+    steps: &[&Step<Node>],
     i: usize,
     scope: &Scope,
     captured: &HashMap<&str, Vec<(usize, Span)>>,
@@ -278,7 +293,7 @@ fn undefined(
         } else {
             format!("move step `{}` before `{}`", by.name, steps[i].name)
         };
-        return Diagnostic::error("captured-too-late", format!("`{name}` is used before it is captured"))
+        return Diagnostic::error(Code::CapturedTooLate, format!("`{name}` is used before it is captured"))
             .at(span, format!("used in step `{}`", steps[i].name))
             .also(*cap_span, when)
             .help(hint);
@@ -288,7 +303,7 @@ fn undefined(
         full.trim_start().starts_with('(')
     };
     if called {
-        return Diagnostic::error("unknown-function", format!("unknown function `{name}`"))
+        return Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`"))
             .at(span, "not a function")
             .help(match did_you_mean(name, FUNCTIONS.iter().copied()) {
                 Some(f) => format!("did you mean `{f}()`?"),
@@ -303,7 +318,7 @@ fn undefined(
             format!("define `{name}` under `vars:`, pass `--var {name}=…`, or capture it in an earlier step")
         }
     };
-    Diagnostic::error("undefined-variable", format!("undefined variable `{name}`"))
+    Diagnostic::error(Code::UndefinedVariable, format!("undefined variable `{name}`"))
         .at(span, "not defined")
         .help(hint)
 }

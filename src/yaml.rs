@@ -10,17 +10,10 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceFile, Span};
 
-/// A mapping key with its position.
-#[derive(Debug, Clone)]
-pub struct Key {
-    /// The key text.
-    pub name: String,
-    /// Where the key is written.
-    pub span: Span,
-}
+pub use crate::source::Key;
 
 /// A YAML value with its position.
 #[derive(Debug, Clone)]
@@ -205,7 +198,7 @@ fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Dia
                     Value::Float(f) => f.to_string(),
                     Value::Null => "null".to_string(),
                     Value::Seq(_) | Value::Map(_) => {
-                        return Err(Diagnostic::error("complex-key", "mapping keys must be plain text")
+                        return Err(Diagnostic::error(Code::ComplexKey, "mapping keys must be plain text")
                             .at(key.span, "a list or mapping used as a key")
                             .help("write the key as a string"));
                     }
@@ -223,7 +216,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     if file.text.trim().is_empty()
         || file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::error("empty-file", "the collection is empty")
+        return Err(Diagnostic::error(Code::EmptyFile, "the collection is empty")
             .at(Span::new(id, 0, 0), "nothing here")
             .help("a collection needs at least `requests:` with one step; see `baton --help`"));
     }
@@ -262,19 +255,19 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
     let lower = message.to_lowercase();
     let message = friendly(&message);
     let (code, help) = if lower.contains("duplicate") {
-        ("duplicate-key", "each key may appear once in a mapping; remove or rename one")
+        (Code::DuplicateKey, "each key may appear once in a mapping; remove or rename one")
     } else if lower.contains("tab") {
-        ("yaml-syntax", "YAML indentation must use spaces, not tabs: replace the tab with spaces")
+        (Code::YamlSyntax, "YAML indentation must use spaces, not tabs: replace the tab with spaces")
     } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
         (
-            "yaml-too-complex",
+            Code::YamlTooComplex,
             "the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it",
         )
     } else {
-        ("yaml-syntax", "check indentation, quoting and the `key: value` layout near this point")
+        (Code::YamlSyntax, "check indentation, quoting and the `key: value` layout near this point")
     };
     let mut span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
-    if code == "yaml-syntax" && lower.contains("tab") {
+    if code == Code::YamlSyntax && lower.contains("tab") {
         // The parser reports where it gave up; the tab that caused it is more useful.
         let mut offset = 0;
         for line in file.text.split_inclusive('\n') {
@@ -287,7 +280,7 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
         }
     }
     let mut d = Diagnostic::error(code, format!("invalid YAML: {message}"));
-    if code == "duplicate-key"
+    if code == Code::DuplicateKey
         && let Some(key) = message.rsplit(": ").next()
         && let Some(first) = first_key_above(file, id, span, key)
     {

@@ -7,7 +7,7 @@
 //! own credentials send `Authorization: <token_type> <access_token>`.
 
 use super::{Parser, field, key_span};
-use crate::diagnostic::{Diagnostic, suggest};
+use crate::diagnostic::{Code, Diagnostic, suggest};
 use crate::model::oauth2_vars::{ACCESS_TOKEN, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, OAuth2Info, Role, Step,
@@ -60,7 +60,7 @@ impl Parser<'_> {
         let Some(v) = self.string(n, name) else { return default.to_string() };
         if !options.contains(&v.as_str()) {
             self.err(
-                Diagnostic::error("bad-value", format!("`{v}` is not a valid `{name}`"))
+                Diagnostic::error(Code::BadValue, format!("`{v}` is not a valid `{name}`"))
                     .at(n.span, format!("expected one of: {}", options.join(", ")))
                     .help(suggest(&v, options)),
             );
@@ -72,7 +72,7 @@ impl Parser<'_> {
         let found = field(map, name).cloned();
         if found.is_none() {
             self.err(
-                Diagnostic::error("missing-field", format!("the oauth2 profile needs `{name}:` {why}"))
+                Diagnostic::error(Code::MissingField, format!("the oauth2 profile needs `{name}:` {why}"))
                     .at(at, format!("no `{name}` here"))
                     .help(format!("add `{name}: …` (templates such as `{{{{ secret_env('NAME') }}}}` work)")),
             );
@@ -102,7 +102,7 @@ impl Parser<'_> {
         let outer = self.map(node, "auth", &["oauth2"])?;
         let Some(profile) = field(outer, "oauth2") else {
             self.err(
-                Diagnostic::error("missing-field", "`auth:` is a list of steps or `{oauth2: …}`")
+                Diagnostic::error(Code::MissingField, "`auth:` is a list of steps or `{oauth2: …}`")
                     .at(node.span, "expected `oauth2:` here")
                     .help("write `auth:` followed by `- name: …` steps, or `auth: {oauth2: {token_url: …}}`"),
             );

@@ -211,6 +211,9 @@ fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Dia
     Ok(Node { value, span })
 }
 
+/// How deep YAML may nest (lists in mappings in lists…).
+const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document into a positioned tree.
 pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     if file.text.trim().is_empty()
@@ -223,6 +226,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(&file.text, options) {
         Ok(raw) => convert(file, id, raw),
@@ -230,65 +234,80 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     }
 }
 
-/// Rewrites the parser's internal wording into something a user can act on.
-fn friendly(message: &str) -> String {
-    let number = |m: &str| m.chars().filter(char::is_ascii_digit).collect::<String>();
-    if message.contains("budget breached") {
-        if message.contains("Depth") {
-            return format!("nested {} levels deep; the limit is 64", number(message));
+/// What kind of YAML problem an error is, read from serde-saphyr's typed variants.
+enum Problem {
+    /// A key given twice in one mapping.
+    DuplicateKey(Option<String>),
+    /// A budget (depth, aliases, size) was exceeded; the text says which.
+    TooComplex(String),
+    /// Anything else the parser refused.
+    Syntax,
+}
+
+fn classify(err: &serde_saphyr::Error) -> Problem {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    const ALIASES: &str = "aliases expand to too many nodes (an alias bomb?)";
+    match err {
+        E::AliasError { error, .. } | E::WithSnippet { error, .. } => classify(error),
+        E::DuplicateMappingKey { key, .. } => Problem::DuplicateKey(key.clone()),
+        E::Budget { breach: B::Depth { depth }, .. } => {
+            Problem::TooComplex(format!("nested {depth} levels deep; the limit is {MAX_DEPTH}"))
         }
-        if message.contains("Nodes") || message.contains("Alias") {
-            return "aliases expand to too many nodes (an alias bomb?)".to_string();
+        E::Budget { breach: B::Nodes { .. } | B::Aliases { .. } | B::AliasAnchorRatio { .. }, .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => Problem::TooComplex(ALIASES.to_string()),
+        E::Budget { .. } => Problem::TooComplex("the document exceeds baton's YAML size limits".to_string()),
+        _ => Problem::Syntax,
+    }
+}
+
+/// The first tab in a line's indentation, which YAML forbids.
+fn indentation_tab(file: &SourceFile, id: FileId) -> Option<Span> {
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if let Some(i) = indent.find('\t') {
+            return Some(Span::new(id, offset + i, offset + i + 1));
         }
-        return "the document exceeds baton's YAML size limits".to_string();
+        offset += line.len();
     }
-    if let Some(i) = message.find(", set DuplicateKeyPolicy") {
-        return message[..i].to_string();
-    }
-    message.to_string()
+    None
+}
+
+/// The parser's own message, without the position it appends (we render ours).
+fn parser_message(err: &serde_saphyr::Error) -> String {
+    let message = err.to_string();
+    message.split(" at line ").next().unwrap_or(&message).trim().to_string()
 }
 
 fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Diagnostic {
-    let message = err.to_string();
-    // The crate appends its own position; we render ours.
-    let message = message.split(" at line ").next().unwrap_or(&message).trim().to_string();
-    let lower = message.to_lowercase();
-    let message = friendly(&message);
-    let (code, help) = if lower.contains("duplicate") {
-        (Code::DuplicateKey, "each key may appear once in a mapping; remove or rename one")
-    } else if lower.contains("tab") {
-        (Code::YamlSyntax, "YAML indentation must use spaces, not tabs: replace the tab with spaces")
-    } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
-        (
-            Code::YamlTooComplex,
-            "the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it",
-        )
-    } else {
-        (Code::YamlSyntax, "check indentation, quoting and the `key: value` layout near this point")
-    };
-    let mut span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
-    if code == Code::YamlSyntax && lower.contains("tab") {
-        // The parser reports where it gave up; the tab that caused it is more useful.
-        let mut offset = 0;
-        for line in file.text.split_inclusive('\n') {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            if let Some(i) = indent.find('\t') {
-                span = Span::new(id, offset + i, offset + i + 1);
-                break;
-            }
-            offset += line.len();
+    let at = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
+    match classify(err) {
+        Problem::DuplicateKey(key) => {
+            let key = key.unwrap_or_default();
+            let mut d = Diagnostic::error(Code::DuplicateKey, format!("invalid YAML: duplicate mapping key: {key}"));
+            d = match first_key_above(file, id, at, &key) {
+                Some(first) if !key.is_empty() => d.at(at, "second time").also(first, "first time"),
+                _ => d.at(at, "here"),
+            };
+            d.help("each key may appear once in a mapping; remove or rename one")
         }
+        Problem::TooComplex(what) => Diagnostic::error(Code::YamlTooComplex, format!("invalid YAML: {what}"))
+            .at(at, "here")
+            .help("the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it"),
+        // The parser reports where it gave up; a tab in the indentation that caused it is
+        // more useful.
+        Problem::Syntax => match indentation_tab(file, id) {
+            Some(tab) => Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
+                .at(tab, "here")
+                .help("YAML indentation must use spaces, not tabs: replace the tab with spaces"),
+            None => Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
+                .at(at, "here")
+                .help("check indentation, quoting and the `key: value` layout near this point"),
+        },
     }
-    let mut d = Diagnostic::error(code, format!("invalid YAML: {message}"));
-    if code == Code::DuplicateKey
-        && let Some(key) = message.rsplit(": ").next()
-        && let Some(first) = first_key_above(file, id, span, key)
-    {
-        d = d.at(span, "second time").also(first, "first time");
-    } else {
-        d = d.at(span, "here");
-    }
-    d.help(help)
 }
 
 /// The earlier occurrence of `key` in the same block mapping as the one at `span`:

@@ -309,3 +309,110 @@ fn type_name(t: JsonType) -> &'static str {
         JsonType::Null => "null",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{Fixture, json_response};
+
+    /// The failures of step `name` of `yaml` against `ex` (its subjects, in order).
+    fn failures(yaml: &str, ex: &Exchange) -> Vec<Failure> {
+        let f = Fixture::new(yaml);
+        let plan = f.valid();
+        let ctx = f.context(&plan, &[]);
+        check(plan.step(0), ex, &ctx)
+    }
+
+    fn subjects(fs: &[Failure]) -> Vec<&str> {
+        fs.iter().map(|f| f.subject.as_str()).collect()
+    }
+
+    #[test]
+    fn without_a_status_expectation_requests_pass_below_400_and_auth_steps_need_2xx() {
+        let request = "requests:\n  - url: http://h/a\n";
+        assert!(failures(request, &json_response(302, json!({}))).is_empty());
+        let f = failures(request, &json_response(404, json!({})));
+        assert_eq!((f[0].subject.as_str(), f[0].actual.as_str()), ("status", "404"));
+        let auth = "auth:\n  - url: http://h/login\nrequests: []\n";
+        assert_eq!(subjects(&failures(auth, &json_response(302, json!({})))), ["status"]);
+    }
+
+    #[test]
+    fn status_lists_and_classes_allow_any_member() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect: {status: [201, 4xx]}\n";
+        assert!(failures(yaml, &json_response(201, json!({}))).is_empty());
+        assert!(failures(yaml, &json_response(409, json!({}))).is_empty());
+        let f = failures(yaml, &json_response(200, json!({})));
+        assert_eq!(f[0].expected, "201 or 4xx");
+    }
+
+    #[test]
+    fn json_numbers_compare_by_value_and_templates_render_the_expected_side() {
+        let yaml = "vars: {n: 2}\nrequests:\n  - url: http://h/a\n    expect:\n      json:\n        $.a: 1\n        $.b: '{{ n }}'\n";
+        assert!(failures(yaml, &json_response(200, json!({"a": 1.0, "b": 2}))).is_empty());
+        let f = failures(yaml, &json_response(200, json!({"a": 1, "b": 3})));
+        assert_eq!((f[0].subject.as_str(), f[0].expected.as_str(), f[0].actual.as_str()), ("$.b", "2", "3"));
+    }
+
+    #[test]
+    fn matchers_check_length_range_type_pattern_and_membership() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      json:\n        $.items: {len: 2, contains: 'x'}\n        $.n: {gt: 1, lte: 5, type: integer}\n        $.id: {matches: '^u-[0-9]+$'}\n        $.gone: {exists: false}\n";
+        let good = json!({"items": ["x", "y"], "n": 5, "id": "u-42"});
+        assert!(failures(yaml, &json_response(200, good)).is_empty());
+        let bad = json!({"items": ["y"], "n": 5.5, "id": "user-1", "gone": null});
+        let f = failures(yaml, &json_response(200, bad));
+        assert_eq!(subjects(&f), ["$.items", "$.items", "$.n", "$.n", "$.id", "$.gone"]);
+        assert!(f[0].actual.starts_with("length 1"), "{}", f[0].actual);
+    }
+
+    #[test]
+    fn headers_compare_as_text_and_content_type_ignores_parameters_unless_given() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      headers: {X-Count: 3}\n      content_type: application/json\n";
+        let ex = Exchange::new(
+            200,
+            vec![
+                ("content-type".into(), "application/json; charset=utf-8".into()),
+                ("x-count".into(), "3".into()),
+            ],
+            b"{}".to_vec(),
+        );
+        assert!(failures(yaml, &ex).is_empty());
+        let strict =
+            "requests:\n  - url: http://h/a\n    expect: {content_type: 'text/plain; charset=ascii'}\n";
+        let f = failures(strict, &ex);
+        assert_eq!(
+            (f[0].subject.as_str(), f[0].actual.as_str()),
+            ("content type", "application/json; charset=utf-8")
+        );
+    }
+
+    #[test]
+    fn a_json_expectation_on_a_text_body_says_what_the_body_is() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      json: {$.a: 1}\n      body_contains: [hello, bye]\n";
+        let ex =
+            Exchange::new(200, vec![("content-type".into(), "text/plain".into())], b"hello world".to_vec());
+        let f = failures(yaml, &ex);
+        assert_eq!(subjects(&f), ["body", "body"]);
+        assert_eq!(f[0].actual, "text/plain (11 bytes)");
+        assert_eq!(f[1].expected, "to contain \"bye\"");
+    }
+
+    #[test]
+    fn failures_come_in_the_order_the_yaml_asks() {
+        let yaml =
+            "requests:\n  - url: http://h/a\n    expect:\n      json: {$.z: 1, $.a: 2}\n      status: 201\n";
+        let f = failures(yaml, &json_response(200, json!({"z": 0, "a": 0})));
+        assert_eq!(subjects(&f), ["$.z", "$.a", "status"]);
+        assert!(f.windows(2).all(|w| w[0].span.start <= w[1].span.start));
+    }
+
+    #[test]
+    fn excerpts_cut_on_characters_and_say_so() {
+        assert_eq!(excerpt("héllo", 2), "hé…");
+        assert_eq!(excerpt("hi", 2), "hi");
+        assert_eq!(as_text(&json!("s")), "s");
+        assert_eq!(as_text(&json!({"a": 1})), r#"{"a":1}"#);
+    }
+}

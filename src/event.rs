@@ -225,3 +225,76 @@ pub trait Sink {
     /// Handles one event.
     fn event(&mut self, event: &Event<'_>);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::Failure;
+
+    fn outcome(role: Role, result: StepResult) -> StepOutcome {
+        StepOutcome {
+            name: "s".into(),
+            named: true,
+            role,
+            method: "GET".into(),
+            url: None,
+            status: None,
+            elapsed: Duration::ZERO,
+            result,
+            span: Span::default(),
+            body_excerpt: None,
+            notes: Vec::new(),
+            snapshot: None,
+        }
+    }
+
+    fn collection(steps: Vec<StepOutcome>) -> CollectionOutcome {
+        CollectionOutcome { name: "c".into(), path: PathBuf::new(), steps, elapsed: Duration::ZERO }
+    }
+
+    fn failed() -> StepResult {
+        StepResult::Failed(vec![Failure {
+            span: Span::default(),
+            subject: "status".into(),
+            expected: "200".into(),
+            actual: "500".into(),
+        }])
+    }
+
+    #[test]
+    fn a_failed_request_exits_1_and_a_failed_auth_step_or_an_error_exits_4() {
+        assert_eq!(collection(vec![outcome(Role::Request, failed())]).exit(), Exit::Failed);
+        assert_eq!(collection(vec![outcome(Role::Auth, failed())]).exit(), Exit::Runtime);
+        let error = StepResult::Error(StepError { message: "refused".into(), span: None, help: None });
+        let mixed = collection(vec![outcome(Role::Request, failed()), outcome(Role::Request, error)]);
+        assert_eq!(mixed.exit(), Exit::Runtime, "a runtime error outranks a failed expectation");
+        assert_eq!(
+            collection(vec![outcome(Role::Request, StepResult::Skipped("x".into()))]).exit(),
+            Exit::Passed
+        );
+    }
+
+    #[test]
+    fn reused_results_count_as_passed() {
+        let c = collection(vec![
+            outcome(Role::Auth, StepResult::Reused("saved".into())),
+            outcome(Role::Request, StepResult::Passed),
+            outcome(Role::Request, failed()),
+            outcome(Role::Request, StepResult::Skipped("x".into())),
+        ]);
+        assert_eq!(c.counts(), (2, 1, 0, 1));
+    }
+
+    #[test]
+    fn notes_are_typed_and_read_as_one_line() {
+        let mut o = outcome(Role::Request, StepResult::Passed);
+        assert_eq!(o.notes_text(), None);
+        o.notes.push(Note::Throttled { status: 429, wait: Duration::from_millis(1500) });
+        o.notes.push(Note::Attempts { attempt: 3, of: 5 });
+        o.notes.push(Note::Again(RenewReason::Got401));
+        assert_eq!(
+            o.notes_text().as_deref(),
+            Some("waited 1.5 s after 429 (Retry-After); attempt 3 of 5; again: a request got 401")
+        );
+    }
+}

@@ -40,5 +40,7 @@ pub mod validate;
 pub mod yaml;
 
 mod app;
+#[cfg(test)]
+mod testing;
 
 pub use app::run;

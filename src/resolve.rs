@@ -210,3 +210,141 @@ fn register_body_secrets(body: &ResolvedBody, masker: &Masker) {
         ResolvedBody::Raw { .. } | ResolvedBody::None => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::testing::Fixture;
+
+    /// Resolves request `name` of `yaml`, with `extra` variables (captured values).
+    fn resolved(f: &Fixture, name: &str, extra: &[(&str, serde_json::Value)]) -> ResolvedRequest {
+        let plan = f.valid();
+        let step = &plan.steps.iter().find(|ps| ps.step.name == name).expect("step").step;
+        let ctx = f.context(&plan, extra);
+        resolve(step, &ctx, Path::new("/base"), &f.masker).expect("resolves")
+    }
+
+    fn header<'r>(r: &'r ResolvedRequest, name: &str) -> Vec<&'r str> {
+        r.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    #[test]
+    fn step_headers_replace_defaults_of_the_same_name_in_any_case() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {Accept: text/plain, X-Team: core}\nrequests:\n  - name: a\n    url: http://h/a\n    headers: {accept: application/json}\n",
+        );
+        let r = resolved(&f, "a", &[]);
+        assert_eq!(header(&r, "accept"), ["application/json"]);
+        assert_eq!(header(&r, "x-team"), ["core"]);
+    }
+
+    #[test]
+    fn null_on_a_step_removes_the_default() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Trace: on}\n  query: {debug: '1'}\nrequests:\n  - name: a\n    url: http://h/a\n    headers: {X-Trace: null}\n    query: {debug: null}\n",
+        );
+        let r = resolved(&f, "a", &[]);
+        assert!(header(&r, "x-trace").is_empty(), "{:?}", r.headers);
+        assert_eq!(r.url, "http://h/a");
+    }
+
+    #[test]
+    fn list_values_repeat_the_name_and_query_goes_before_the_fragment() {
+        let f = Fixture::new(
+            "requests:\n  - name: a\n    url: 'http://h/a?x=1#top'\n    query: {tag: [red, blue], q: 'a b'}\n",
+        );
+        assert_eq!(resolved(&f, "a", &[]).url, "http://h/a?x=1&tag=red&tag=blue&q=a+b#top");
+    }
+
+    #[test]
+    fn default_bearer_goes_to_requests_but_not_to_auth_steps() {
+        let f = Fixture::new(
+            "defaults:\n  bearer: '{{ token }}'\nauth:\n  - name: login\n    url: http://h/login\n    capture: {token: $.t}\nrequests:\n  - name: a\n    url: http://h/a\n",
+        );
+        assert!(header(&resolved(&f, "login", &[]), "authorization").is_empty());
+        let r = resolved(&f, "a", &[("token", "tok-123".into())]);
+        assert_eq!(header(&r, "authorization"), ["Bearer tok-123"]);
+        assert_eq!(f.masker.mask("tok-123"), crate::secret::MASK, "the token is registered as a secret");
+    }
+
+    #[test]
+    fn bearer_null_and_an_own_authorization_header_each_drop_the_default_credentials() {
+        let f = Fixture::new(
+            "defaults:\n  bearer: abc\nrequests:\n  - name: none\n    url: http://h/a\n    bearer: null\n  - name: own\n    url: http://h/b\n    headers: {Authorization: Token xyz}\n",
+        );
+        assert!(header(&resolved(&f, "none", &[]), "authorization").is_empty());
+        assert_eq!(header(&resolved(&f, "own", &[]), "authorization"), ["Token xyz"]);
+    }
+
+    #[test]
+    fn basic_credentials_are_encoded_and_masked() {
+        let f = Fixture::new(
+            "requests:\n  - name: a\n    url: http://h/a\n    basic: {username: ann, password: s3cr3t-pw}\n",
+        );
+        let r = resolved(&f, "a", &[]);
+        assert_eq!(header(&r, "authorization"), ["Basic YW5uOnMzY3IzdC1wdw=="]);
+        assert_eq!(f.masker.mask("s3cr3t-pw YW5uOnMzY3IzdC1wdw=="), format!("{0} {0}", crate::secret::MASK));
+    }
+
+    #[test]
+    fn issued_token_types_become_the_authorization_scheme() {
+        assert_eq!(scheme(Some("bearer".into())), "Bearer");
+        assert_eq!(scheme(Some("".into())), "Bearer");
+        assert_eq!(scheme(None), "Bearer");
+        assert_eq!(scheme(Some("MAC".into())), "MAC");
+    }
+
+    #[test]
+    fn multipart_files_resolve_against_the_collection_folder() {
+        let f = Fixture::new(
+            "requests:\n  - name: up\n    method: POST\n    url: http://h/up\n    multipart:\n      note: hello\n      doc: {file: data/report.csv}\n      pic: {file: a.png, filename: avatar.png, content_type: image/png}\n",
+        );
+        let r = resolved(&f, "up", &[]);
+        let ResolvedBody::Multipart(parts) = &r.body else { panic!("multipart: {:?}", r.body) };
+        assert!(
+            matches!(&parts[0], ResolvedPart::Text { name, value } if name == "note" && value == "hello")
+        );
+        match &parts[1] {
+            ResolvedPart::File { path, filename, content_type, .. } => {
+                assert_eq!(path, Path::new("/base/data/report.csv"));
+                assert_eq!(filename, "report.csv");
+                assert_eq!(content_type, &None);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&parts[2], ResolvedPart::File { filename, content_type: Some(ct), .. }
+            if filename == "avatar.png" && ct == "image/png"));
+    }
+
+    #[test]
+    fn secret_named_form_fields_and_query_parameters_are_masked() {
+        let f = Fixture::new(
+            "requests:\n  - name: t\n    method: POST\n    url: http://h/t\n    query: {api_key: q-key-999}\n    form: {client_id: app, client_secret: cs-777}\n",
+        );
+        let r = resolved(&f, "t", &[]);
+        assert!(matches!(&r.body, ResolvedBody::Form(p) if p.len() == 2));
+        assert_eq!(f.masker.mask("q-key-999 cs-777 app"), format!("{0} {0} app", crate::secret::MASK));
+    }
+
+    #[test]
+    fn a_url_that_renders_to_an_object_is_an_error_at_the_url() {
+        let f = Fixture::new("vars:\n  where: {a: 1}\nrequests:\n  - name: a\n    url: '{{ where }}'\n");
+        let plan = f.valid();
+        let ctx = f.context(&plan, &[]);
+        let e = resolve(plan.step(0), &ctx, Path::new("."), &f.masker).expect_err("not text");
+        assert_eq!(e.cause, RenderCause::WrongType);
+        assert!(e.message.contains("`url` must render to text"), "{}", e.message);
+        assert_eq!(e.span, plan.step(0).url.span());
+    }
+
+    #[test]
+    fn the_default_timeout_applies_unless_the_step_sets_one() {
+        let f = Fixture::new(
+            "defaults:\n  timeout: 5s\nrequests:\n  - name: a\n    url: http://h/a\n  - name: b\n    url: http://h/b\n    timeout: 1s\n",
+        );
+        assert_eq!(resolved(&f, "a", &[]).timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(resolved(&f, "b", &[]).timeout, Some(std::time::Duration::from_secs(1)));
+    }
+}

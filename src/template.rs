@@ -427,8 +427,12 @@ impl RenderError {
     }
 }
 
-fn to_json(v: &MjValue) -> Result<serde_json::Value, String> {
-    serde_json::to_value(v).map_err(|e| format!("cannot turn the value into JSON: {e}"))
+fn to_json(v: &MjValue, site: &Site) -> Result<serde_json::Value, RenderError> {
+    serde_json::to_value(v).map_err(|e| RenderError {
+        span: site.span,
+        message: format!("cannot turn the value into JSON: {e}"),
+        cause: RenderCause::WrongType,
+    })
 }
 
 impl Template<'_> {
@@ -482,11 +486,7 @@ impl Template<'_> {
                         cause: RenderCause::Other,
                     });
                 }
-                to_json(&v).map_err(|message| RenderError {
-                    span: site.span,
-                    message,
-                    cause: RenderCause::Other,
-                })
+                to_json(&v, site)
             }
             Kind::Seq(items) => {
                 items.iter().map(|c| c.render(ctx, sources)).collect::<Result<Vec<_>, _>>().map(Into::into)

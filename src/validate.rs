@@ -322,3 +322,116 @@ fn undefined(
         .at(span, "not defined")
         .help(hint)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Fixture;
+
+    #[test]
+    fn a_step_that_nulls_a_default_header_is_not_checked_against_it() {
+        // The login step removes the session header it is about to capture; the default
+        // header reading the capture applies only to the steps after it.
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    headers: {X-Session: null}\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        let plan = f.valid();
+        assert!(plan.step(0).headers.iter().all(|(k, t)| k.name != "X-Session" || t.is_literal()));
+        assert_eq!(plan.steps[1].needs, [Need { name: "session".into(), from: 0 }]);
+    }
+
+    #[test]
+    fn a_default_header_reading_a_later_capture_is_captured_too_late() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        assert_eq!(f.codes(), ["captured-too-late"]);
+    }
+
+    #[test]
+    fn needs_point_at_the_step_that_captures() {
+        let f = Fixture::new(
+            "requests:\n  - name: a\n    url: http://h/a\n    capture: {id: $.id}\n  - name: b\n    url: 'http://h/b/{{ id }}'\n",
+        );
+        let plan = f.valid();
+        assert!(plan.steps[0].needs.is_empty());
+        assert_eq!(plan.steps[1].needs, [Need { name: "id".into(), from: 0 }]);
+    }
+
+    #[test]
+    fn an_undefined_variable_gets_a_did_you_mean() {
+        let f = Fixture::new("vars: {base_url: http://h}\nrequests:\n  - url: '{{ base_ulr }}/a'\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "undefined-variable");
+        assert_eq!(ds[0].help.as_deref(), Some("did you mean `base_url`?"));
+    }
+
+    #[test]
+    fn a_capture_read_by_its_own_step_is_too_late() {
+        let f = Fixture::new("requests:\n  - url: 'http://h/{{ id }}'\n    capture: {id: $.id}\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "captured-too-late");
+        assert!(ds[0].help.as_deref().unwrap_or("").contains("in a step after"), "{:?}", ds[0].help);
+    }
+
+    #[test]
+    fn variables_may_use_variables_defined_below_them() {
+        let f = Fixture::new(
+            "vars:\n  url: '{{ host }}/v1'\n  host: http://h\nrequests:\n  - url: '{{ url }}'\n",
+        );
+        let plan = f.valid();
+        let ctx = f.context(&plan, &[]);
+        assert_eq!(ctx.text(&plan.step(0).url, "url").expect("text"), "http://h/v1");
+    }
+
+    #[test]
+    fn a_cycle_between_variables_names_every_member() {
+        let f = Fixture::new("vars:\n  a: '{{ b }}'\n  b: '{{ a }}'\nrequests:\n  - url: http://h\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "variable-cycle");
+        assert!(ds[0].message.contains("`a`") && ds[0].message.contains("`b`"), "{}", ds[0].message);
+    }
+
+    #[test]
+    fn an_unset_environment_variable_is_missing_env_from_its_typed_cause() {
+        let f = Fixture::new("vars:\n  key: \"{{ env('NO_SUCH_VAR_X') }}\"\nrequests:\n  - url: http://h\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "missing-env");
+        assert!(ds[0].help.as_deref().unwrap_or("").starts_with("set NO_SUCH_VAR_X"), "{:?}", ds[0].help);
+        let set = Fixture::with_env(
+            "vars:\n  key: \"{{ env('X_SET') }}\"\nrequests:\n  - url: http://h\n",
+            &[("X_SET", "1")],
+        );
+        assert!(set.codes().is_empty());
+    }
+
+    #[test]
+    fn overrides_win_over_vars_and_secret_named_ones_are_masked() {
+        let f = Fixture::new("vars: {api_token: file}\nrequests:\n  - url: 'http://h/{{ api_token }}'\n");
+        let plan = f.plan_with(&[("api_token", "cli-tok-42")]).expect("valid");
+        let ctx = f.context(&plan, &[]);
+        assert_eq!(ctx.text(&plan.step(0).url, "url").expect("text"), "http://h/cli-tok-42");
+        assert_eq!(f.masker.mask("cli-tok-42"), crate::secret::MASK);
+    }
+
+    #[test]
+    fn a_field_typo_in_a_known_variable_is_caught_before_sending() {
+        let f = Fixture::new("vars:\n  user: {name: ann}\nrequests:\n  - url: 'http://h/{{ user.nmae }}'\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "render-error");
+        assert!(ds[0].message.contains("user.nmae"), "{}", ds[0].message);
+    }
+
+    #[test]
+    fn oauth2_requests_need_the_access_token_from_the_token_step() {
+        let f = Fixture::new(
+            "auth:\n  oauth2:\n    grant: client_credentials\n    token_url: http://h/token\n    client_id: app\n    client_secret: cs\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        let plan = f.valid();
+        let me = plan.steps.iter().find(|ps| ps.step.name == "me").expect("me");
+        assert!(matches!(me.step.auth, Some(AuthSpec::OAuth2)));
+        assert_eq!(me.needs.len(), 1);
+        assert_eq!(me.needs[0].name, "access_token");
+        assert_eq!(plan.step(me.needs[0].from).role, Role::Auth);
+    }
+}

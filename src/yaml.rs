@@ -287,7 +287,8 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
     match classify(err) {
         Problem::DuplicateKey(key) => {
             let key = key.unwrap_or_default();
-            let mut d = Diagnostic::error(Code::DuplicateKey, format!("invalid YAML: duplicate mapping key: {key}"));
+            let mut d =
+                Diagnostic::error(Code::DuplicateKey, format!("invalid YAML: duplicate mapping key: {key}"));
             d = match first_key_above(file, id, at, &key) {
                 Some(first) if !key.is_empty() => d.at(at, "second time").also(first, "first time"),
                 _ => d.at(at, "here"),
@@ -300,9 +301,11 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
         // The parser reports where it gave up; a tab in the indentation that caused it is
         // more useful.
         Problem::Syntax => match indentation_tab(file, id) {
-            Some(tab) => Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
-                .at(tab, "here")
-                .help("YAML indentation must use spaces, not tabs: replace the tab with spaces"),
+            Some(tab) => {
+                Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
+                    .at(tab, "here")
+                    .help("YAML indentation must use spaces, not tabs: replace the tab with spaces")
+            }
             None => Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
                 .at(at, "here")
                 .help("check indentation, quoting and the `key: value` layout near this point"),

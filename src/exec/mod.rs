@@ -27,6 +27,7 @@ use crate::source::SourceMap;
 use crate::template::Scope;
 
 pub use persist::Persist;
+use session::RenewFailed;
 
 /// Executor settings.
 #[derive(Debug, Clone, Default)]
@@ -80,8 +81,8 @@ pub async fn execute(
         }
         let outcome = match runner.run_in_sequence(ps).await {
             Ok(outcome) => outcome,
-            Err(failed) => {
-                let reason = format!("renewing credentials failed at `{failed}`");
+            Err(RenewFailed { step }) => {
+                let reason = format!("renewing credentials failed at `{step}`");
                 stop = Some(reason.clone());
                 runner.finish(ps.index, skipped(&ps.step, reason));
                 continue;
@@ -128,9 +129,9 @@ struct Runner<'r, 'p, 'a, 's> {
 
 impl Runner<'_, '_, '_, '_> {
     /// Runs a step of the sequence: renews due credentials first, and after a 401 on a
-    /// request that uses them, re-authenticates once and retries. `Err` names the auth
-    /// step that failed while renewing before the step could run.
-    async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<StepOutcome, String> {
+    /// request that uses them, re-authenticates once and retries. `Err`: renewing due
+    /// credentials failed before the step could run.
+    async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<StepOutcome, RenewFailed> {
         let step = &ps.step;
         if step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
             self.renew(RenewReason::Expired).await?;
@@ -146,7 +147,7 @@ impl Runner<'_, '_, '_, '_> {
                     outcome = self.attempt(ps.index, true).await;
                     outcome.notes.push(Note::RetriedAfter401);
                 }
-                Err(step) => outcome.notes.push(Note::ReauthFailed { step }),
+                Err(RenewFailed { step }) => outcome.notes.push(Note::ReauthFailed { step }),
             }
         }
         Ok(outcome)

@@ -26,10 +26,16 @@ pub(super) fn lifetime(expiry: &Expiry, ex: &Exchange) -> Option<Duration> {
     }
 }
 
+/// Renewing credentials failed at this auth step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RenewFailed {
+    /// The auth step's name.
+    pub step: String,
+}
+
 impl Runner<'_, '_, '_, '_> {
     /// Runs every auth step again (reusing `once` results), from a clean expiry.
-    /// `Err` names the auth step that failed.
-    pub(super) async fn authenticate(&mut self, why: RenewReason) -> Result<(), String> {
+    pub(super) async fn authenticate(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
         self.refresh_at = None;
         let plan = self.plan;
         for ps in plan.sequence().filter(|ps| ps.step.role == Role::Auth) {
@@ -38,7 +44,7 @@ impl Runner<'_, '_, '_, '_> {
             let ok = matches!(outcome.result, StepResult::Passed | StepResult::Reused(_));
             self.finish(ps.index, outcome);
             if !ok {
-                return Err(ps.step.name.clone());
+                return Err(RenewFailed { step: ps.step.name.clone() });
             }
         }
         Ok(())
@@ -46,7 +52,7 @@ impl Runner<'_, '_, '_, '_> {
 
     /// Renews credentials: the refresh-only step when a refresh token is at hand, else full
     /// authentication.
-    pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), String> {
+    pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
         let plan = self.plan;
         let refresh = plan.steps.iter().find(|ps| {
             ps.step.lifecycle.refresh_only && ps.needs.iter().all(|n| self.scope.contains(&n.name))

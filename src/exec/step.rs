@@ -143,11 +143,11 @@ impl Runner<'_, '_, '_, '_> {
                     out.values.insert(cap.name.name.clone(), value);
                 }
                 Err(_) if cap.optional => {}
-                Err(message) => failures.push(Failure {
+                Err(e) => failures.push(Failure {
                     span: cap.name.span,
                     subject: format!("capture `{}`", cap.name.name),
                     expected: "a value".into(),
-                    actual: message,
+                    actual: e.to_string(),
                 }),
             }
         }

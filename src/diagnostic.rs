@@ -14,14 +14,16 @@ macro_rules! codes {
     ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
         /// The stable code of every problem baton reports, shown as `error[code]`.
         ///
-        /// One catalogue: `docs/errors.md` lists them all, and a test keeps it complete.
+        /// One catalogue: `docs/errors.md` lists them all, and a test keeps it in step.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
             $($(#[doc = $doc])* $variant,)*
         }
 
         impl Code {
-            /// Every code, in catalogue order.
+            /// Every code, in catalogue order (the test that keeps `docs/errors.md` complete
+            /// reads it).
+            #[cfg(test)]
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
 
             /// The code as printed, e.g. `unknown-field`.
@@ -32,6 +34,7 @@ macro_rules! codes {
             }
 
             /// One line on what the code means.
+            #[cfg(test)]
             pub fn description(self) -> &'static str {
                 match self {
                     $(Code::$variant => concat!($($doc),*).trim_ascii(),)*
@@ -46,7 +49,7 @@ codes! {
     BadCapture = "bad-capture",
     /// A duration is not a number of seconds or text like `500ms`, `30s`, `2m`.
     BadDuration = "bad-duration",
-    /// `--env` names no profile, or the profile file cannot be read.
+    /// An environment variable baton reads (`BATON_UPDATE`) has a value it does not take.
     BadEnv = "bad-env",
     /// A line of an `--env-file` is not `NAME=value`.
     BadEnvFile = "bad-env-file",
@@ -175,22 +178,11 @@ pub struct Label {
     pub primary: bool,
 }
 
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Stops the run.
-    Error,
-    /// Printed, but the run goes on.
-    Warning,
-}
-
 /// One user-facing problem.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
     /// Stable short code, e.g. `unknown-field`.
     pub code: Code,
-    /// Error or warning.
-    pub severity: Severity,
     /// One-line summary.
     pub message: String,
     /// Spans to show.
@@ -208,7 +200,6 @@ impl Diagnostic {
     pub fn error(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            severity: Severity::Error,
             message: message.into(),
             labels: Vec::new(),
             notes: Vec::new(),
@@ -220,11 +211,6 @@ impl Diagnostic {
     /// A usage error (exit 2).
     pub fn usage(code: Code, message: impl Into<String>) -> Self {
         Diagnostic::error(code, message).with_exit(Exit::Usage)
-    }
-
-    /// A warning.
-    pub fn warning(code: Code, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
     }
 
     /// Sets the primary span.
@@ -270,11 +256,7 @@ impl Diagnostic {
         if self.labels.iter().all(|l| sources.get(l.span.file).is_none()) {
             return self.render_plain(styled);
         }
-        let level = match self.severity {
-            Severity::Error => Level::ERROR,
-            Severity::Warning => Level::WARNING,
-        };
-        let title = level.primary_title(self.message.as_str()).id(self.code.as_str());
+        let title = Level::ERROR.primary_title(self.message.as_str()).id(self.code.as_str());
         let mut group = Group::with_title(title);
         // Group labels by file; the primary label's file comes first.
         let mut labels: Vec<&Label> = self.labels.iter().collect();
@@ -322,16 +304,12 @@ impl Diagnostic {
 impl Diagnostic {
     /// A diagnostic without source lines: title, notes and help only.
     fn render_plain(&self, styled: bool) -> String {
-        let (word, colour) = match self.severity {
-            Severity::Error => ("error", anstyle::AnsiColor::Red),
-            Severity::Warning => ("warning", anstyle::AnsiColor::Yellow),
-        };
         let (head, bold) = if styled {
-            (colour.on_default().bold(), anstyle::Style::new().bold())
+            (anstyle::AnsiColor::Red.on_default().bold(), anstyle::Style::new().bold())
         } else {
             (anstyle::Style::new(), anstyle::Style::new())
         };
-        let mut out = format!("{head}{word}[{}]{head:#}{bold}: {}{bold:#}", self.code, self.message);
+        let mut out = format!("{head}error[{}]{head:#}{bold}: {}{bold:#}", self.code, self.message);
         for n in &self.notes {
             out.push_str(&format!("\n  = note: {n}"));
         }
@@ -378,6 +356,47 @@ pub fn suggest(name: &str, known: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/errors.md` as the catalogue renders it.
+    fn catalogue() -> String {
+        let mut out = String::from(
+            "# Error codes\n\nEvery problem baton reports carries one of these codes, shown as `error[code]`.\n\
+             Problems in a collection exit with 3 (nothing is sent), problems on the command line with 2,\n\
+             and the two run-time codes appear in reports.\n\n| code | meaning |\n|---|---|\n",
+        );
+        for c in Code::ALL {
+            out.push_str(&format!("| `{c}` | {} |\n", c.description()));
+        }
+        out
+    }
+
+    #[test]
+    fn the_error_catalogue_in_docs_lists_every_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md");
+        let want = catalogue();
+        if std::env::var_os("BATON_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/errors.md");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/errors.md is out of date: run `BATON_WRITE_DOCS=1 cargo test --lib catalogue`"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_compare_with_their_text() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert!(
+                c.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{c}"
+            );
+            assert!(!c.description().is_empty(), "{c} has no description");
+        }
+        assert_eq!(Code::UnknownField, "unknown-field");
+    }
 
     #[test]
     fn did_you_mean_finds_typos_and_ignores_strangers() {

@@ -116,7 +116,8 @@ impl Exchange {
         Exchange { status, version, headers, body, elapsed, json: OnceLock::new() }
     }
 
-    /// Builds an exchange (also used by tests of capture and assert logic).
+    /// Builds an exchange in memory, for tests of capture and assert logic.
+    #[cfg(test)]
     pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
         Exchange {
             status,

@@ -116,17 +116,6 @@ impl SourceMap {
     pub fn text(&self, span: Span) -> &str {
         self.get(span.file).and_then(|f| f.text.get(span.start..span.end)).unwrap_or("")
     }
-
-    /// `path:line:col` for a span.
-    pub fn position(&self, span: Span) -> String {
-        match self.get(span.file) {
-            Some(f) => {
-                let (l, c) = f.line_col(span.start);
-                format!("{}:{l}:{c}", f.path.display())
-            }
-            None => "<unknown>".to_string(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -142,6 +131,5 @@ mod tests {
         assert_eq!(f.line_col(9), (2, 1));
         assert_eq!(f.line_col(14), (2, 6));
         assert_eq!(f.offset_of(2, 6), 14);
-        assert_eq!(map.position(Span::new(id, 9, 12)), "a.yaml:2:1");
     }
 }

@@ -417,14 +417,6 @@ impl RenderError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         Diagnostic::error(Code::RenderError, self.message.clone()).at(self.span, "while rendering this value")
     }
-
-    /// The undefined variable, when that was the cause.
-    pub fn undefined(&self) -> Option<&str> {
-        match &self.cause {
-            RenderCause::Undefined(name) => Some(name),
-            _ => None,
-        }
-    }
 }
 
 fn to_json(v: &MjValue, site: &Site) -> Result<serde_json::Value, RenderError> {
@@ -664,7 +656,7 @@ mod tests {
     #[test]
     fn undefined_variables_point_at_the_use() {
         let e = render("'a {{ missing }}'", &[]).expect_err("undefined");
-        assert_eq!(e.undefined(), Some("missing"));
+        assert_eq!(e.cause, RenderCause::Undefined("missing".into()));
         assert_eq!((e.span.start, e.span.end), (9, 16), "the span covers `missing`");
     }
 

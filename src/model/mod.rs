@@ -78,18 +78,6 @@ impl Collection {
     pub fn steps(&self) -> impl Iterator<Item = &Step<Node>> {
         self.auth.iter().chain(self.requests.iter())
     }
-
-    /// The credentials a step sends: its own, else (for requests only) the defaults'.
-    /// Default credentials are what the auth steps establish, so auth steps never inherit them.
-    pub fn auth_for<'a>(&'a self, step: &'a Step<Node>) -> Option<&'a AuthSpec<Node>> {
-        match step.role {
-            Role::Auth => step.auth.as_ref(),
-            Role::Request => step.auth.as_ref().or(self.defaults.auth.as_ref()).or(match self.oauth2 {
-                Some(_) => Some(&AuthSpec::OAuth2),
-                None => None,
-            }),
-        }
-    }
 }
 
 /// Values applied to every request of a collection.

@@ -607,6 +607,46 @@ impl Scope {
     }
 }
 
+/// A scope that grows while templates read it (variables resolved one after another),
+/// without copying it for every render.
+#[derive(Debug, Default)]
+pub struct GrowingScope(std::sync::RwLock<Scope>);
+
+impl GrowingScope {
+    /// Starts from `scope`.
+    pub fn new(scope: Scope) -> Arc<Self> {
+        Arc::new(GrowingScope(std::sync::RwLock::new(scope)))
+    }
+
+    /// A template context that sees every later [`GrowingScope::set_json`].
+    pub fn context(self: &Arc<Self>) -> MjValue {
+        MjValue::from_dyn_object(self.clone())
+    }
+
+    /// Sets a variable from JSON.
+    pub fn set_json(&self, name: &str, value: &serde_json::Value) {
+        if let Ok(mut s) = self.0.write() {
+            s.set_json(name, value);
+        }
+    }
+
+    /// The scope as it is now.
+    pub fn snapshot(&self) -> Scope {
+        self.0.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Object for GrowingScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.read().ok()?.vars.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let names = self.0.read().map(|s| s.vars.keys().map(|k| MjValue::from(k.as_str())).collect());
+        minijinja::value::Enumerator::Values(names.unwrap_or_default())
+    }
+}
+
 impl Object for Scope {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         self.vars.get(key.as_str()?).cloned()

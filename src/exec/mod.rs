@@ -52,10 +52,6 @@ pub async fn execute(
         .get(plan.file)
         .map(|f| (f.path.clone(), f.canonical.display().to_string()))
         .unwrap_or_default();
-    let label_width = |s: &CompiledStep<'_>| {
-        let name = if s.named { s.name.chars().count() } else { 0 };
-        name + if s.role == Role::Auth { " (auth)".len() } else { 0 }
-    };
     let name_width = plan.sequence().map(|ps| label_width(&ps.step)).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &plan.name, path: &path, name_width });
     let mut runner = Runner {
@@ -73,31 +69,7 @@ pub async fn execute(
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
     };
-    let mut stop: Option<String> = None;
-    for ps in plan.sequence().filter(|ps| plan.selected[ps.index]) {
-        if let Some(reason) = &stop {
-            runner.finish(ps.index, skipped(&ps.step, reason.clone()));
-            continue;
-        }
-        let outcome = match runner.run_in_sequence(ps).await {
-            Ok(outcome) => outcome,
-            Err(RenewFailed { step }) => {
-                let reason = format!("renewing credentials failed at `{step}`");
-                stop = Some(reason.clone());
-                runner.finish(ps.index, skipped(&ps.step, reason));
-                continue;
-            }
-        };
-        let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
-        if failed && stop.is_none() {
-            if ps.step.role == Role::Auth {
-                stop = Some(format!("auth step `{}` failed", ps.step.name));
-            } else if opts.fail_fast {
-                stop = Some(format!("--fail-fast: step `{}` failed", ps.step.name));
-            }
-        }
-        runner.finish(ps.index, outcome);
-    }
+    runner.run_all(opts.fail_fast).await;
     let outcome = CollectionOutcome {
         name: plan.name.clone(),
         path,
@@ -106,6 +78,12 @@ pub async fn execute(
     };
     runner.sink.event(&Event::CollectionFinished(&outcome));
     outcome
+}
+
+/// The width of a step's label in the terminal report.
+fn label_width(s: &CompiledStep<'_>) -> usize {
+    let name = if s.named { s.name.chars().count() } else { 0 };
+    name + if s.role == Role::Auth { " (auth)".len() } else { 0 }
 }
 
 /// One collection run in progress.
@@ -128,6 +106,37 @@ struct Runner<'r, 'p, 'a, 's> {
 }
 
 impl Runner<'_, '_, '_, '_> {
+    /// Runs the selected steps in order; after a failed auth step (or any failure with
+    /// `--fail-fast`) the rest are skipped with the reason.
+    async fn run_all(&mut self, fail_fast: bool) {
+        let plan = self.plan;
+        let mut stop: Option<String> = None;
+        for ps in plan.sequence().filter(|ps| plan.selected[ps.index]) {
+            if let Some(reason) = &stop {
+                self.finish(ps.index, skipped(&ps.step, reason.clone()));
+                continue;
+            }
+            let outcome = match self.run_in_sequence(ps).await {
+                Ok(outcome) => outcome,
+                Err(RenewFailed { step }) => {
+                    let reason = format!("renewing credentials failed at `{step}`");
+                    stop = Some(reason.clone());
+                    self.finish(ps.index, skipped(&ps.step, reason));
+                    continue;
+                }
+            };
+            let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
+            if failed && stop.is_none() {
+                if ps.step.role == Role::Auth {
+                    stop = Some(format!("auth step `{}` failed", ps.step.name));
+                } else if fail_fast {
+                    stop = Some(format!("--fail-fast: step `{}` failed", ps.step.name));
+                }
+            }
+            self.finish(ps.index, outcome);
+        }
+    }
+
     /// Runs a step of the sequence: renews due credentials first, and after a 401 on a
     /// request that uses them, re-authenticates once and retries. `Err`: renewing due
     /// credentials failed before the step could run.

@@ -28,7 +28,8 @@ struct Captured {
 }
 
 impl Runner<'_, '_, '_, '_> {
-    /// Runs one step once: reuses persisted results when allowed, else sends it.
+    /// Runs one step once: skips it when an input is missing, reuses its persisted result
+    /// when allowed, else sends it.
     pub(super) async fn attempt(&mut self, index: usize, allow_cached: bool) -> StepOutcome {
         let plan = self.plan;
         let ps = &plan.steps[index];
@@ -56,10 +57,23 @@ impl Runner<'_, '_, '_, '_> {
             outcome.result = self.reuse(&entry);
             return outcome;
         }
-        let (ex, stopped) = match self.send_polling(step, &request, &ctx, &mut outcome.notes).await {
+        self.exchange(step, &request, &ctx, key, outcome).await
+    }
+
+    /// Sends the request (polling as asked), then captures, checks, snapshots and keeps
+    /// what the step asks for.
+    async fn exchange(
+        &mut self,
+        step: &CompiledStep<'_>,
+        request: &ResolvedRequest,
+        ctx: &RenderContext<'_>,
+        key: Option<String>,
+        mut outcome: StepOutcome,
+    ) -> StepOutcome {
+        let (ex, stopped) = match self.send_polling(step, request, ctx, &mut outcome.notes).await {
             Ok(sent) => sent,
             Err(e) => {
-                self.sink.event(&Event::Exchange { request: &request, response: None });
+                self.sink.event(&Event::Exchange { request, response: None });
                 outcome.result = StepResult::Error(http_error(&e, step));
                 return outcome;
             }
@@ -68,13 +82,13 @@ impl Runner<'_, '_, '_, '_> {
         outcome.elapsed = ex.elapsed;
         // Secrets in the response are registered before anything about it is shown.
         if let Some(doc) = ex.json() {
-            register_secret_fields(&plan.masker, doc);
+            register_secret_fields(&self.plan.masker, doc);
         }
         let mut failures: Vec<Failure> = stopped.into_iter().collect();
         let captured = self.capture_all(step, &ex, &mut failures);
-        self.sink.event(&Event::Exchange { request: &request, response: Some(&ex) });
+        self.sink.event(&Event::Exchange { request, response: Some(&ex) });
         // A wrong status explains a missing capture better than the capture does: list it first.
-        let mut checked = assert::check(step, &ex, &ctx);
+        let mut checked = assert::check(step, &ex, ctx);
         checked.append(&mut failures);
         if !checked.is_empty() {
             outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
@@ -82,7 +96,7 @@ impl Runner<'_, '_, '_, '_> {
             return outcome;
         }
         if let Some(spec) = &step.snapshot {
-            match self.compare_snapshot(step, spec, &request, &ex).await {
+            match self.compare_snapshot(step, spec, request, &ex).await {
                 Ok(verdict) => outcome.snapshot = Some(verdict),
                 Err(e) => {
                     outcome.result = StepResult::Error(e);

@@ -1,9 +1,10 @@
 //! Semantic checks: variables, data flow between steps, templates.
 //!
-//! Runs after parsing and before anything is sent. Resolves the variable layers,
-//! compiles every template once, and checks that each variable a step reads is
-//! defined by then: an undefined name gets a did-you-mean, a name captured by a
-//! later step gets both positions. Every problem is collected, not just the first.
+//! Runs after parsing and before anything is sent. `vars` resolves the variable layers;
+//! this file folds every step into its compiled form (templates compiled once, defaults
+//! merged) and checks that each variable a step reads is defined by then: an undefined
+//! name gets a did-you-mean, a name captured by a later step gets both positions. Every
+//! problem is collected, not just the first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,161 +12,14 @@ use std::sync::Arc;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::model::{AuthSpec, Collection, Role, Step, oauth2_vars};
 use crate::plan::{Need, Plan, PlannedStep};
-use crate::secret::{Masker, is_secret_name};
-use crate::source::{Key, SourceMap, Span};
-use crate::template::{Engine, FUNCTIONS, RenderCause, Scope, Template};
+use crate::secret::Masker;
+use crate::source::{SourceMap, Span};
+use crate::template::{Engine, FUNCTIONS, Scope};
 use crate::yaml::Node;
 
-/// Variables given from outside the collection, in increasing priority.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `(name, value)` from `--env-file`, `BATON_VAR_name` and `--var`, in that order; later entries win.
-    pub values: Vec<(String, String)>,
-}
+mod vars;
 
-/// Applies the variable layers: `vars` (recipes, the collection, include overrides and the
-/// environment profile, later definitions winning), then the overrides from outside.
-///
-/// Variables are rendered in dependency order, so one may use another defined below it;
-/// a cycle is an error naming every variable in it.
-pub fn resolve_vars(
-    c: &Collection,
-    engine: &Engine,
-    overrides: &Overrides,
-    sources: &SourceMap,
-    masker: &Masker,
-) -> Result<Scope, Vec<Diagnostic>> {
-    let mut scope = Scope::default();
-    let mut overridden = HashSet::new();
-    for (name, value) in &overrides.values {
-        if is_secret_name(name) {
-            masker.add(value);
-        }
-        scope.set(name, minijinja::Value::from(value.as_str()));
-        overridden.insert(name.as_str());
-    }
-    // The last definition of each name wins; keep first-seen order for determinism.
-    let mut defs: Vec<(&Key, &Node)> = Vec::new();
-    for (key, node) in &c.vars {
-        if overridden.contains(key.name.as_str()) {
-            continue;
-        }
-        match defs.iter_mut().find(|(k, _)| k.name == key.name) {
-            Some(slot) => *slot = (key, node),
-            None => defs.push((key, node)),
-        }
-    }
-    let mut diags = Vec::new();
-    let mut compiled = Vec::with_capacity(defs.len());
-    for (key, node) in &defs {
-        match engine.compile(node, sources) {
-            Ok(t) => {
-                let mut used = Vec::new();
-                t.variables(sources, &mut used);
-                let deps: Vec<usize> =
-                    used.iter().filter_map(|(n, _)| defs.iter().position(|(k, _)| k.name == *n)).collect();
-                compiled.push(Some((key, t, deps)));
-            }
-            Err(d) => {
-                diags.extend(d);
-                compiled.push(None);
-            }
-        }
-    }
-    // Depth-first: each variable after the variables it reads.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Active,
-        Done,
-    }
-    let mut marks = vec![Mark::New; defs.len()];
-    let mut order = Vec::with_capacity(defs.len());
-    fn visit(
-        i: usize,
-        compiled: &[Option<(&&Key, Template<'_>, Vec<usize>)>],
-        marks: &mut [Mark],
-        stack: &mut Vec<usize>,
-        order: &mut Vec<usize>,
-    ) -> Result<(), Vec<usize>> {
-        match marks[i] {
-            Mark::Done => return Ok(()),
-            Mark::Active => {
-                let from = stack.iter().position(|&j| j == i).unwrap_or(0);
-                return Err(stack[from..].to_vec());
-            }
-            Mark::New => {}
-        }
-        marks[i] = Mark::Active;
-        stack.push(i);
-        if let Some((_, _, deps)) = &compiled[i] {
-            for &d in deps {
-                if d != i {
-                    visit(d, compiled, marks, stack, order)?;
-                }
-            }
-        }
-        stack.pop();
-        marks[i] = Mark::Done;
-        order.push(i);
-        Ok(())
-    }
-    for i in 0..defs.len() {
-        let mut stack = Vec::new();
-        if let Err(cycle) = visit(i, &compiled, &mut marks, &mut stack, &mut order) {
-            let names: Vec<String> = cycle.iter().map(|&j| format!("`{}`", defs[j].0.name)).collect();
-            let mut d = Diagnostic::error(
-                Code::VariableCycle,
-                format!("variables {} depend on each other", names.join(" → ")),
-            )
-            .at(defs[cycle[0]].1.span, "this value reads the next one")
-            .help("break the cycle: give one of them a plain value");
-            for &j in &cycle[1..] {
-                d = d.also(defs[j].1.span, format!("`{}` is defined here", defs[j].0.name));
-            }
-            diags.push(d);
-            // Mark the cycle as done so each cycle is reported once.
-            for &j in &cycle {
-                marks[j] = Mark::Done;
-            }
-        }
-    }
-    for i in order {
-        let Some((key, t, _)) = &compiled[i] else { continue };
-        let ctx = Arc::new(scope.clone()).context();
-        match t.render(&ctx, sources) {
-            Ok(value) => {
-                if is_secret_name(&key.name)
-                    && let Some(s) = value.as_str()
-                {
-                    masker.add(s);
-                }
-                scope.set_json(&key.name, &value);
-            }
-            Err(e) => {
-                let mut d = e.to_diagnostic();
-                if let RenderCause::Undefined(name) = &e.cause {
-                    d.code = Code::UndefinedVariable;
-                    d.message = format!("undefined variable `{name}` in `vars.{}`", key.name);
-                    let known: Vec<&str> = scope
-                        .names()
-                        .chain(defs.iter().map(|(k, _)| k.name.as_str()))
-                        .chain(FUNCTIONS.iter().copied())
-                        .collect();
-                    d = d.help_opt(did_you_mean(name, known).map(|k| format!("did you mean `{k}`?")));
-                } else if let RenderCause::MissingEnv(name) = &e.cause {
-                    d.code = Code::MissingEnv;
-                    d.labels.iter_mut().for_each(|l| l.text = "needs this environment variable".into());
-                    d = d.help(format!(
-                        "set {name}, put it in a file passed with `--env-file`, or give a default: `default='…'`"
-                    ));
-                }
-                diags.push(d);
-            }
-        }
-    }
-    if diags.is_empty() { Ok(scope) } else { Err(diags) }
-}
+pub use vars::{Overrides, resolve_vars};
 
 /// Checks a collection's data flow and folds its steps into a [`Plan`]: each authored step,
 /// with the defaults merged and its credentials resolved, becomes a step that carries its

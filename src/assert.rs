@@ -80,75 +80,74 @@ fn check_rest(
         let actual = ex.header(&name.name).map(|v| Json::String(v.to_string()));
         matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, ctx, &mut out);
     }
-    if !e.json.is_empty() {
-        match ex.json() {
-            Some(doc) => {
-                for (path, m) in &e.json {
-                    let nodes = path.compiled.query(doc).all();
-                    let actual = match nodes.len() {
-                        0 => None,
-                        1 => Some(nodes[0].clone()),
-                        _ => Some(Json::Array(nodes.into_iter().cloned().collect())),
-                    };
-                    matcher(m, actual.as_ref(), &path.source, false, ctx, &mut out);
-                }
-            }
-            None => {
-                let (path, _) = &e.json[0];
-                out.push(Failure {
-                    span: path.span,
-                    subject: "body".into(),
-                    expected: "a JSON body".into(),
-                    actual: describe_body(ex),
-                });
-            }
-        }
-    }
+    check_json(e, ex, ctx, &mut out);
     if !e.body_contains.is_empty() {
         let text = ex.text();
         for n in &e.body_contains {
-            match ctx.render(n) {
-                Ok(v) => {
-                    let needle = as_text(&v);
-                    if !text.contains(&needle) {
-                        out.push(Failure {
-                            span: n.span(),
-                            subject: "body".into(),
-                            expected: format!("to contain {needle:?}"),
-                            actual: excerpt(&text, 200),
-                        });
-                    }
+            let checked = ctx.render(n).map_err(|err| render_failure(n, err)).and_then(|v| {
+                let needle = as_text(&v);
+                if text.contains(&needle) {
+                    return Ok(());
                 }
-                Err(err) => out.push(render_failure(n, err)),
-            }
+                Err(Failure {
+                    span: n.span(),
+                    subject: "body".into(),
+                    expected: format!("to contain {needle:?}"),
+                    actual: excerpt(&text, 200),
+                })
+            });
+            out.extend(checked.err());
         }
     }
     if let Some(n) = &e.content_type {
-        match ctx.render(n) {
-            Ok(v) => {
-                let want = as_text(&v).to_ascii_lowercase();
-                let got = ex.header("content-type").unwrap_or("").to_ascii_lowercase();
-                let got_media = got.split(';').next().unwrap_or("").trim();
-                let ok = if want.contains(';') {
-                    got.replace(' ', "") == want.replace(' ', "")
-                } else {
-                    got_media == want
-                };
-                if !ok {
-                    out.push(Failure {
-                        span: n.span(),
-                        subject: "content type".into(),
-                        expected: want,
-                        actual: if got.is_empty() { "no content-type header".into() } else { got },
-                    });
-                }
-            }
-            Err(err) => out.push(render_failure(n, err)),
-        }
+        let checked =
+            ctx.render(n).map_err(|err| render_failure(n, err)).and_then(|v| content_type(n, &v, ex));
+        out.extend(checked.err());
     }
     // Report in the order the YAML asks.
     out.sort_by_key(|f| f.span.start);
     out
+}
+
+/// `json:` expectations: each JSONPath's matches (one value, or a list of several).
+fn check_json(e: &CompiledExpect<'_>, ex: &Exchange, ctx: &RenderContext<'_>, out: &mut Vec<Failure>) {
+    let Some((first, _)) = e.json.first() else { return };
+    let Some(doc) = ex.json() else {
+        out.push(Failure {
+            span: first.span,
+            subject: "body".into(),
+            expected: "a JSON body".into(),
+            actual: describe_body(ex),
+        });
+        return;
+    };
+    for (path, m) in &e.json {
+        let nodes = path.compiled.query(doc).all();
+        let actual = match nodes.len() {
+            0 => None,
+            1 => Some(nodes[0].clone()),
+            _ => Some(Json::Array(nodes.into_iter().cloned().collect())),
+        };
+        matcher(m, actual.as_ref(), &path.source, false, ctx, out);
+    }
+}
+
+/// The media type must match; parameters (charset…) count only when the expectation has them.
+fn content_type(n: &Template<'_>, want: &Json, ex: &Exchange) -> Result<(), Failure> {
+    let want = as_text(want).to_ascii_lowercase();
+    let got = ex.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let got_media = got.split(';').next().unwrap_or("").trim();
+    let ok =
+        if want.contains(';') { got.replace(' ', "") == want.replace(' ', "") } else { got_media == want };
+    if ok {
+        return Ok(());
+    }
+    Err(Failure {
+        span: n.span(),
+        subject: "content type".into(),
+        expected: want,
+        actual: if got.is_empty() { "no content-type header".into() } else { got },
+    })
 }
 
 fn render_failure(n: &Template<'_>, err: RenderError) -> Failure {
@@ -208,92 +207,108 @@ fn matcher(
     ctx: &RenderContext<'_>,
     out: &mut Vec<Failure>,
 ) {
+    let actual = Actual { value: actual, subject, text_mode };
     for c in &m.checks {
-        let fail = |expected: String, span: Span| Failure {
-            span,
-            subject: subject.to_string(),
-            expected,
-            actual: show(actual),
-        };
         let rendered = |n: &Template<'_>| ctx.render(n).map_err(|e| render_failure(n, e));
-        let result: Result<(), Failure> = (|| match c {
-            Check::Equals(n) => {
-                let want = rendered(n)?;
-                match actual {
-                    Some(a) if equal(a, &want, text_mode) => Ok(()),
-                    _ => Err(fail(excerpt(&want.to_string(), 300), n.span())),
-                }
-            }
-            Check::Exists(want) => {
-                if actual.is_some() == *want {
-                    Ok(())
-                } else {
-                    Err(fail(if *want { "to exist".into() } else { "not to exist".into() }, m.span))
-                }
-            }
-            Check::Matches(re) => match actual.map(as_text) {
+        let result = match c {
+            Check::Equals(n) => rendered(n).and_then(|want| actual.equals(&want, n.span())),
+            Check::Exists(want) => actual.exists(*want, m.span),
+            Check::Matches(re) => match actual.value.map(as_text) {
                 Some(t) if re.compiled.is_match(&t) => Ok(()),
-                _ => Err(fail(format!("to match /{}/", re.source), re.span)),
+                _ => Err(actual.fail(format!("to match /{}/", re.source), re.span)),
             },
-            Check::Len(n) => {
-                let want = rendered(n)?;
-                let len = actual.and_then(|a| match a {
-                    Json::String(s) => Some(s.chars().count()),
-                    Json::Array(a) => Some(a.len()),
-                    Json::Object(o) => Some(o.len()),
-                    _ => None,
-                });
-                match (len, num(&want)) {
-                    (Some(l), Some(w)) if l as f64 == w => Ok(()),
-                    (l, _) => {
-                        let mut f = fail(format!("length {}", as_text(&want)), n.span());
-                        f.actual = l.map_or_else(
-                            || format!("{} (no length)", show(actual)),
-                            |l| format!("length {l}: {}", show(actual)),
-                        );
-                        Err(f)
-                    }
-                }
+            Check::Len(n) => rendered(n).and_then(|want| actual.length(&want, n.span())),
+            Check::Compare(op, n) => rendered(n).and_then(|want| actual.compare(*op, &want, n.span())),
+            Check::Contains(n) => rendered(n).and_then(|want| actual.contains(&want, n.span())),
+            Check::Type(t, span) => actual.has_type(*t, *span),
+        };
+        out.extend(result.err());
+    }
+}
+
+/// The value a matcher checks (absent when nothing matched), and what it is called.
+struct Actual<'v> {
+    value: Option<&'v Json>,
+    subject: &'v str,
+    /// Headers are text: `3` equals `"3"`.
+    text_mode: bool,
+}
+
+impl Actual<'_> {
+    fn fail(&self, expected: String, span: Span) -> Failure {
+        Failure { span, subject: self.subject.to_string(), expected, actual: show(self.value) }
+    }
+
+    fn equals(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        match self.value {
+            Some(a) if equal(a, want, self.text_mode) => Ok(()),
+            _ => Err(self.fail(excerpt(&want.to_string(), 300), span)),
+        }
+    }
+
+    fn exists(&self, want: bool, span: Span) -> Result<(), Failure> {
+        if self.value.is_some() == want {
+            return Ok(());
+        }
+        Err(self.fail(if want { "to exist".into() } else { "not to exist".into() }, span))
+    }
+
+    fn length(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        let len = self.value.and_then(|a| match a {
+            Json::String(s) => Some(s.chars().count()),
+            Json::Array(a) => Some(a.len()),
+            Json::Object(o) => Some(o.len()),
+            _ => None,
+        });
+        match (len, num(want)) {
+            (Some(l), Some(w)) if l as f64 == w => Ok(()),
+            (l, _) => {
+                let mut f = self.fail(format!("length {}", as_text(want)), span);
+                f.actual = l.map_or_else(
+                    || format!("{} (no length)", show(self.value)),
+                    |l| format!("length {l}: {}", show(self.value)),
+                );
+                Err(f)
             }
-            Check::Compare(op, n) => {
-                let want = rendered(n)?;
-                let ok = match (actual.and_then(num), num(&want)) {
-                    (Some(a), Some(w)) => match op {
-                        CompareOp::Gt => a > w,
-                        CompareOp::Gte => a >= w,
-                        CompareOp::Lt => a < w,
-                        CompareOp::Lte => a <= w,
-                    },
-                    _ => false,
-                };
-                if ok { Ok(()) } else { Err(fail(format!("{} {}", op.keyword(), as_text(&want)), n.span())) }
-            }
-            Check::Contains(n) => {
-                let want = rendered(n)?;
-                let ok = match actual {
-                    Some(Json::String(s)) => s.contains(&as_text(&want)),
-                    Some(Json::Array(items)) => items.iter().any(|i| equal(i, &want, false)),
-                    Some(Json::Object(o)) => want.as_str().is_some_and(|k| o.contains_key(k)),
-                    _ => false,
-                };
-                if ok {
-                    Ok(())
-                } else {
-                    Err(fail(format!("to contain {}", excerpt(&want.to_string(), 200)), n.span()))
-                }
-            }
-            Check::Type(t, span) => match actual {
-                Some(a) if t.matches(a) => Ok(()),
-                Some(a) => {
-                    let mut f = fail(format!("type {}", type_name(*t)), *span);
-                    f.actual = format!("{} {}", JsonType::of(a), show(actual));
-                    Err(f)
-                }
-                None => Err(fail(format!("type {}", type_name(*t)), *span)),
+        }
+    }
+
+    fn compare(&self, op: CompareOp, want: &Json, span: Span) -> Result<(), Failure> {
+        let ok = match (self.value.and_then(num), num(want)) {
+            (Some(a), Some(w)) => match op {
+                CompareOp::Gt => a > w,
+                CompareOp::Gte => a >= w,
+                CompareOp::Lt => a < w,
+                CompareOp::Lte => a <= w,
             },
-        })();
-        if let Err(f) = result {
-            out.push(f);
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(self.fail(format!("{} {}", op.keyword(), as_text(want)), span)) }
+    }
+
+    fn contains(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        let ok = match self.value {
+            Some(Json::String(s)) => s.contains(&as_text(want)),
+            Some(Json::Array(items)) => items.iter().any(|i| equal(i, want, false)),
+            Some(Json::Object(o)) => want.as_str().is_some_and(|k| o.contains_key(k)),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(format!("to contain {}", excerpt(&want.to_string(), 200)), span))
+        }
+    }
+
+    fn has_type(&self, t: JsonType, span: Span) -> Result<(), Failure> {
+        match self.value {
+            Some(a) if t.matches(a) => Ok(()),
+            Some(a) => {
+                let mut f = self.fail(format!("type {}", type_name(t)), span);
+                f.actual = format!("{} {}", JsonType::of(a), show(self.value));
+                Err(f)
+            }
+            None => Err(self.fail(format!("type {}", type_name(t)), span)),
         }
     }
 }

@@ -113,137 +113,144 @@ impl Parser<'_> {
         let token_url = self.required(map, "token_url", "(where tokens are issued)", span);
         let grant = self.choice(map, "grant", GRANTS, "client_credentials");
         let grant_span = field(map, "grant").map_or(span, |n| n.span);
-        let client_auth = self.choice(map, "client_auth", CLIENT_AUTH, "body");
+        let (client_pairs, auth) = self.client_auth(map, span);
         let format = self.choice(map, "body_format", BODY_FORMATS, "form");
         let method = match field(map, "method").and_then(|n| self.string(n, "method")) {
             Some(m) => m.to_ascii_uppercase(),
             None if format == "query" => "GET".to_string(),
             None => "POST".to_string(),
         };
-        let client_id = field(map, "client_id").cloned();
-        let client_secret = field(map, "client_secret").cloned();
-        let token_path_node = field(map, "token_path");
-        let token_path = token_path_node
-            .and_then(|n| self.string(n, "token_path"))
-            .unwrap_or_else(|| "$.access_token".to_string());
-        let token_span = token_path_node.map_or(span, |n| n.span);
-        let cache = self.flag(map, "cache");
-        let name = field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into());
-
-        // Parameters common to the token and refresh requests.
-        let mut client_pairs = Vec::new();
-        let mut auth = None;
-        match client_auth.as_str() {
-            "basic" => {
-                let user = self.required(map, "client_id", "for `client_auth: basic`", span);
-                let pass = self.required(map, "client_secret", "for `client_auth: basic`", span);
-                if let (Some(username), Some(password)) = (user, pass) {
-                    auth = Some(AuthSpec::Basic { username, password });
-                }
-            }
-            _ => {
-                for (k, n) in [("client_id", &client_id), ("client_secret", &client_secret)] {
-                    if let Some(n) = n {
-                        client_pairs.push((key(k, n.span), n.clone()));
-                    }
-                }
-            }
-        }
-        let extra: Vec<(Key, Node)> = field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params"));
         let mut headers: Vec<(Key, Node)> =
             field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers"));
         if !headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("accept")) {
             headers.push((key("accept", span), text("application/json", span)));
         }
-
         let mut pairs = vec![(key("grant_type", grant_span), text(&grant, grant_span))];
-        match grant.as_str() {
-            "password" => {
-                for name in ["username", "password"] {
-                    if let Some(n) = self.required(map, name, "for the password grant", grant_span) {
-                        pairs.push((key(name, n.span), n));
-                    }
-                }
-            }
-            "refresh_token" => {
-                if let Some(n) =
-                    self.required(map, "refresh_token", "for the refresh_token grant", grant_span)
-                {
-                    pairs.push((key("refresh_token", n.span), n));
-                }
-            }
-            _ => {
-                if client_id.is_none() {
-                    self.required(map, "client_id", "for the client_credentials grant", grant_span);
-                }
-            }
-        }
+        pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
         pairs.extend(client_pairs.iter().cloned());
         for name in ["scope", "audience"] {
             if let Some(n) = field(map, name) {
                 pairs.push((key(name, n.span), n.clone()));
             }
         }
-        pairs.extend(extra.iter().cloned());
-
-        let captures: Vec<CaptureSpec> = [
-            self.capture(ACCESS_TOKEN, &token_path, token_span, true, false),
-            self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), token_span, false, true),
-            self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), token_span, false, true),
-            self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), token_span, true, true),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let expires_in = self
-            .jsonpath(&sibling(&token_path, "expires_in"), token_span)
-            .map(|p: Compiled<_>| Expiry::JsonPath(p));
-
-        let url = token_url?;
-        let build = |name: String, pairs: Vec<(Key, Node)>, lifecycle: Lifecycle| {
-            let (query, body) = match format.as_str() {
-                "query" => (pairs, None),
-                "json" => (Vec::new(), Some(Body::Json(Node { value: Value::Map(pairs), span }))),
-                _ => (Vec::new(), Some(Body::Form(pairs))),
-            };
-            Step {
-                name,
-                named: true,
-                name_span: key_span(outer, "oauth2").unwrap_or(span),
-                role: Role::Auth,
-                method: method.clone(),
-                url: url.clone(),
-                query,
-                headers: headers.clone(),
-                body,
-                auth: auth.clone(),
-                timeout: None,
-                captures: captures.clone(),
-                expect: Expect::default(),
-                span,
-                lifecycle,
-                snapshot: None,
-                tags: Vec::new(),
-                retry: None,
-            }
+        pairs.extend(field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params")));
+        let (captures, expires_in) = self.token_captures(map, span);
+        let template = Step {
+            name: field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into()),
+            named: true,
+            name_span: key_span(outer, "oauth2").unwrap_or(span),
+            role: Role::Auth,
+            method,
+            url: token_url?,
+            query: Vec::new(),
+            headers,
+            body: None,
+            auth,
+            timeout: None,
+            captures,
+            expect: Expect::default(),
+            span,
+            lifecycle: Lifecycle {
+                once: false,
+                cache: self.flag(map, "cache"),
+                expires_in,
+                refresh_only: false,
+            },
+            snapshot: None,
+            tags: Vec::new(),
+            retry: None,
         };
-        let mut steps = vec![build(
-            name.clone(),
-            pairs,
-            Lifecycle { once: false, cache, expires_in: expires_in.clone(), refresh_only: false },
-        )];
+        let mut steps = vec![with_params(template.clone(), pairs, &format)];
         if grant != "refresh_token" {
             let mut refresh = vec![
                 (key("grant_type", span), text("refresh_token", span)),
                 (key("refresh_token", span), text(&format!("{{{{ {REFRESH_TOKEN} }}}}"), span)),
             ];
             refresh.extend(client_pairs);
-            steps.push(build(
-                format!("{name} refresh"),
-                refresh,
-                Lifecycle { once: false, cache: false, expires_in, refresh_only: true },
-            ));
+            let mut step = with_params(template, refresh, &format);
+            step.name = format!("{} refresh", step.name);
+            step.lifecycle.cache = false;
+            step.lifecycle.refresh_only = true;
+            steps.push(step);
         }
         Some((steps, OAuth2Info { span }))
     }
+
+    /// How the client authenticates: parameters sent with every token request
+    /// (`client_auth: body`), or HTTP Basic credentials (`client_auth: basic`).
+    fn client_auth(&mut self, map: &[(Key, Node)], span: Span) -> (Vec<(Key, Node)>, Option<AuthSpec>) {
+        if self.choice(map, "client_auth", CLIENT_AUTH, "body") == "basic" {
+            let user = self.required(map, "client_id", "for `client_auth: basic`", span);
+            let pass = self.required(map, "client_secret", "for `client_auth: basic`", span);
+            let auth = match (user, pass) {
+                (Some(username), Some(password)) => Some(AuthSpec::Basic { username, password }),
+                _ => None,
+            };
+            return (Vec::new(), auth);
+        }
+        let pairs = ["client_id", "client_secret"]
+            .into_iter()
+            .filter_map(|k| field(map, k).map(|n| (key(k, n.span), n.clone())))
+            .collect();
+        (pairs, None)
+    }
+
+    /// The parameters a grant needs (`username`/`password`, `refresh_token`); a
+    /// client_credentials grant needs a client id (`has_client`).
+    fn grant_params(
+        &mut self,
+        map: &[(Key, Node)],
+        grant: &str,
+        at: Span,
+        has_client: bool,
+    ) -> Vec<(Key, Node)> {
+        let needed: &[&str] = match grant {
+            "password" => &["username", "password"],
+            "refresh_token" => &["refresh_token"],
+            _ => {
+                if !has_client {
+                    self.required(map, "client_id", "for the client_credentials grant", at);
+                }
+                &[]
+            }
+        };
+        let why = format!("for the {grant} grant");
+        needed
+            .iter()
+            .filter_map(|name| self.required(map, name, &why, at).map(|n| (key(name, n.span), n)))
+            .collect()
+    }
+
+    /// The captures of a token answer (the token, its type, lifetime and refresh token,
+    /// beside `token_path`) and where its lifetime comes from.
+    fn token_captures(&mut self, map: &[(Key, Node)], span: Span) -> (Vec<CaptureSpec>, Option<Expiry>) {
+        let token_path_node = field(map, "token_path");
+        let token_path = token_path_node
+            .and_then(|n| self.string(n, "token_path"))
+            .unwrap_or_else(|| "$.access_token".to_string());
+        let at = token_path_node.map_or(span, |n| n.span);
+        let captures = [
+            self.capture(ACCESS_TOKEN, &token_path, at, true, false),
+            self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), at, false, true),
+            self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), at, false, true),
+            self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), at, true, true),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let expires_in =
+            self.jsonpath(&sibling(&token_path, "expires_in"), at).map(|p: Compiled<_>| Expiry::JsonPath(p));
+        (captures, expires_in)
+    }
+}
+
+/// The token request's parameters, sent as the profile's `body_format` says.
+fn with_params(mut step: Step, pairs: Vec<(Key, Node)>, format: &str) -> Step {
+    let span = step.span;
+    match format {
+        "query" => step.query = pairs,
+        "json" => step.body = Some(Body::Json(Node { value: Value::Map(pairs), span })),
+        _ => step.body = Some(Body::Form(pairs)),
+    }
+    step
 }

@@ -194,3 +194,53 @@ impl<T> RetrySpec<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{AuthSpec, Body, Check};
+    use crate::testing::Fixture;
+
+    #[test]
+    fn map_visits_every_templated_value_in_a_step() {
+        let f = Fixture::new(
+            "requests:\n  - url: u\n    query: {q: q}\n    headers: {h: h}\n    basic: {username: bu, password: bp}\n    multipart:\n      t: t\n      f: {file: fp, filename: fn, content_type: fc}\n    expect:\n      headers: {x: ex}\n      json: {$.a: {equals: eq, len: 1, gt: 2, contains: co}}\n      body_contains: [bc]\n      content_type: ct\n    retry:\n      until: {body_contains: un}\n      fail_if: {body_contains: fi}\n",
+        );
+        let mut seen = Vec::new();
+        let _ = f.collection.requests[0]
+            .map(&mut |n| seen.push(n.to_json().to_string().trim_matches('"').to_string()));
+        assert_eq!(
+            seen,
+            [
+                "u", "q", "h", "bu", "bp", "t", "fp", "fn", "fc", "ex", "eq", "1", "2", "co", "bc", "ct",
+                "un", "fi"
+            ]
+        );
+    }
+
+    #[test]
+    fn mapping_keeps_the_shape() {
+        let f = Fixture::new(
+            "requests:\n  - url: u\n    json: {a: 1}\n    bearer: t\n    expect: {json: {$.a: {type: string}}}\n",
+        );
+        let mapped = f.collection.requests[0].map(&mut |n| n.span);
+        assert!(matches!(mapped.body, Some(Body::Json(_))));
+        assert!(matches!(mapped.auth, Some(AuthSpec::Bearer(_))));
+        assert!(matches!(mapped.expect.json[0].1.checks[0], Check::Type(..)));
+    }
+
+    #[test]
+    fn defaults_fold_into_requests_and_auth_steps_keep_their_own_credentials() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {A: '1'}\n  bearer: tok\nauth:\n  - url: l\nrequests:\n  - url: u\n",
+        );
+        let c = &f.collection;
+        let auth = c.auth[0].map(&mut |n| n).with_defaults(&c.defaults, false);
+        let request = c.requests[0].map(&mut |n| n).with_defaults(&c.defaults, false);
+        assert_eq!(auth.headers.len(), 1, "default headers apply to auth steps");
+        assert!(auth.auth.is_none(), "default credentials are what auth steps establish");
+        assert!(matches!(request.auth, Some(AuthSpec::Bearer(_))));
+        let none = crate::model::Defaults::default();
+        let oauth = c.requests[0].map(&mut |n| n).with_defaults(&none, true);
+        assert!(matches!(oauth.auth, Some(AuthSpec::OAuth2)));
+    }
+}

@@ -254,3 +254,89 @@ fn with_params(mut step: Step, pairs: Vec<(Key, Node)>, format: &str) -> Step {
     }
     step
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{AuthSpec, Body, Role};
+    use crate::testing::Fixture;
+
+    fn profile(body: &str) -> Fixture {
+        Fixture::new(&format!("auth:\n  oauth2:\n{body}requests:\n  - url: http://h/me\n"))
+    }
+
+    #[test]
+    fn a_profile_becomes_a_token_step_and_a_refresh_only_step() {
+        let f = profile(
+            "    token_url: http://h/token\n    client_id: app\n    client_secret: cs\n    scope: read\n",
+        );
+        let auth = &f.collection.auth;
+        assert_eq!(auth.len(), 2);
+        assert_eq!(
+            (auth[0].name.as_str(), auth[0].method.as_str(), auth[0].role),
+            ("oauth2", "POST", Role::Auth)
+        );
+        let Some(Body::Form(pairs)) = &auth[0].body else { panic!("form body") };
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["grant_type", "client_id", "client_secret", "scope"]);
+        assert!(auth[1].lifecycle.refresh_only && auth[1].name == "oauth2 refresh");
+        let captured: Vec<&str> = auth[0].captures.iter().map(|c| c.name.name.as_str()).collect();
+        assert_eq!(captured, ["access_token", "token_type", "expires_in", "refresh_token"]);
+    }
+
+    #[test]
+    fn basic_client_auth_sends_credentials_in_the_header_not_the_body() {
+        let f = profile(
+            "    token_url: http://h/token\n    client_auth: basic\n    client_id: app\n    client_secret: cs\n",
+        );
+        let step = &f.collection.auth[0];
+        assert!(matches!(step.auth, Some(AuthSpec::Basic { .. })));
+        let Some(Body::Form(pairs)) = &step.body else { panic!("form body") };
+        assert!(pairs.iter().all(|(k, _)| !k.name.starts_with("client_")), "{pairs:?}");
+    }
+
+    #[test]
+    fn query_format_sends_a_get_with_parameters_and_token_fields_sit_beside_the_token_path() {
+        let f = profile(
+            "    token_url: http://h/token\n    body_format: query\n    client_id: app\n    token_path: $.data.token\n    grant: refresh_token\n    refresh_token: rt\n",
+        );
+        let step = &f.collection.auth[0];
+        assert_eq!(f.collection.auth.len(), 1, "a refresh_token grant needs no extra refresh step");
+        assert_eq!(step.method, "GET");
+        assert!(step.body.is_none() && step.query.iter().any(|(k, _)| k.name == "refresh_token"));
+        let sources: Vec<String> = step.captures.iter().map(|c| c.source.to_string()).collect();
+        assert_eq!(
+            sources,
+            ["$.data.token", "$.data.token_type", "$.data.expires_in", "$.data.refresh_token"]
+        );
+    }
+
+    #[test]
+    fn a_profile_missing_what_its_grant_needs_says_so() {
+        let mut map = crate::source::SourceMap::default();
+        let text = "auth:\n  oauth2:\n    token_url: http://h/t\n    grant: password\n    client_id: app\nrequests: []\n";
+        let id = map.add("t.yaml", text.to_string());
+        let file = map.get(id).expect("file");
+        let node = crate::yaml::parse(file, id).expect("yaml");
+        let errs = super::super::parse_collection(&node, id, text, "t").expect_err("invalid");
+        let messages: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "the oauth2 profile needs `username:` for the password grant",
+                "the oauth2 profile needs `password:` for the password grant"
+            ]
+        );
+        assert!(errs.iter().all(|d| d.code == "missing-field"));
+    }
+
+    #[test]
+    fn a_misspelled_grant_gets_a_did_you_mean() {
+        let mut map = crate::source::SourceMap::default();
+        let text = "auth:\n  oauth2:\n    token_url: http://h/t\n    grant: client_credential\n    client_id: a\nrequests: []\n";
+        let id = map.add("t.yaml", text.to_string());
+        let node = crate::yaml::parse(map.get(id).expect("file"), id).expect("yaml");
+        let errs = super::super::parse_collection(&node, id, text, "t").expect_err("invalid");
+        assert_eq!(errs[0].code, "bad-value");
+        assert_eq!(errs[0].help.as_deref(), Some("did you mean `client_credentials`?"));
+    }
+}

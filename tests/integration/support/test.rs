@@ -207,7 +207,7 @@ impl Output {
 
 /// Makes output stable for snapshots: `dir` (a test's temp dir) and any other `/tmp/…`
 /// path become `[tmp]`, loopback ports `PORT`, durations `[time]` (report attributes
-/// and fields included).
+/// and fields included), UUIDs (`uuid()` in templates) `[uuid]`.
 pub fn redact(text: &str, dir: Option<&Path>) -> String {
     let mut out = text.to_string();
     if let Some(dir) = dir {
@@ -219,6 +219,7 @@ pub fn redact(text: &str, dir: Option<&Path>) -> String {
         (r#"time="[0-9.]+""#, r#"time="[time]""#),
         (r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#),
         (r"\b\d+(\.\d+)? (ms|s)\b", "[time]"),
+        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "[uuid]"),
     ];
     for (re, to) in rules {
         out = regex::Regex::new(re).expect("re").replace_all(&out, to).into_owned();
@@ -280,4 +281,10 @@ fn redact_hides_report_timings() {
     let junit = r#"<testcase name="a" time="0.013"/>"#;
     assert_eq!(redact(junit, None), r#"<testcase name="a" time="[time]"/>"#);
     assert_eq!(redact(r#""duration_ms": 17,"#, None), r#""duration_ms": "[ms]","#);
+}
+
+#[test]
+fn redact_hides_uuids() {
+    let text = "\"username\": \"user-e05bf88d-ab85-48ec-82d8-0faec00eb038\"";
+    assert_eq!(redact(text, None), "\"username\": \"user-[uuid]\"");
 }

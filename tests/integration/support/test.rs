@@ -3,7 +3,7 @@
 //! A `Test` owns a temp dir; collections and other files declared on it are written
 //! there before each run. `run` starts the real `baton` binary (bounded in time, no
 //! proxy, no user cache, no colour) and returns its [`Output`]. [`redact`] is the single
-//! place where ports, durations and temp paths become stable text for snapshots.
+//! place where ports, durations, temp paths and UUIDs become stable text for snapshots.
 //!
 //! ```text
 //! let out = Test::new().server(&server).collection("c.yaml", "requests:\n  - url: BASE/text\n")

@@ -420,4 +420,90 @@ mod tests {
         assert!(out.contains("^^^^^"), "{out}");
         assert!(out.contains("help: did you mean `method`?"), "{out}");
     }
+
+    #[test]
+    fn constructors_set_the_exit_code() {
+        let e = Diagnostic::error(Code::UnknownField, "x");
+        assert_eq!((e.code, e.exit), (Code::UnknownField, Exit::Invalid));
+        let u = Diagnostic::usage(Code::BadVar, "x");
+        assert_eq!((u.code, u.exit), (Code::BadVar, Exit::Usage));
+        assert_eq!(Diagnostic::error(Code::FileTooLarge, "x").with_exit(Exit::Runtime).exit, Exit::Runtime);
+    }
+
+    #[test]
+    fn help_opt_keeps_an_earlier_help_when_given_none() {
+        let d = Diagnostic::error(Code::TemplateError, "m").help("first").help_opt(None);
+        assert_eq!(d.help.as_deref(), Some("first"));
+        let d = d.help_opt(Some("second".into()));
+        assert_eq!(d.help.as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn without_a_source_it_renders_title_notes_and_help_only() {
+        let d = Diagnostic::usage(Code::BadShard, "`--shard 5/4` is not K/N")
+            .note("one")
+            .note("two")
+            .help("use 1/4");
+        assert_eq!(
+            d.render(&SourceMap::default(), false),
+            "error[bad-shard]: `--shard 5/4` is not K/N\n  = note: one\n  = note: two\n  = help: use 1/4"
+        );
+    }
+
+    #[test]
+    fn styled_rendering_adds_ansi_and_plain_has_none() {
+        let d = Diagnostic::error(Code::TemplateError, "message");
+        assert!(d.render(&SourceMap::default(), true).contains('\u{1b}'));
+        assert!(!d.render(&SourceMap::default(), false).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn labels_in_two_files_show_both_the_primary_file_first() {
+        let mut map = SourceMap::default();
+        let recipe = map.add("recipe.yaml", "auth:\n  oauth2: {}\n".to_string());
+        let main = map.add("main.yaml", "auth:\n  oauth2: {}\n".to_string());
+        let d = Diagnostic::error(Code::ConflictingAuth, "two OAuth2 profiles")
+            .also(Span::new(recipe, 8, 14), "the recipe's profile")
+            .at(Span::new(main, 8, 14), "the collection's profile");
+        let out = d.render(&map, false);
+        let (m, r) =
+            (out.find("main.yaml:2:3").expect("main"), out.find("::: recipe.yaml:2:3").expect("recipe"));
+        assert!(m < r, "primary file first:\n{out}");
+        assert!(out.contains("the recipe's profile") && out.contains("the collection's profile"), "{out}");
+    }
+
+    #[test]
+    fn spans_inside_a_multibyte_character_or_at_the_end_do_not_panic() {
+        let mut map = SourceMap::default();
+        let id = map.add("u.yaml", "name: héllo".to_string());
+        // Byte 8 is inside `é`; the caret lands on a character boundary instead.
+        let out =
+            Diagnostic::error(Code::TemplateError, "m").at(Span::new(id, 8, 9), "here").render(&map, false);
+        assert!(out.contains("u.yaml:1:"), "{out}");
+        let at_end =
+            Diagnostic::error(Code::TemplateError, "m").at(Span::new(id, 12, 12), "end").render(&map, false);
+        assert!(at_end.contains("end"), "{at_end}");
+    }
+
+    #[test]
+    fn a_point_span_still_gets_one_caret() {
+        let mut map = SourceMap::default();
+        let id = map.add("p.yaml", "url: x\n".to_string());
+        let out =
+            Diagnostic::error(Code::TemplateError, "m").at(Span::new(id, 5, 5), "here").render(&map, false);
+        assert!(out.contains("     ^ here"), "{out}");
+    }
+
+    #[test]
+    fn did_you_mean_prefers_the_closest_of_several_candidates() {
+        let known = ["header", "headers", "method"];
+        assert_eq!(did_you_mean("headres", known), Some("headers"));
+        assert_eq!(did_you_mean("", known), None);
+    }
+
+    #[test]
+    fn suggest_lists_every_name_when_nothing_is_close() {
+        assert_eq!(suggest("jsno", &["junit", "json"]), "did you mean `json`?");
+        assert_eq!(suggest("xml", &["junit", "json"]), "expected one of: junit, json");
+    }
 }

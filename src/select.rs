@@ -69,4 +69,24 @@ mod tests {
             assert!(sizes.iter().max().unwrap_or(&0) - sizes.iter().min().unwrap_or(&0) <= 1, "{sizes:?}");
         }
     }
+
+    fn names(files: Vec<PathBuf>) -> Vec<String> {
+        files.iter().map(|f| f.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn shard_k_takes_every_nth_file_from_position_k_keeping_the_order() {
+        let files: Vec<PathBuf> = ["a", "b", "c", "d", "e"].iter().map(PathBuf::from).collect();
+        assert_eq!(names(shard(files.clone(), 1, 1)), ["a", "b", "c", "d", "e"]);
+        assert_eq!(names(shard(files.clone(), 2, 3)), ["b", "e"]);
+        assert_eq!(names(shard(files, 3, 3)), ["c"]);
+    }
+
+    #[test]
+    fn more_shards_than_files_leaves_the_last_shards_empty() {
+        let files: Vec<PathBuf> = ["a", "b"].iter().map(PathBuf::from).collect();
+        assert_eq!(names(shard(files.clone(), 2, 4)), ["b"]);
+        assert!(shard(files.clone(), 3, 4).is_empty());
+        assert!(shard(Vec::new(), 1, 2).is_empty());
+    }
 }

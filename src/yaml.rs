@@ -335,3 +335,141 @@ fn first_key_above(file: &SourceFile, id: FileId, span: Span, key: &str) -> Opti
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    /// Parses `text` as file `t.yaml`; the map resolves the spans of the result.
+    fn parse_str(text: &str) -> (SourceMap, Result<Node, Diagnostic>) {
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", text.to_string());
+        let result = parse(map.get(id).expect("file"), id);
+        (map, result)
+    }
+
+    fn entries(node: &Node) -> &[(Key, Node)] {
+        match &node.value {
+            Value::Map(entries) => entries,
+            _ => panic!("expected a mapping, got {}", node.type_name()),
+        }
+    }
+
+    #[test]
+    fn mapping_keeps_source_order_and_every_span_points_at_its_text() {
+        let (map, node) = parse_str("zeta: 1\nalpha: \"two\"\nmid: [a, b]\n");
+        let node = node.expect("valid");
+        let keys: Vec<&str> = entries(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["zeta", "alpha", "mid"], "source order, not sorted");
+        let (alpha, value) = &entries(&node)[1];
+        assert_eq!(map.text(alpha.span), "alpha");
+        assert_eq!(map.position(alpha.span), "t.yaml:2:1");
+        assert_eq!(value.as_str(), Some("two"));
+        assert_eq!(map.position(value.span), "t.yaml:2:8");
+    }
+
+    #[test]
+    fn scalars_get_yaml_1_2_types() {
+        let (_, node) = parse_str("a: true\nb: yes\nc: 42\nd: 1.5\ne: ~\nf:\ng: '42'\n");
+        let node = node.expect("valid");
+        let types: Vec<&str> = entries(&node).iter().map(|(_, v)| v.type_name()).collect();
+        // `yes` is a string in YAML 1.2; a quoted number stays a string.
+        assert_eq!(types, ["a boolean", "a string", "an integer", "a number", "null", "null", "a string"]);
+    }
+
+    #[test]
+    fn integers_beyond_i64_become_floats_instead_of_failing() {
+        let (_, node) = parse_str("big: 18446744073709551615\n");
+        let node = node.expect("valid");
+        assert!(
+            matches!(entries(&node)[0].1.value, Value::Float(f) if f > 1.8e19),
+            "{:?}",
+            entries(&node)[0].1
+        );
+    }
+
+    #[test]
+    fn to_json_keeps_nesting_types_and_key_order() {
+        let (_, node) = parse_str("b: [1, {x: null}]\na: 2.5\nc: text\nd: false\n");
+        let json = node.expect("valid").to_json();
+        let text = serde_json::to_string(&json).expect("json");
+        assert_eq!(text, r#"{"b":[1,{"x":null}],"a":2.5,"c":"text","d":false}"#);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_one_empty_file_error_at_the_start() {
+        for text in ["", "  \n\n", "# only a comment\n  # and another\n"] {
+            let (map, result) = parse_str(text);
+            let d = result.expect_err("empty");
+            assert_eq!(d.code, "empty-file", "{text:?}");
+            assert_eq!(map.position(d.labels[0].span), "t.yaml:1:1");
+            assert!(d.help.as_deref().is_some_and(|h| h.contains("requests:")), "{:?}", d.help);
+        }
+    }
+
+    #[test]
+    fn duplicate_key_points_at_both_occurrences_in_the_same_block() {
+        // A `name:` in an earlier block must not be taken for the first occurrence.
+        let text = "one:\n  name: a\ntwo:\n  name: b\n  other: 1\n  name: c\n";
+        let (map, result) = parse_str(text);
+        let d = result.expect_err("duplicate");
+        assert_eq!(d.code, "duplicate-key");
+        let primary = d.labels.iter().find(|l| l.primary).expect("primary");
+        let first = d.labels.iter().find(|l| !l.primary).expect("first occurrence");
+        assert_eq!(map.position(primary.span), "t.yaml:6:3");
+        assert_eq!(map.position(first.span), "t.yaml:4:3");
+        assert_eq!(map.text(first.span), "name");
+        assert!(!d.message.contains("DuplicateKeyPolicy"), "parser internals leaked: {}", d.message);
+    }
+
+    #[test]
+    fn tab_indentation_points_at_the_tab_itself() {
+        let (map, result) = parse_str("requests:\n\t- url: x\n");
+        let d = result.expect_err("tab");
+        assert_eq!(d.code, "yaml-syntax");
+        assert_eq!(map.position(d.labels[0].span), "t.yaml:2:1");
+        assert_eq!(map.text(d.labels[0].span), "\t");
+        assert!(d.help.as_deref().is_some_and(|h| h.contains("spaces, not tabs")), "{:?}", d.help);
+    }
+
+    #[test]
+    fn a_list_used_as_a_key_is_a_complex_key_error() {
+        let (map, result) = parse_str("? [a, b]\n: 1\n");
+        let d = result.expect_err("complex key");
+        assert_eq!(d.code, "complex-key");
+        assert_eq!(map.position(d.labels[0].span), "t.yaml:1:3");
+    }
+
+    #[test]
+    fn scalar_keys_are_read_as_their_text() {
+        let (_, node) = parse_str("1: a\ntrue: b\n~: c\n");
+        let node = node.expect("valid");
+        let keys: Vec<&str> = entries(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["1", "true", "null"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_the_limit_in_words() {
+        let text = format!("a: {}1{}\n", "[".repeat(100), "]".repeat(100));
+        let (_, result) = parse_str(&text);
+        let d = result.expect_err("too deep");
+        assert_eq!(d.code, "yaml-too-complex");
+        assert!(d.message.contains("the limit is 64"), "{}", d.message);
+    }
+
+    #[test]
+    fn alias_expansion_beyond_the_budget_is_an_alias_bomb() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            let row = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{row}]\n"));
+        }
+        let (_, result) = parse_str(&text);
+        let d = result.expect_err("bomb");
+        assert_eq!(d.code, "yaml-too-complex");
+        assert!(d.message.contains("alias bomb"), "{}", d.message);
+    }
+}

@@ -441,6 +441,23 @@ const EDGES: Rule = Rule {
     ],
 };
 
+const AFTER_VALIDATION: Rule = Rule {
+    what: "what runs after validation reads compiled steps, never the authored YAML or collection",
+    covers: |f| {
+        f.starts_with("src/exec/")
+            || f.starts_with("src/report/")
+            || ["src/resolve.rs", "src/assert.rs", "src/capture.rs", "src/select.rs", "src/app/plan_view.rs"]
+                .contains(&f)
+    },
+    banned: &[
+        "crate::yaml",
+        "crate::parse",
+        "crate::recipe",
+        "crate::model::Collection",
+        "crate::model::Defaults",
+    ],
+};
+
 /// Whether `edge` reaches `banned`: it starts with it, or is a glob import that covers it.
 fn reaches(edge: &[String], banned: &str) -> bool {
     let banned: Vec<&str> = banned.split("::").collect();
@@ -500,6 +517,14 @@ fn reports_never_import_http_or_exec() {
 #[test]
 fn only_the_edges_read_argv_and_the_environment() {
     assert_holds(&EDGES);
+}
+
+#[test]
+fn nothing_after_validation_reads_the_yaml_tree() {
+    assert_holds(&AFTER_VALIDATION);
+    // The rule can fail: an executor file reaching for the tree breaks it.
+    let broken = check(&AFTER_VALIDATION, "src/exec/step.rs", &["exec", "step"], "use crate::yaml::Node;");
+    assert_eq!(broken, ["src/exec/step.rs:1: crate::yaml::Node"]);
 }
 
 #[test]

@@ -7,10 +7,10 @@ use serde_json::Value as Json;
 
 use crate::capture::describe_body;
 use crate::exchange::Exchange;
-use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern, Step};
+use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern};
+use crate::plan::CompiledStep;
 use crate::source::Span;
-use crate::template::RenderError;
-use crate::yaml::Node;
+use crate::template::{RenderContext, RenderError, Template};
 
 /// One expectation that did not hold.
 #[derive(Debug, Clone)]
@@ -25,17 +25,22 @@ pub struct Failure {
     pub actual: String,
 }
 
-/// Renders a node to JSON (templates included).
-pub type Render<'r> = dyn Fn(&Node) -> Result<Json, RenderError> + 'r;
+/// Compiled expectations.
+pub type CompiledExpect<'a> = Expect<Template<'a>>;
 
 /// Checks every expectation of `step` against `ex`; empty means all held.
-pub fn check(step: &Step, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
-    check_expect(&step.expect, Some(step), ex, render)
+pub fn check(step: &CompiledStep<'_>, ex: &Exchange, ctx: &RenderContext<'_>) -> Vec<Failure> {
+    check_expect(&step.expect, Some(step), ex, ctx)
 }
 
 /// Checks an expectation block; with `step`, a missing `status:` means the step's default
 /// (2xx for auth steps, below 400 for requests), without it (polling conditions) no check.
-pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Render<'_>) -> Vec<Failure> {
+pub fn check_expect(
+    e: &CompiledExpect<'_>,
+    step: Option<&CompiledStep<'_>>,
+    ex: &Exchange,
+    ctx: &RenderContext<'_>,
+) -> Vec<Failure> {
     let mut out = Vec::new();
     match &e.status {
         Some(s) if !s.allowed.iter().any(|p| p.allows(ex.status)) => out.push(Failure {
@@ -46,7 +51,7 @@ pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Ren
         }),
         Some(_) => {}
         None => {
-            let Some(step) = step else { return check_rest(e, ex, render, out) };
+            let Some(step) = step else { return check_rest(e, ex, ctx, out) };
             let (ok, expected) = match step.role {
                 Role::Auth => (StatusPattern::Class(2).allows(ex.status), "2xx (auth steps must succeed)"),
                 Role::Request => (ex.status < 400, "1xx–3xx (add `expect: {status: …}` to expect an error)"),
@@ -61,89 +66,93 @@ pub fn check_expect(e: &Expect, step: Option<&Step>, ex: &Exchange, render: &Ren
             }
         }
     }
-    check_rest(e, ex, render, out)
+    check_rest(e, ex, ctx, out)
 }
 
 /// Everything but the status.
-fn check_rest(e: &Expect, ex: &Exchange, render: &Render<'_>, mut out: Vec<Failure>) -> Vec<Failure> {
+fn check_rest(
+    e: &CompiledExpect<'_>,
+    ex: &Exchange,
+    ctx: &RenderContext<'_>,
+    mut out: Vec<Failure>,
+) -> Vec<Failure> {
     for (name, m) in &e.headers {
         let actual = ex.header(&name.name).map(|v| Json::String(v.to_string()));
-        matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, render, &mut out);
+        matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, ctx, &mut out);
     }
-    if !e.json.is_empty() {
-        match ex.json() {
-            Some(doc) => {
-                for (path, m) in &e.json {
-                    let nodes = path.compiled.query(doc).all();
-                    let actual = match nodes.len() {
-                        0 => None,
-                        1 => Some(nodes[0].clone()),
-                        _ => Some(Json::Array(nodes.into_iter().cloned().collect())),
-                    };
-                    matcher(m, actual.as_ref(), &path.source, false, render, &mut out);
-                }
-            }
-            None => {
-                let (path, _) = &e.json[0];
-                out.push(Failure {
-                    span: path.span,
-                    subject: "body".into(),
-                    expected: "a JSON body".into(),
-                    actual: describe_body(ex),
-                });
-            }
-        }
-    }
+    check_json(e, ex, ctx, &mut out);
     if !e.body_contains.is_empty() {
         let text = ex.text();
         for n in &e.body_contains {
-            match render(n) {
-                Ok(v) => {
-                    let needle = as_text(&v);
-                    if !text.contains(&needle) {
-                        out.push(Failure {
-                            span: n.span,
-                            subject: "body".into(),
-                            expected: format!("to contain {needle:?}"),
-                            actual: excerpt(&text, 200),
-                        });
-                    }
+            let checked = ctx.render(n).map_err(|err| render_failure(n, err)).and_then(|v| {
+                let needle = as_text(&v);
+                if text.contains(&needle) {
+                    return Ok(());
                 }
-                Err(err) => out.push(render_failure(n, err)),
-            }
+                Err(Failure {
+                    span: n.span(),
+                    subject: "body".into(),
+                    expected: format!("to contain {needle:?}"),
+                    actual: excerpt(&text, 200),
+                })
+            });
+            out.extend(checked.err());
         }
     }
     if let Some(n) = &e.content_type {
-        match render(n) {
-            Ok(v) => {
-                let want = as_text(&v).to_ascii_lowercase();
-                let got = ex.header("content-type").unwrap_or("").to_ascii_lowercase();
-                let got_media = got.split(';').next().unwrap_or("").trim();
-                let ok = if want.contains(';') {
-                    got.replace(' ', "") == want.replace(' ', "")
-                } else {
-                    got_media == want
-                };
-                if !ok {
-                    out.push(Failure {
-                        span: n.span,
-                        subject: "content type".into(),
-                        expected: want,
-                        actual: if got.is_empty() { "no content-type header".into() } else { got },
-                    });
-                }
-            }
-            Err(err) => out.push(render_failure(n, err)),
-        }
+        let checked =
+            ctx.render(n).map_err(|err| render_failure(n, err)).and_then(|v| content_type(n, &v, ex));
+        out.extend(checked.err());
     }
     // Report in the order the YAML asks.
     out.sort_by_key(|f| f.span.start);
     out
 }
 
-fn render_failure(n: &Node, err: RenderError) -> Failure {
+/// `json:` expectations: each JSONPath's matches (one value, or a list of several).
+fn check_json(e: &CompiledExpect<'_>, ex: &Exchange, ctx: &RenderContext<'_>, out: &mut Vec<Failure>) {
+    let Some((first, _)) = e.json.first() else { return };
+    let Some(doc) = ex.json() else {
+        out.push(Failure {
+            span: first.span,
+            subject: "body".into(),
+            expected: "a JSON body".into(),
+            actual: describe_body(ex),
+        });
+        return;
+    };
+    for (path, m) in &e.json {
+        let nodes = path.compiled.query(doc).all();
+        let actual = match nodes.len() {
+            0 => None,
+            1 => Some(nodes[0].clone()),
+            _ => Some(Json::Array(nodes.into_iter().cloned().collect())),
+        };
+        matcher(m, actual.as_ref(), &path.source, false, ctx, out);
+    }
+}
+
+/// The media type must match; parameters (charset…) count only when the expectation has them.
+fn content_type(n: &Template<'_>, want: &Json, ex: &Exchange) -> Result<(), Failure> {
+    let want = as_text(want).to_ascii_lowercase();
+    let got = ex.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let got_media = got.split(';').next().unwrap_or("").trim();
+    let ok =
+        if want.contains(';') { got.replace(' ', "") == want.replace(' ', "") } else { got_media == want };
+    if ok {
+        return Ok(());
+    }
+    Err(Failure {
+        span: n.span(),
+        subject: "content type".into(),
+        expected: want,
+        actual: if got.is_empty() { "no content-type header".into() } else { got },
+    })
+}
+
+fn render_failure(n: &Template<'_>, err: RenderError) -> Failure {
     Failure {
-        span: n.span,
+        span: n.span(),
         subject: "expected value".into(),
         expected: "a value that renders".into(),
         actual: err.message,
@@ -191,99 +200,115 @@ fn equal(actual: &Json, expected: &Json, text_mode: bool) -> bool {
 }
 
 fn matcher(
-    m: &Matcher,
+    m: &Matcher<Template<'_>>,
     actual: Option<&Json>,
     subject: &str,
     text_mode: bool,
-    render: &Render<'_>,
+    ctx: &RenderContext<'_>,
     out: &mut Vec<Failure>,
 ) {
+    let actual = Actual { value: actual, subject, text_mode };
     for c in &m.checks {
-        let fail = |expected: String, span: Span| Failure {
-            span,
-            subject: subject.to_string(),
-            expected,
-            actual: show(actual),
-        };
-        let rendered = |n: &Node| render(n).map_err(|e| render_failure(n, e));
-        let result: Result<(), Failure> = (|| match c {
-            Check::Equals(n) => {
-                let want = rendered(n)?;
-                match actual {
-                    Some(a) if equal(a, &want, text_mode) => Ok(()),
-                    _ => Err(fail(excerpt(&want.to_string(), 300), n.span)),
-                }
-            }
-            Check::Exists(want) => {
-                if actual.is_some() == *want {
-                    Ok(())
-                } else {
-                    Err(fail(if *want { "to exist".into() } else { "not to exist".into() }, m.span))
-                }
-            }
-            Check::Matches(re) => match actual.map(as_text) {
+        let rendered = |n: &Template<'_>| ctx.render(n).map_err(|e| render_failure(n, e));
+        let result = match c {
+            Check::Equals(n) => rendered(n).and_then(|want| actual.equals(&want, n.span())),
+            Check::Exists(want) => actual.exists(*want, m.span),
+            Check::Matches(re) => match actual.value.map(as_text) {
                 Some(t) if re.compiled.is_match(&t) => Ok(()),
-                _ => Err(fail(format!("to match /{}/", re.source), re.span)),
+                _ => Err(actual.fail(format!("to match /{}/", re.source), re.span)),
             },
-            Check::Len(n) => {
-                let want = rendered(n)?;
-                let len = actual.and_then(|a| match a {
-                    Json::String(s) => Some(s.chars().count()),
-                    Json::Array(a) => Some(a.len()),
-                    Json::Object(o) => Some(o.len()),
-                    _ => None,
-                });
-                match (len, num(&want)) {
-                    (Some(l), Some(w)) if l as f64 == w => Ok(()),
-                    (l, _) => {
-                        let mut f = fail(format!("length {}", as_text(&want)), n.span);
-                        f.actual = l.map_or_else(
-                            || format!("{} (no length)", show(actual)),
-                            |l| format!("length {l}: {}", show(actual)),
-                        );
-                        Err(f)
-                    }
-                }
+            Check::Len(n) => rendered(n).and_then(|want| actual.length(&want, n.span())),
+            Check::Compare(op, n) => rendered(n).and_then(|want| actual.compare(*op, &want, n.span())),
+            Check::Contains(n) => rendered(n).and_then(|want| actual.contains(&want, n.span())),
+            Check::Type(t, span) => actual.has_type(*t, *span),
+        };
+        out.extend(result.err());
+    }
+}
+
+/// The value a matcher checks (absent when nothing matched), and what it is called.
+struct Actual<'v> {
+    value: Option<&'v Json>,
+    subject: &'v str,
+    /// Headers are text: `3` equals `"3"`.
+    text_mode: bool,
+}
+
+impl Actual<'_> {
+    fn fail(&self, expected: String, span: Span) -> Failure {
+        Failure { span, subject: self.subject.to_string(), expected, actual: show(self.value) }
+    }
+
+    fn equals(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        match self.value {
+            Some(a) if equal(a, want, self.text_mode) => Ok(()),
+            _ => Err(self.fail(excerpt(&want.to_string(), 300), span)),
+        }
+    }
+
+    fn exists(&self, want: bool, span: Span) -> Result<(), Failure> {
+        if self.value.is_some() == want {
+            return Ok(());
+        }
+        Err(self.fail(if want { "to exist".into() } else { "not to exist".into() }, span))
+    }
+
+    fn length(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        let len = self.value.and_then(|a| match a {
+            Json::String(s) => Some(s.chars().count()),
+            Json::Array(a) => Some(a.len()),
+            Json::Object(o) => Some(o.len()),
+            _ => None,
+        });
+        match (len, num(want)) {
+            (Some(l), Some(w)) if l as f64 == w => Ok(()),
+            (l, _) => {
+                let mut f = self.fail(format!("length {}", as_text(want)), span);
+                f.actual = l.map_or_else(
+                    || format!("{} (no length)", show(self.value)),
+                    |l| format!("length {l}: {}", show(self.value)),
+                );
+                Err(f)
             }
-            Check::Compare(op, n) => {
-                let want = rendered(n)?;
-                let ok = match (actual.and_then(num), num(&want)) {
-                    (Some(a), Some(w)) => match op {
-                        CompareOp::Gt => a > w,
-                        CompareOp::Gte => a >= w,
-                        CompareOp::Lt => a < w,
-                        CompareOp::Lte => a <= w,
-                    },
-                    _ => false,
-                };
-                if ok { Ok(()) } else { Err(fail(format!("{} {}", op.keyword(), as_text(&want)), n.span)) }
-            }
-            Check::Contains(n) => {
-                let want = rendered(n)?;
-                let ok = match actual {
-                    Some(Json::String(s)) => s.contains(&as_text(&want)),
-                    Some(Json::Array(items)) => items.iter().any(|i| equal(i, &want, false)),
-                    Some(Json::Object(o)) => want.as_str().is_some_and(|k| o.contains_key(k)),
-                    _ => false,
-                };
-                if ok {
-                    Ok(())
-                } else {
-                    Err(fail(format!("to contain {}", excerpt(&want.to_string(), 200)), n.span))
-                }
-            }
-            Check::Type(t, span) => match actual {
-                Some(a) if t.matches(a) => Ok(()),
-                Some(a) => {
-                    let mut f = fail(format!("type {}", type_name(*t)), *span);
-                    f.actual = format!("{} {}", JsonType::of(a), show(actual));
-                    Err(f)
-                }
-                None => Err(fail(format!("type {}", type_name(*t)), *span)),
+        }
+    }
+
+    fn compare(&self, op: CompareOp, want: &Json, span: Span) -> Result<(), Failure> {
+        let ok = match (self.value.and_then(num), num(want)) {
+            (Some(a), Some(w)) => match op {
+                CompareOp::Gt => a > w,
+                CompareOp::Gte => a >= w,
+                CompareOp::Lt => a < w,
+                CompareOp::Lte => a <= w,
             },
-        })();
-        if let Err(f) = result {
-            out.push(f);
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(self.fail(format!("{} {}", op.keyword(), as_text(want)), span)) }
+    }
+
+    fn contains(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        let ok = match self.value {
+            Some(Json::String(s)) => s.contains(&as_text(want)),
+            Some(Json::Array(items)) => items.iter().any(|i| equal(i, want, false)),
+            Some(Json::Object(o)) => want.as_str().is_some_and(|k| o.contains_key(k)),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(format!("to contain {}", excerpt(&want.to_string(), 200)), span))
+        }
+    }
+
+    fn has_type(&self, t: JsonType, span: Span) -> Result<(), Failure> {
+        match self.value {
+            Some(a) if t.matches(a) => Ok(()),
+            Some(a) => {
+                let mut f = self.fail(format!("type {}", type_name(t)), span);
+                f.actual = format!("{} {}", JsonType::of(a), show(self.value));
+                Err(f)
+            }
+            None => Err(self.fail(format!("type {}", type_name(t)), span)),
         }
     }
 }
@@ -297,5 +322,112 @@ fn type_name(t: JsonType) -> &'static str {
         JsonType::Array => "array",
         JsonType::Object => "object",
         JsonType::Null => "null",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{Fixture, json_response};
+
+    /// The failures of step `name` of `yaml` against `ex` (its subjects, in order).
+    fn failures(yaml: &str, ex: &Exchange) -> Vec<Failure> {
+        let f = Fixture::new(yaml);
+        let plan = f.valid();
+        let ctx = f.context(&plan, &[]);
+        check(plan.step(0), ex, &ctx)
+    }
+
+    fn subjects(fs: &[Failure]) -> Vec<&str> {
+        fs.iter().map(|f| f.subject.as_str()).collect()
+    }
+
+    #[test]
+    fn without_a_status_expectation_requests_pass_below_400_and_auth_steps_need_2xx() {
+        let request = "requests:\n  - url: http://h/a\n";
+        assert!(failures(request, &json_response(302, json!({}))).is_empty());
+        let f = failures(request, &json_response(404, json!({})));
+        assert_eq!((f[0].subject.as_str(), f[0].actual.as_str()), ("status", "404"));
+        let auth = "auth:\n  - url: http://h/login\nrequests: []\n";
+        assert_eq!(subjects(&failures(auth, &json_response(302, json!({})))), ["status"]);
+    }
+
+    #[test]
+    fn status_lists_and_classes_allow_any_member() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect: {status: [201, 4xx]}\n";
+        assert!(failures(yaml, &json_response(201, json!({}))).is_empty());
+        assert!(failures(yaml, &json_response(409, json!({}))).is_empty());
+        let f = failures(yaml, &json_response(200, json!({})));
+        assert_eq!(f[0].expected, "201 or 4xx");
+    }
+
+    #[test]
+    fn json_numbers_compare_by_value_and_templates_render_the_expected_side() {
+        let yaml = "vars: {n: 2}\nrequests:\n  - url: http://h/a\n    expect:\n      json:\n        $.a: 1\n        $.b: '{{ n }}'\n";
+        assert!(failures(yaml, &json_response(200, json!({"a": 1.0, "b": 2}))).is_empty());
+        let f = failures(yaml, &json_response(200, json!({"a": 1, "b": 3})));
+        assert_eq!((f[0].subject.as_str(), f[0].expected.as_str(), f[0].actual.as_str()), ("$.b", "2", "3"));
+    }
+
+    #[test]
+    fn matchers_check_length_range_type_pattern_and_membership() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      json:\n        $.items: {len: 2, contains: 'x'}\n        $.n: {gt: 1, lte: 5, type: integer}\n        $.id: {matches: '^u-[0-9]+$'}\n        $.gone: {exists: false}\n";
+        let good = json!({"items": ["x", "y"], "n": 5, "id": "u-42"});
+        assert!(failures(yaml, &json_response(200, good)).is_empty());
+        let bad = json!({"items": ["y"], "n": 5.5, "id": "user-1", "gone": null});
+        let f = failures(yaml, &json_response(200, bad));
+        assert_eq!(subjects(&f), ["$.items", "$.items", "$.n", "$.n", "$.id", "$.gone"]);
+        assert!(f[0].actual.starts_with("length 1"), "{}", f[0].actual);
+    }
+
+    #[test]
+    fn headers_compare_as_text_and_content_type_ignores_parameters_unless_given() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      headers: {X-Count: 3}\n      content_type: application/json\n";
+        let ex = Exchange::new(
+            200,
+            vec![
+                ("content-type".into(), "application/json; charset=utf-8".into()),
+                ("x-count".into(), "3".into()),
+            ],
+            b"{}".to_vec(),
+        );
+        assert!(failures(yaml, &ex).is_empty());
+        let strict =
+            "requests:\n  - url: http://h/a\n    expect: {content_type: 'text/plain; charset=ascii'}\n";
+        let f = failures(strict, &ex);
+        assert_eq!(
+            (f[0].subject.as_str(), f[0].actual.as_str()),
+            ("content type", "application/json; charset=utf-8")
+        );
+    }
+
+    #[test]
+    fn a_json_expectation_on_a_text_body_says_what_the_body_is() {
+        let yaml = "requests:\n  - url: http://h/a\n    expect:\n      json: {$.a: 1}\n      body_contains: [hello, bye]\n";
+        let ex =
+            Exchange::new(200, vec![("content-type".into(), "text/plain".into())], b"hello world".to_vec());
+        let f = failures(yaml, &ex);
+        assert_eq!(subjects(&f), ["body", "body"]);
+        assert_eq!(f[0].actual, "text/plain (11 bytes)");
+        assert_eq!(f[1].expected, "to contain \"bye\"");
+    }
+
+    #[test]
+    fn failures_come_in_the_order_the_yaml_asks() {
+        let yaml =
+            "requests:\n  - url: http://h/a\n    expect:\n      json: {$.z: 1, $.a: 2}\n      status: 201\n";
+        let f = failures(yaml, &json_response(200, json!({"z": 0, "a": 0})));
+        assert_eq!(subjects(&f), ["$.z", "$.a", "status"]);
+        assert!(f.windows(2).all(|w| w[0].span.start <= w[1].span.start));
+    }
+
+    #[test]
+    fn excerpts_cut_on_characters_and_say_so() {
+        assert_eq!(excerpt("héllo", 2), "hé…");
+        assert_eq!(excerpt("hi", 2), "hi");
+        assert_eq!(as_text(&json!("s")), "s");
+        assert_eq!(as_text(&json!({"a": 1})), r#"{"a":1}"#);
     }
 }

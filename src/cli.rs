@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exec::ExecOptions;
 use crate::http::ClientOptions;
 use crate::parse::is_identifier;
@@ -251,6 +251,7 @@ pub enum StateLocation {
     /// `--state PATH`.
     At(PathBuf),
     /// A throwaway file for this run only (`baton demo`, whose playground is new each time).
+    #[cfg(feature = "playground")]
     Temporary,
 }
 
@@ -400,7 +401,7 @@ fn resolve(
             let cacert = match &r.cacert {
                 Some(p) => Some(std::fs::read(p).map_err(|e| {
                     usage(Diagnostic::usage(
-                        "missing-path",
+                        Code::MissingPath,
                         format!("cannot read --cacert `{}`: {e}", p.display()),
                     ))
                 })?),
@@ -410,7 +411,7 @@ fn resolve(
             let state = StateLocation::from_flag(r.state);
             if r.jobs == 0 {
                 return Err(usage(
-                    Diagnostic::usage("bad-jobs", "`--jobs 0` runs nothing").help("use --jobs 1 or more"),
+                    Diagnostic::usage(Code::BadJobs, "`--jobs 0` runs nothing").help("use --jobs 1 or more"),
                 ));
             }
             jobs = r.jobs;
@@ -421,7 +422,7 @@ fn resolve(
             let update =
                 UpdateMode::resolve(r.update_snapshots, env.get("BATON_UPDATE").map(String::as_str), ci)
                     .map_err(|e| {
-                        usage(Diagnostic::usage("bad-env", e).help("use BATON_UPDATE=always, new or no"))
+                        usage(Diagnostic::usage(Code::BadEnv, e).help("use BATON_UPDATE=always, new or no"))
                     })?;
             (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast, update }, state)
         }
@@ -471,18 +472,18 @@ fn parse_shard(raw: &str) -> Result<(usize, usize), Diagnostic> {
         raw.split_once('/').and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)));
     match parsed {
         Some((k, n)) if n >= 1 && (1..=n).contains(&k) => Ok((k, n)),
-        _ => Err(Diagnostic::usage("bad-shard", format!("`--shard {raw}` is not K/N with 1 ≤ K ≤ N"))
+        _ => Err(Diagnostic::usage(Code::BadShard, format!("`--shard {raw}` is not K/N with 1 ≤ K ≤ N"))
             .help("e.g. `--shard 1/4` … `--shard 4/4` across four CI jobs")),
     }
 }
 
 fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
     let Some((kind, path)) = raw.split_once('=').filter(|(_, p)| !p.is_empty()) else {
-        return Err(Diagnostic::usage("bad-report", format!("`--report {raw}` is not KIND=PATH"))
+        return Err(Diagnostic::usage(Code::BadReport, format!("`--report {raw}` is not KIND=PATH"))
             .help("write `--report junit=results.xml` or `--report json=results.json`"));
     };
     let Some(kind) = ReportKind::from_name(kind) else {
-        return Err(Diagnostic::usage("bad-report", format!("`{kind}` is not a report format"))
+        return Err(Diagnostic::usage(Code::BadReport, format!("`{kind}` is not a report format"))
             .help(crate::diagnostic::suggest(kind, &ReportKind::NAMES)));
     };
     Ok(ReportRequest { kind, path: PathBuf::from(path) })
@@ -490,13 +491,13 @@ fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
 
 fn parse_var(raw: &str) -> Result<(String, String), Diagnostic> {
     let Some((name, value)) = raw.split_once('=') else {
-        return Err(Diagnostic::usage("bad-var", format!("`--var {raw}` is not NAME=VALUE"))
+        return Err(Diagnostic::usage(Code::BadVar, format!("`--var {raw}` is not NAME=VALUE"))
             .help(format!("write `--var {raw}=value`")));
     };
     let name = name.trim();
     if !is_identifier(name) {
         return Err(Diagnostic::usage(
-            "bad-var",
+            Code::BadVar,
             format!("`{name}` in `--var {raw}` is not a variable name"),
         )
         .help("names use letters, digits and `_`, and start with a letter or `_`"));
@@ -511,7 +512,7 @@ fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
         .map(Duration::from_secs)
         .or_else(|| jiff::SignedDuration::from_str(raw).ok().and_then(|d| Duration::try_from(d).ok()));
     parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
-        Diagnostic::usage("bad-timeout", format!("`--timeout {raw}` is not a positive duration"))
+        Diagnostic::usage(Code::BadTimeout, format!("`--timeout {raw}` is not a positive duration"))
             .help("examples: 10s, 500ms, 2m")
     })
 }
@@ -520,7 +521,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
     let text = std::fs::read_to_string(path).map_err(|e| {
         usage(
             Diagnostic::usage(
-                "missing-env-file",
+                Code::MissingEnvFile,
                 format!("cannot read --env-file `{}`: {}", path.display(), crate::load::io_reason(&e)),
             )
             .help("check the path; the file holds NAME=value lines"),
@@ -545,7 +546,7 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
                 let id = sources.add(path, text.clone());
                 let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
                 return Err(CliError::Usage(Box::new(UsageError {
-                    diagnostic: Diagnostic::usage("bad-env-file", "invalid line in env file")
+                    diagnostic: Diagnostic::usage(Code::BadEnvFile, "invalid line in env file")
                         .at(Span::new(id, at, at + 1), "cannot parse from here")
                         .help("lines look like NAME=value, NAME=\"quoted value\" or # comments"),
                     sources,
@@ -553,11 +554,264 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
             }
             Err(e) => {
                 return Err(usage(Diagnostic::usage(
-                    "bad-env-file",
+                    Code::BadEnvFile,
                     format!("cannot read --env-file `{}`: {e}", path.display()),
                 )));
             }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<OsString> {
+        std::iter::once("baton").chain(args.iter().copied()).map(OsString::from).collect()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The resolved options of a `run`/`validate`/`plan` command line.
+    fn options(args: &[&str], vars: &[(&str, &str)]) -> RunOptions {
+        match parse(argv(args), env(vars)) {
+            Ok(Invocation::Collections(opts)) => opts,
+            Ok(other) => panic!("not a collection command: {other:?}"),
+            Err(CliError::Usage(u)) => panic!("usage error: {}", u.diagnostic.message),
+            Err(CliError::Clap(text)) => panic!("clap error: {text}"),
+        }
+    }
+
+    /// The usage error a command line must produce.
+    fn rejected(args: &[&str], vars: &[(&str, &str)]) -> Box<UsageError> {
+        match parse(argv(args), env(vars)) {
+            Err(CliError::Usage(u)) => u,
+            Err(CliError::Clap(text)) => panic!("clap rejected it instead: {text}"),
+            Ok(other) => panic!("accepted: {other:?}"),
+        }
+    }
+
+    fn pairs(values: &[(String, String)]) -> Vec<(&str, &str)> {
+        values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn variable_layers_come_env_file_then_environment_sorted_then_flags() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("a.env");
+        std::fs::write(&file, "A=file\nB=file\n").expect("write");
+        let file = file.to_string_lossy().into_owned();
+        let opts = options(
+            &["run", "c.yaml", "--env-file", &file, "--var", "C=flag"],
+            &[("BATON_VAR_C", "environment"), ("BATON_VAR_B", "environment")],
+        );
+        assert_eq!(
+            pairs(&opts.overrides.values),
+            [("A", "file"), ("B", "file"), ("B", "environment"), ("C", "environment"), ("C", "flag")],
+            "later entries win, so flags beat the environment, which beats env files"
+        );
+    }
+
+    #[test]
+    fn environment_variables_that_are_not_identifiers_are_not_variables() {
+        let opts = options(
+            &["validate", "c.yaml"],
+            &[
+                ("BATON_VAR_1bad", "x"),
+                ("BATON_VAR_", "y"),
+                ("BATON_VAR_has-dash", "z"),
+                ("BATON_VAR_ok", "1"),
+            ],
+        );
+        assert_eq!(pairs(&opts.overrides.values), [("ok", "1")]);
+    }
+
+    #[test]
+    fn env_file_values_feed_env_functions_but_never_replace_the_process_environment() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join(".env");
+        std::fs::write(&file, "SHARED=from-file\nONLY_FILE=from-file\n").expect("write");
+        let file = file.to_string_lossy().into_owned();
+        let opts = options(&["run", "c.yaml", "--env-file", &file], &[("SHARED", "from-process")]);
+        assert_eq!(opts.env.get("SHARED").map(String::as_str), Some("from-process"));
+        assert_eq!(opts.env.get("ONLY_FILE").map(String::as_str), Some("from-file"));
+    }
+
+    #[test]
+    fn var_splits_at_the_first_equals_and_trims_the_name() {
+        let opts = options(&["validate", "c.yaml", "--var", " token =a=b", "--var", "empty="], &[]);
+        assert_eq!(pairs(&opts.overrides.values), [("token", "a=b"), ("empty", "")]);
+        let u = rejected(&["validate", "c.yaml", "--var", "novalue"], &[]);
+        assert_eq!(u.diagnostic.code, "bad-var");
+        assert_eq!(u.diagnostic.help.as_deref(), Some("write `--var novalue=value`"));
+        let u = rejected(&["validate", "c.yaml", "--var", "9lives=x"], &[]);
+        assert!(u.diagnostic.message.contains("`9lives`"), "{}", u.diagnostic.message);
+    }
+
+    #[test]
+    fn timeout_takes_plain_seconds_or_units_and_refuses_zero() {
+        let timeout = |raw: &str| options(&["run", "c.yaml", "--timeout", raw], &[]).client.timeout;
+        assert_eq!(timeout("10"), Some(Duration::from_secs(10)));
+        assert_eq!(timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(timeout("2m"), Some(Duration::from_secs(120)));
+        for bad in ["0", "0s", "soon", "-5s"] {
+            let u = rejected(&["run", "c.yaml", &format!("--timeout={bad}")], &[]);
+            assert_eq!(u.diagnostic.code, "bad-timeout", "{bad}");
+            assert_eq!(u.diagnostic.exit, crate::exit::Exit::Usage);
+        }
+    }
+
+    #[test]
+    fn shard_is_k_of_n_with_k_between_one_and_n() {
+        let shard = |raw: &str| options(&["validate", "c.yaml", "--shard", raw], &[]).shard;
+        assert_eq!(shard("2/4"), Some((2, 4)));
+        assert_eq!(shard("1/1"), Some((1, 1)));
+        assert_eq!(shard(" 3 / 3 "), Some((3, 3)));
+        for bad in ["0/3", "4/3", "1/0", "3", "a/b", "1/2/3"] {
+            let u = rejected(&["validate", "c.yaml", "--shard", bad], &[]);
+            assert_eq!(u.diagnostic.code, "bad-shard", "{bad}");
+        }
+    }
+
+    #[test]
+    fn reports_name_a_known_format_and_a_path() {
+        let opts = options(&["run", "c.yaml", "--report", "junit=out/j.xml", "--report", "json=r.json"], &[]);
+        let reports: Vec<(ReportKind, &str)> =
+            opts.reports.iter().map(|r| (r.kind, r.path.to_str().expect("utf-8"))).collect();
+        assert_eq!(reports, [(ReportKind::Junit, "out/j.xml"), (ReportKind::Json, "r.json")]);
+        let u = rejected(&["run", "c.yaml", "--report", "junti=a.xml"], &[]);
+        assert_eq!(u.diagnostic.help.as_deref(), Some("did you mean `junit`?"));
+        for bad in ["junit=", "junit", "=a.xml"] {
+            let u = rejected(&["run", "c.yaml", "--report", bad], &[]);
+            assert_eq!(u.diagnostic.code, "bad-report", "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_flags_reach_the_client_and_executor_options() {
+        let opts = options(
+            &["run", "c.yaml", "--insecure", "--fail-fast", "-v", "-j", "3", "--state", "s.json"],
+            &[],
+        );
+        assert_eq!(opts.mode, Mode::Run);
+        assert!(opts.client.insecure && opts.exec.fail_fast && opts.verbose);
+        assert_eq!(opts.jobs, 3);
+        assert_eq!(opts.state, StateLocation::At(PathBuf::from("s.json")));
+        let u = rejected(&["run", "c.yaml", "--jobs", "0"], &[]);
+        assert_eq!(u.diagnostic.code, "bad-jobs");
+    }
+
+    #[test]
+    fn validate_and_plan_never_trace_and_use_the_default_state() {
+        for (cmd, mode) in [("validate", Mode::Validate), ("plan", Mode::Plan)] {
+            let opts = options(&[cmd, "a.yaml", "b/"], &[("CI", "true")]);
+            assert_eq!(opts.mode, mode);
+            assert_eq!(opts.paths, [PathBuf::from("a.yaml"), PathBuf::from("b/")]);
+            assert!(!opts.verbose);
+            assert_eq!(opts.state, StateLocation::Default);
+            assert_eq!(opts.exec.update, UpdateMode::default(), "CI matters only to `run`");
+        }
+    }
+
+    #[test]
+    fn snapshot_updates_follow_the_flag_then_baton_update_then_ci() {
+        let update = |args: &[&str], vars: &[(&str, &str)]| {
+            let mut all = vec!["run", "c.yaml"];
+            all.extend_from_slice(args);
+            options(&all, vars).exec.update
+        };
+        assert_eq!(update(&[], &[]), UpdateMode::New);
+        assert_eq!(update(&[], &[("CI", "true")]), UpdateMode::No);
+        for not_ci in ["", "false", "0"] {
+            assert_eq!(update(&[], &[("CI", not_ci)]), UpdateMode::New, "CI={not_ci:?}");
+        }
+        assert_eq!(update(&[], &[("CI", "1"), ("BATON_UPDATE", "new")]), UpdateMode::New);
+        assert_eq!(
+            update(&["--update-snapshots"], &[("CI", "true"), ("BATON_UPDATE", "no")]),
+            UpdateMode::Always
+        );
+        let u = rejected(&["run", "c.yaml"], &[("BATON_UPDATE", "maybe")]);
+        assert_eq!(u.diagnostic.code, "bad-env");
+    }
+
+    #[test]
+    fn github_annotations_only_when_github_actions_is_exactly_true() {
+        assert!(options(&["run", "c.yaml"], &[("GITHUB_ACTIONS", "true")]).github_annotations);
+        assert!(!options(&["run", "c.yaml"], &[("GITHUB_ACTIONS", "1")]).github_annotations);
+        assert!(!options(&["run", "c.yaml"], &[]).github_annotations);
+    }
+
+    #[test]
+    fn filters_pass_through_in_order() {
+        let opts = options(
+            &["run", "c.yaml", "--tag", "a", "--tag", "b", "--skip-tag", "slow", "--step", "login"],
+            &[],
+        );
+        assert_eq!(opts.filter.tags, ["a", "b"]);
+        assert_eq!(opts.filter.skip_tags, ["slow"]);
+        assert_eq!(opts.filter.steps, ["login"]);
+    }
+
+    #[test]
+    #[cfg(feature = "playground")]
+    fn demo_runs_the_shipped_collections_with_a_throwaway_state() {
+        let Ok(Invocation::Demo(opts)) = parse(argv(&["demo"]), env(&[])) else { panic!("not a demo") };
+        assert_eq!(opts.paths, [PathBuf::from("collections")]);
+        assert_eq!(opts.state, StateLocation::Temporary);
+        assert_eq!(opts.mode, Mode::Run);
+    }
+
+    #[test]
+    fn state_commands_carry_their_file() {
+        let Ok(Invocation::State { action, location }) =
+            parse(argv(&["state", "show", "--state", "s.json"]), env(&[]))
+        else {
+            panic!("not a state command")
+        };
+        assert_eq!((action, location), (StateAction::Show, StateLocation::At("s.json".into())));
+        let Ok(Invocation::State { action, location }) = parse(argv(&["state", "clear"]), env(&[])) else {
+            panic!("not a state command")
+        };
+        assert_eq!((action, location), (StateAction::Clear, StateLocation::Default));
+    }
+
+    #[test]
+    fn help_and_version_are_text_to_print_and_unknown_flags_are_clap_errors() {
+        let Ok(Invocation::Print(help)) = parse(argv(&["--help"]), env(&[])) else { panic!("help") };
+        assert!(help.contains("Exit codes: 0 passed"), "{help}");
+        let Ok(Invocation::Print(version)) = parse(argv(&["--version"]), env(&[])) else { panic!("version") };
+        assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+        let Err(CliError::Clap(text)) = parse(argv(&["validate", "--frobnicate", "c.yaml"]), env(&[])) else {
+            panic!("accepted an unknown flag")
+        };
+        assert!(text.contains("--frobnicate"), "{text}");
+    }
+
+    #[test]
+    fn unreadable_files_named_by_flags_are_usage_errors_naming_them() {
+        let u = rejected(&["run", "c.yaml", "--cacert", "/nonexistent/ca.pem"], &[]);
+        assert_eq!(u.diagnostic.code, "missing-path");
+        assert!(u.diagnostic.message.contains("/nonexistent/ca.pem"), "{}", u.diagnostic.message);
+        let u = rejected(&["validate", "c.yaml", "--env-file", "/nonexistent/.env"], &[]);
+        assert_eq!(u.diagnostic.code, "missing-env-file");
+        assert!(u.diagnostic.message.contains("no such file or folder"), "{}", u.diagnostic.message);
+    }
+
+    #[test]
+    fn a_bad_env_file_line_points_at_its_line_and_column() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("bad.env");
+        // `GOOD=1` contains no error; the exact offending line is found, not a substring.
+        std::fs::write(&file, "# settings\nGOOD=1\nthis is not valid\nAFTER=2\n").expect("write");
+        let path = file.to_string_lossy().into_owned();
+        let u = rejected(&["validate", "c.yaml", "--env-file", &path], &[]);
+        assert_eq!(u.diagnostic.code, "bad-env-file");
+        let label = u.diagnostic.labels.first().expect("a position");
+        let file = u.sources.get(label.span.file).expect("the env file is a source");
+        assert_eq!(file.path.to_string_lossy(), path);
+        assert_eq!(file.line_col(label.span.start), (3, 6));
+    }
 }

@@ -61,10 +61,87 @@ pub struct StepOutcome {
     pub span: Span,
     /// A short excerpt of the response body, kept for failed steps.
     pub body_excerpt: Option<String>,
-    /// Why this step ran again (renewed credentials, retry after 401…).
-    pub note: Option<String>,
+    /// What happened on the way: renewals, retries, throttling waits, poll attempts.
+    pub notes: Vec<Note>,
     /// The snapshot file and how the response compared with it.
     pub snapshot: Option<(PathBuf, Verdict)>,
+}
+
+/// Why credentials were renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewReason {
+    /// They were about to expire.
+    Expired,
+    /// A request that used them was answered 401.
+    Got401,
+}
+
+impl std::fmt::Display for RenewReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RenewReason::Expired => "the credentials expired",
+            RenewReason::Got401 => "a request got 401",
+        })
+    }
+}
+
+/// Something that happened during a step besides its one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// An auth step ran again to renew credentials.
+    Again(RenewReason),
+    /// The refresh-only step ran to renew credentials.
+    Refresh(RenewReason),
+    /// The request was answered 401, credentials were renewed, and it was sent again.
+    RetriedAfter401,
+    /// After a 401, renewing credentials failed at this auth step.
+    ReauthFailed {
+        /// The auth step that failed.
+        step: String,
+    },
+    /// A throttled answer (429/503) was waited out.
+    Throttled {
+        /// The status.
+        status: u16,
+        /// How long baton waited.
+        wait: Duration,
+    },
+    /// `retry.fail_if` matched at this attempt, ending the poll.
+    PollStopped {
+        /// The attempt (1-based).
+        attempt: u32,
+    },
+    /// Polling took this many attempts.
+    Attempts {
+        /// The final attempt (1-based).
+        attempt: u32,
+        /// Attempts allowed.
+        of: u32,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Again(why) => write!(f, "again: {why}"),
+            Note::Refresh(why) => write!(f, "refresh: {why}"),
+            Note::RetriedAfter401 => f.write_str("retried after 401 and re-authentication"),
+            Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
+            Note::Throttled { status, wait } => {
+                write!(f, "waited {} after {status} (Retry-After)", human_duration(*wait))
+            }
+            Note::PollStopped { attempt } => write!(f, "polling stopped at attempt {attempt}"),
+            Note::Attempts { attempt, of } => write!(f, "attempt {attempt} of {of}"),
+        }
+    }
+}
+
+impl StepOutcome {
+    /// The notes as one line (`a; b`), or `None` when there are none.
+    pub fn notes_text(&self) -> Option<String> {
+        (!self.notes.is_empty())
+            .then(|| self.notes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    }
 }
 
 /// What happened to one collection.
@@ -147,4 +224,77 @@ pub enum Event<'e> {
 pub trait Sink {
     /// Handles one event.
     fn event(&mut self, event: &Event<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::Failure;
+
+    fn outcome(role: Role, result: StepResult) -> StepOutcome {
+        StepOutcome {
+            name: "s".into(),
+            named: true,
+            role,
+            method: "GET".into(),
+            url: None,
+            status: None,
+            elapsed: Duration::ZERO,
+            result,
+            span: Span::default(),
+            body_excerpt: None,
+            notes: Vec::new(),
+            snapshot: None,
+        }
+    }
+
+    fn collection(steps: Vec<StepOutcome>) -> CollectionOutcome {
+        CollectionOutcome { name: "c".into(), path: PathBuf::new(), steps, elapsed: Duration::ZERO }
+    }
+
+    fn failed() -> StepResult {
+        StepResult::Failed(vec![Failure {
+            span: Span::default(),
+            subject: "status".into(),
+            expected: "200".into(),
+            actual: "500".into(),
+        }])
+    }
+
+    #[test]
+    fn a_failed_request_exits_1_and_a_failed_auth_step_or_an_error_exits_4() {
+        assert_eq!(collection(vec![outcome(Role::Request, failed())]).exit(), Exit::Failed);
+        assert_eq!(collection(vec![outcome(Role::Auth, failed())]).exit(), Exit::Runtime);
+        let error = StepResult::Error(StepError { message: "refused".into(), span: None, help: None });
+        let mixed = collection(vec![outcome(Role::Request, failed()), outcome(Role::Request, error)]);
+        assert_eq!(mixed.exit(), Exit::Runtime, "a runtime error outranks a failed expectation");
+        assert_eq!(
+            collection(vec![outcome(Role::Request, StepResult::Skipped("x".into()))]).exit(),
+            Exit::Passed
+        );
+    }
+
+    #[test]
+    fn reused_results_count_as_passed() {
+        let c = collection(vec![
+            outcome(Role::Auth, StepResult::Reused("saved".into())),
+            outcome(Role::Request, StepResult::Passed),
+            outcome(Role::Request, failed()),
+            outcome(Role::Request, StepResult::Skipped("x".into())),
+        ]);
+        assert_eq!(c.counts(), (2, 1, 0, 1));
+    }
+
+    #[test]
+    fn notes_are_typed_and_read_as_one_line() {
+        let mut o = outcome(Role::Request, StepResult::Passed);
+        assert_eq!(o.notes_text(), None);
+        o.notes.push(Note::Throttled { status: 429, wait: Duration::from_millis(1500) });
+        o.notes.push(Note::Attempts { attempt: 3, of: 5 });
+        o.notes.push(Note::Again(RenewReason::Got401));
+        assert_eq!(
+            o.notes_text().as_deref(),
+            Some("waited 1.5 s after 429 (Retry-After); attempt 3 of 5; again: a request got 401")
+        );
+    }
 }

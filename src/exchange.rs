@@ -116,7 +116,8 @@ impl Exchange {
         Exchange { status, version, headers, body, elapsed, json: OnceLock::new() }
     }
 
-    /// Builds an exchange (also used by tests of capture and assert logic).
+    /// Builds an exchange in memory, for tests of capture and assert logic.
+    #[cfg(test)]
     pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
         Exchange {
             status,
@@ -154,5 +155,66 @@ impl Exchange {
     /// The media type without parameters, lower-case.
     pub fn media_type(&self) -> Option<String> {
         self.header("content-type").map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(headers: &[(&str, &str)], body: &[u8]) -> Exchange {
+        let headers = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        Exchange::new(200, headers, body.to_vec())
+    }
+
+    #[test]
+    fn header_lookup_ignores_case_and_takes_the_first_value() {
+        let ex = response(&[("set-cookie", "a=1"), ("Set-Cookie", "b=2")], b"");
+        assert_eq!(ex.header("SET-COOKIE"), Some("a=1"));
+        assert_eq!(ex.header("etag"), None);
+    }
+
+    #[test]
+    fn media_type_drops_parameters_and_case() {
+        let ex = response(&[("Content-Type", " Application/JSON ; charset=UTF-8")], b"{}");
+        assert_eq!(ex.media_type().as_deref(), Some("application/json"));
+        assert_eq!(response(&[], b"").media_type(), None);
+    }
+
+    #[test]
+    fn json_is_parsed_once_and_only_when_the_body_is_json() {
+        let ex = response(&[], b"  {\"id\": 7}");
+        let first = ex.json().expect("json") as *const serde_json::Value;
+        assert_eq!(ex.json().and_then(|v| v["id"].as_i64()), Some(7));
+        assert_eq!(first, ex.json().expect("json") as *const _, "the same parsed value every time");
+        assert!(response(&[], b"").json().is_none());
+        assert!(response(&[], b" \n\t").json().is_none());
+        assert!(response(&[], b"id,name\n1,a\n").json().is_none());
+    }
+
+    #[test]
+    fn text_is_lossy_for_bytes_that_are_not_utf8() {
+        assert_eq!(response(&[], b"caf\xe9").text(), "caf\u{fffd}");
+    }
+
+    #[test]
+    fn body_previews_show_what_is_sent() {
+        assert_eq!(ResolvedBody::None.preview(), None);
+        let form = ResolvedBody::Form(vec![("a".into(), "x y&z".into()), ("b".into(), "1".into())]);
+        assert_eq!(form.preview().as_deref(), Some("a=x+y%26z&b=1"));
+        let json = ResolvedBody::Json(serde_json::json!({"k": [1]}));
+        assert_eq!(json.preview().as_deref(), Some("{\n  \"k\": [\n    1\n  ]\n}"));
+        let parts = ResolvedBody::Multipart(vec![
+            ResolvedPart::Text { name: "title".into(), value: "hello".into() },
+            ResolvedPart::File {
+                name: "doc".into(),
+                path: PathBuf::from("files/upload.txt"),
+                filename: "upload.txt".into(),
+                content_type: None,
+            },
+        ]);
+        assert_eq!(parts.preview().as_deref(), Some("title=hello\ndoc=@files/upload.txt"));
+        let raw = ResolvedBody::Raw { text: "line".into(), content_type: Some("text/plain".into()) };
+        assert_eq!(raw.preview().as_deref(), Some("line"));
     }
 }

@@ -46,3 +46,44 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(e.code())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Exit; 7] = [
+        Exit::Passed,
+        Exit::Failed,
+        Exit::Usage,
+        Exit::Invalid,
+        Exit::Runtime,
+        Exit::Snapshot,
+        Exit::Internal,
+    ];
+
+    #[test]
+    fn codes_are_the_documented_numbers() {
+        let codes: Vec<u8> = ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 101]);
+    }
+
+    #[test]
+    fn worse_ranks_by_seriousness_not_by_number() {
+        assert_eq!(Exit::Failed.worse(Exit::Snapshot), Exit::Snapshot, "5 outranks 1");
+        assert_eq!(Exit::Snapshot.worse(Exit::Runtime), Exit::Runtime, "4 outranks 5");
+        assert_eq!(Exit::Runtime.worse(Exit::Invalid), Exit::Invalid);
+        assert_eq!(Exit::Invalid.worse(Exit::Usage), Exit::Usage);
+        assert_eq!(Exit::Usage.worse(Exit::Internal), Exit::Internal);
+    }
+
+    #[test]
+    fn worse_is_symmetric_and_passed_changes_nothing() {
+        for a in ALL {
+            assert_eq!(Exit::Passed.worse(a), a);
+            assert_eq!(a.worse(a), a);
+            for b in ALL {
+                assert_eq!(a.worse(b), b.worse(a), "{a:?} vs {b:?}");
+            }
+        }
+    }
+}

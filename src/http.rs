@@ -217,3 +217,87 @@ async fn multipart(parts: &[ResolvedPart]) -> Result<reqwest::multipart::Form, H
     }
     Ok(form)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The parts that decide without a network: error chains, messages, client setup and
+    //! requests refused before anything is sent.
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn send(req: &ResolvedRequest) -> Result<Exchange, HttpError> {
+        let client = HttpClient::new(&ClientOptions::default()).expect("client");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(client.send(req))
+    }
+
+    fn get(url: &str, headers: &[(&str, &str)]) -> ResolvedRequest {
+        ResolvedRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: ResolvedBody::None,
+            timeout: Some(Duration::from_millis(200)),
+        }
+    }
+
+    #[test]
+    fn error_chains_join_causes_and_skip_ones_already_said() {
+        let inner = Layer("connection refused", None);
+        let middle = Layer("tcp connect error: connection refused", Some(Box::new(inner)));
+        let outer = Layer("error sending request", Some(Box::new(middle)));
+        assert_eq!(chain(&outer), "error sending request: tcp connect error: connection refused");
+    }
+
+    #[test]
+    fn errors_read_as_one_line_each() {
+        assert_eq!(HttpError::Timeout(Duration::from_millis(200)).to_string(), "timed out after 200ms");
+        assert_eq!(
+            HttpError::Connect("127.0.0.1:9: Connection refused".into()).to_string(),
+            "connection failed: 127.0.0.1:9: Connection refused"
+        );
+        let e = HttpError::InvalidHeader { name: "x y".into(), reason: "invalid name".into() };
+        assert_eq!(e.to_string(), "invalid header `x y`: invalid name");
+    }
+
+    #[test]
+    fn a_cacert_without_certificates_is_a_setup_error() {
+        for pem in [&b"not a certificate"[..], b""] {
+            let opts = ClientOptions { cacert: Some(pem.to_vec()), ..ClientOptions::default() };
+            let err = HttpClient::new(&opts).expect_err("no certificate");
+            assert!(matches!(err, HttpError::Setup(ref m) if m.starts_with("--cacert")), "{err}");
+        }
+    }
+
+    #[test]
+    fn only_http_and_https_urls_are_sent() {
+        let err = send(&get("ftp://127.0.0.1/file", &[])).expect_err("ftp");
+        assert_eq!(err.to_string(), "invalid URL `ftp://127.0.0.1/file`: scheme `ftp` is not http or https");
+        let err = send(&get("not a url", &[])).expect_err("garbage");
+        assert!(matches!(err, HttpError::InvalidUrl { .. }), "{err}");
+    }
+
+    #[test]
+    fn invalid_header_names_and_values_are_refused_before_sending() {
+        // Port 9 (discard) on loopback: these must fail before any connection is tried.
+        let err = send(&get("http://127.0.0.1:9/", &[("bad name", "x")])).expect_err("name");
+        assert!(matches!(err, HttpError::InvalidHeader { ref name, .. } if name == "bad name"), "{err}");
+        let err = send(&get("http://127.0.0.1:9/", &[("x-ok", "line\nbreak")])).expect_err("value");
+        assert!(matches!(err, HttpError::InvalidHeader { ref name, .. } if name == "x-ok"), "{err}");
+    }
+}

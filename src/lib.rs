@@ -12,31 +12,34 @@
 //! assert_eq!(code, baton::exit::Exit::Passed);
 //! ```
 
-pub mod assert;
-pub mod atomic;
-pub mod capture;
-pub mod cli;
-pub mod diagnostic;
-pub mod event;
-pub mod exchange;
-pub mod exec;
+mod assert;
+mod atomic;
+mod capture;
+mod cli;
+mod diagnostic;
+mod event;
+mod exchange;
+mod exec;
 pub mod exit;
-pub mod http;
-pub mod load;
-pub mod model;
-pub mod parse;
-pub mod plan;
-pub mod recipe;
-pub mod report;
-pub mod secret;
-pub mod select;
-pub mod snapshot;
-pub mod source;
-pub mod state;
-pub mod template;
-pub mod validate;
-pub mod yaml;
+mod http;
+mod load;
+mod model;
+mod parse;
+mod plan;
+mod recipe;
+mod report;
+mod resolve;
+mod secret;
+mod select;
+mod snapshot;
+mod source;
+mod state;
+mod template;
+mod validate;
+mod yaml;
 
 mod app;
+#[cfg(test)]
+mod testing;
 
 pub use app::run;

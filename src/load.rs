@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exit::Exit;
 use crate::source::{FileId, SourceMap, Span};
 
@@ -17,14 +17,14 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
-            Diagnostic::usage("missing-path", format!("cannot read `{}`: {}", p.display(), io_reason(&e)))
+            Diagnostic::usage(Code::MissingPath, format!("cannot read `{}`: {}", p.display(), io_reason(&e)))
                 .help("give a collection file (.yaml/.yml) or a folder of them")
         })?;
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| {
                     Diagnostic::usage(
-                        "missing-path",
+                        Code::MissingPath,
                         format!("cannot list `{}`: {}", p.display(), io_reason(&e)),
                     )
                 })?
@@ -34,7 +34,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
                 .collect();
             if found.is_empty() {
                 return Err(Diagnostic::usage(
-                    "empty-folder",
+                    Code::EmptyFolder,
                     format!("`{}` holds no .yaml or .yml file", p.display()),
                 )
                 .help("baton runs the collections directly inside a folder, in name order"));
@@ -64,7 +64,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
 /// Reads one file into the source map, checking size and encoding.
 pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::usage("missing-path", format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
+        Diagnostic::usage(Code::MissingPath, format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
     })?;
     if bytes.len() > MAX_FILE_BYTES {
         // Keep only the first line, so the message can still point at the file.
@@ -72,7 +72,7 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
         let first = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
         let id = sources.add(path, first);
         return Err(Diagnostic::error(
-            "file-too-large",
+            Code::FileTooLarge,
             format!(
                 "`{}` is {:.1} MiB; collections are limited to {} MiB",
                 path.display(),
@@ -95,11 +95,99 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
             let offset = String::from_utf8_lossy(&bytes[..valid]).len();
             let id = sources.add(path, text);
             Err(Diagnostic::error(
-                "not-utf8",
+                Code::NotUtf8,
                 format!("`{}` is not valid UTF-8 (byte 0x{bad:02x})", path.display()),
             )
             .at(Span::new(id, offset, offset + 1), "invalid byte here")
             .help("save the file as UTF-8"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(files: &[PathBuf]) -> Vec<String> {
+        files.iter().map(|f| f.file_name().expect("name").to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn a_folder_gives_its_yaml_files_in_name_order_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for f in ["b.yml", "a.yaml", "c.YAML.txt", "notes.md", "z.yaml"] {
+            std::fs::write(dir.path().join(f), "x").expect("write");
+        }
+        std::fs::create_dir(dir.path().join("sub.yaml")).expect("a folder named like a file");
+        std::fs::write(dir.path().join("sub.yaml/inner.yaml"), "x").expect("write");
+        let single = dir.path().join("z.yaml");
+        let files = expand(&[dir.path().to_path_buf(), single.clone()]).expect("expand");
+        assert_eq!(
+            names(&files),
+            ["a.yaml", "b.yml", "z.yaml", "z.yaml"],
+            "folders sorted, files kept as given"
+        );
+        assert_eq!(files[3], single);
+    }
+
+    #[test]
+    fn an_empty_folder_and_a_missing_path_are_usage_errors() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("readme.txt"), "x").expect("write");
+        let d = expand(&[dir.path().to_path_buf()]).expect_err("no yaml");
+        assert_eq!((d.code, d.exit), (Code::EmptyFolder, Exit::Usage));
+        let d = expand(&[dir.path().join("gone.yaml")]).expect_err("missing");
+        assert_eq!((d.code, d.exit), (Code::MissingPath, Exit::Usage));
+        assert!(d.message.ends_with("gone.yaml`: no such file or folder"), "{}", d.message);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("bom.yaml");
+        std::fs::write(&path, "\u{feff}name: x\n").expect("write");
+        let mut sources = SourceMap::default();
+        let id = read(&path, &mut sources).expect("read");
+        assert_eq!(sources.get(id).expect("file").text, "name: x\n");
+    }
+
+    #[test]
+    fn invalid_utf8_points_at_the_first_bad_byte() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("latin1.yaml");
+        std::fs::write(&path, b"name: caf\xe9\nurl: x\n").expect("write");
+        let mut sources = SourceMap::default();
+        let d = read(&path, &mut sources).expect_err("not utf-8");
+        assert_eq!(d.code, "not-utf8");
+        assert!(d.message.contains("(byte 0xe9)"), "{}", d.message);
+        let label = d.labels.first().expect("position");
+        assert!(
+            sources.position(label.span).ends_with("latin1.yaml:1:10"),
+            "{}",
+            sources.position(label.span)
+        );
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_and_keeps_only_its_first_line() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("big.yaml");
+        let mut text = String::from("# first line\n");
+        text.push_str(&"x".repeat(MAX_FILE_BYTES));
+        std::fs::write(&path, &text).expect("write");
+        let mut sources = SourceMap::default();
+        let d = read(&path, &mut sources).expect_err("too large");
+        assert_eq!((d.code, d.exit), (Code::FileTooLarge, Exit::Invalid));
+        assert!(d.message.contains("limited to 4 MiB"), "{}", d.message);
+        let id = d.labels.first().expect("position").span.file;
+        assert_eq!(sources.get(id).expect("file").text, "# first line");
+    }
+
+    #[test]
+    fn io_reasons_are_short_and_platform_independent() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(io_reason(&Error::from(ErrorKind::NotFound)), "no such file or folder");
+        assert_eq!(io_reason(&Error::from(ErrorKind::PermissionDenied)), "permission denied");
+        assert_eq!(io_reason(&Error::other("disk on fire")), "disk on fire");
     }
 }

@@ -1,74 +1,52 @@
-//! The checked plan: compiled templates and the data flow between steps.
+//! The checked plan: compiled steps and the data flow between them.
 //!
-//! A [`Plan`] exists only for a collection that passed validation. It holds every
-//! template compiled once (looked up by node identity), the resolved variables, and
-//! for each step the captured variables it needs and which earlier step provides them.
+//! A [`Plan`] exists only for a collection that passed validation. It is self-sufficient:
+//! each step carries its own compiled templates (the collection's defaults and credentials
+//! already folded in), so the executor, `resolve` and `assert` never look back at the
+//! authored YAML.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{AuthSpec, Body, Check, Collection, Expect, PartKind, Step};
+use crate::model::{Role, Step};
 use crate::secret::Masker;
-use crate::source::SourceMap;
-use crate::template::{Compiled, RenderError, Scope};
-use crate::yaml::{Key, Node};
+use crate::source::FileId;
+use crate::template::{Scope, Template};
 
-/// Compiled templates keyed by the address of their node in the (immutable) model.
-#[derive(Default)]
-pub struct Templates<'a> {
-    table: HashMap<usize, Compiled<'a>>,
-}
+/// A step whose every templated value is compiled.
+pub type CompiledStep<'a> = Step<Template<'a>>;
 
-fn key(node: &Node) -> usize {
-    std::ptr::from_ref(node) as usize
-}
-
-impl<'a> Templates<'a> {
-    /// Stores the compiled form of `node` (literals need no entry).
-    pub fn insert(&mut self, node: &Node, compiled: Compiled<'a>) {
-        if !compiled.is_literal() {
-            self.table.insert(key(node), compiled);
-        }
-    }
-
-    /// The compiled form of `node`, if it holds a template.
-    pub fn get(&self, node: &Node) -> Option<&Compiled<'a>> {
-        self.table.get(&key(node))
-    }
-
-    /// Renders `node` with `ctx`.
-    pub fn render(
-        &self,
-        node: &Node,
-        ctx: &minijinja::Value,
-        sources: &SourceMap,
-    ) -> Result<serde_json::Value, RenderError> {
-        match self.get(node) {
-            Some(c) => c.render(ctx, sources),
-            None => Ok(node.to_json()),
-        }
-    }
+/// A captured variable a step reads, and the earlier step that captures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// The variable.
+    pub name: String,
+    /// Run position of the step that provides it.
+    pub from: usize,
 }
 
 /// One step, checked.
-#[derive(Debug, Clone)]
-pub struct PlannedStep {
+#[derive(Debug)]
+pub struct PlannedStep<'a> {
     /// Position in run order (auth steps first).
     pub index: usize,
-    /// Captured variables this step reads, with the index of the step that captures each.
-    pub needs: Vec<(String, usize)>,
+    /// The compiled step.
+    pub step: CompiledStep<'a>,
+    /// Captured variables this step reads, with the step that captures each.
+    pub needs: Vec<Need>,
 }
 
 /// A validated collection, ready to run.
 pub struct Plan<'a> {
-    /// The authored collection.
-    pub collection: &'a Collection,
+    /// The collection's name.
+    pub name: String,
+    /// The file it came from.
+    pub file: FileId,
+    /// The collection's `tags:`.
+    pub tags: Vec<String>,
     /// Variables after all layers were applied.
     pub scope: Arc<Scope>,
-    /// Compiled templates.
-    pub templates: Templates<'a>,
-    /// Steps in run order.
-    pub steps: Vec<PlannedStep>,
+    /// Steps in run order (auth steps, including refresh-only ones, then requests).
+    pub steps: Vec<PlannedStep<'a>>,
     /// Which steps `--tag`, `--skip-tag` and `--step` keep (all by default).
     pub selected: Vec<bool>,
     /// The secret registry (shared with the template engine).
@@ -76,66 +54,23 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// The authored step at run position `i`.
-    pub fn step(&self, i: usize) -> &'a Step {
-        let c = self.collection;
-        if i < c.auth.len() { &c.auth[i] } else { &c.requests[i - c.auth.len()] }
+    /// The compiled step at run position `i`.
+    pub fn step(&self, i: usize) -> &CompiledStep<'a> {
+        &self.steps[i].step
     }
-}
 
-/// Every template-bearing node a step uses (its own and the defaults it inherits).
-pub fn step_nodes<'a>(step: &'a Step, collection: &'a Collection) -> Vec<&'a Node> {
-    let mut out = vec![&step.url];
-    let d = &collection.defaults;
-    let values = |pairs: &'a [(Key, Node)]| pairs.iter().map(|(_, v)| v);
-    out.extend(values(&step.query));
-    out.extend(values(&step.headers));
-    out.extend(values(&d.query));
-    out.extend(values(&d.headers));
-    match collection.auth_for(step) {
-        Some(AuthSpec::Bearer(t)) => out.push(t),
-        Some(AuthSpec::Basic { username, password }) => out.extend([username, password]),
-        Some(AuthSpec::None | AuthSpec::OAuth2) | None => {}
+    /// Steps that run in sequence (refresh-only steps run only to renew credentials).
+    pub fn sequence(&self) -> impl Iterator<Item = &PlannedStep<'a>> {
+        self.steps.iter().filter(|ps| !ps.step.lifecycle.refresh_only)
     }
-    match &step.body {
-        Some(Body::Json(n)) => out.push(n),
-        Some(Body::Form(pairs)) => out.extend(values(pairs)),
-        Some(Body::Multipart(parts)) => {
-            for p in parts {
-                match &p.kind {
-                    PartKind::Text(n) => out.push(n),
-                    PartKind::File { path, filename, content_type } => {
-                        out.push(path);
-                        out.extend(filename.iter().chain(content_type.iter()));
-                    }
-                }
-            }
-        }
-        Some(Body::Raw { body, content_type }) => {
-            out.push(body);
-            out.extend(content_type.iter());
-        }
-        None => {}
-    }
-    expect_nodes(&step.expect, &mut out);
-    if let Some(r) = &step.retry {
-        for e in r.until.iter().chain(r.fail_if.iter()) {
-            expect_nodes(e, &mut out);
-        }
-    }
-    out
-}
 
-/// The template-bearing values of an `expect:` block.
-fn expect_nodes<'a>(e: &'a Expect, out: &mut Vec<&'a Node>) {
-    for m in e.headers.iter().map(|(_, m)| m).chain(e.json.iter().map(|(_, m)| m)) {
-        for c in &m.checks {
-            match c {
-                Check::Equals(n) | Check::Len(n) | Check::Compare(_, n) | Check::Contains(n) => out.push(n),
-                Check::Exists(_) | Check::Matches(_) | Check::Type(..) => {}
-            }
-        }
+    /// The requests (not auth steps), in order.
+    pub fn requests(&self) -> impl Iterator<Item = &CompiledStep<'a>> {
+        self.steps.iter().map(|ps| &ps.step).filter(|s| s.role == Role::Request)
     }
-    out.extend(e.body_contains.iter());
-    out.extend(e.content_type.iter());
+
+    /// Whether any step persists its results (`once:` or `cache:`).
+    pub fn persists(&self) -> bool {
+        self.steps.iter().any(|ps| ps.step.lifecycle.once || ps.step.lifecycle.cache)
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::exit::Exit;
 use crate::model::{Collection, Role};
 use crate::source::SourceMap;
@@ -60,7 +60,7 @@ fn expand(
         if stack.contains(&canonical) {
             diags.push(
                 Diagnostic::error(
-                    "include-cycle",
+                    Code::IncludeCycle,
                     format!("`{}` includes itself (through the chain)", inc.path),
                 )
                 .at(inc.span, "this include closes a cycle")
@@ -70,14 +70,17 @@ fn expand(
         }
         if stack.len() >= MAX_DEPTH {
             diags.push(
-                Diagnostic::error("include-depth", format!("includes nest deeper than {MAX_DEPTH} levels"))
-                    .at(inc.span, "here"),
+                Diagnostic::error(
+                    Code::IncludeDepth,
+                    format!("includes nest deeper than {MAX_DEPTH} levels"),
+                )
+                .at(inc.span, "here"),
             );
             continue;
         }
         if !path.is_file() {
             diags.push(
-                Diagnostic::error("missing-include", format!("cannot read `{}`", path.display()))
+                Diagnostic::error(Code::MissingInclude, format!("cannot read `{}`", path.display()))
                     .at(inc.span, "no such file")
                     .help("include paths are relative to the file that includes them"),
             );
@@ -108,7 +111,7 @@ fn expand(
             if let Some(mine) = &c.oauth2 {
                 diags.push(
                     Diagnostic::error(
-                        "conflicting-auth",
+                        Code::ConflictingAuth,
                         "two OAuth2 profiles: the collection's and a recipe's",
                     )
                     .at(mine.span, "the collection's profile")
@@ -159,7 +162,7 @@ fn check_unique(c: &Collection) -> Result<(), Vec<Diagnostic>> {
             let kind = if s.role == Role::Auth { "auth step" } else { "request" };
             diags.push(
                 Diagnostic::error(
-                    "duplicate-step",
+                    Code::DuplicateStep,
                     format!("two steps are named `{}` after includes", s.name),
                 )
                 .at(s.name_span, format!("this {kind}"))
@@ -192,7 +195,7 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
             }
             None => format!("available: {}", known.join(", ")),
         };
-        return Err(Diagnostic::usage("missing-environment", format!("no environment `{name}`"))
+        return Err(Diagnostic::usage(Code::MissingEnvironment, format!("no environment `{name}`"))
             .note(format!("looked for {}", candidates[0].join(format!("{name}.yaml")).display()))
             .help(help)
             .with_exit(Exit::Usage));
@@ -201,7 +204,7 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
     let Some(file) = sources.get(id) else { return Ok(()) };
     let node = yaml::parse(file, id)?;
     let Value::Map(entries) = &node.value else {
-        return Err(Diagnostic::error("wrong-type", "an environment profile is a mapping with `vars:`")
+        return Err(Diagnostic::error(Code::WrongType, "an environment profile is a mapping with `vars:`")
             .at(node.span, "expected `vars: {name: value}`"));
     };
     for (k, v) in entries {
@@ -210,14 +213,14 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
                 Value::Map(vars) => c.vars.extend(vars.iter().cloned()),
                 Value::Null => {}
                 _ => {
-                    return Err(Diagnostic::error("wrong-type", "`vars` must be a mapping")
+                    return Err(Diagnostic::error(Code::WrongType, "`vars` must be a mapping")
                         .at(v.span, "expected `name: value` pairs"));
                 }
             },
             "name" => {}
             other => {
                 return Err(Diagnostic::error(
-                    "unknown-field",
+                    Code::UnknownField,
                     format!("unknown field `{other}` in an environment profile"),
                 )
                 .at(k.span, "not a known field")
@@ -226,4 +229,243 @@ pub fn apply_environment(c: &mut Collection, name: &str, sources: &mut SourceMap
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Step;
+
+    /// Writes `files` (name, text) into a fresh temp dir.
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    /// Loads `main` from `dir` and expands its includes.
+    fn expanded(dir: &Path, main: &str) -> (SourceMap, Result<Collection, Vec<Diagnostic>>) {
+        let mut sources = SourceMap::default();
+        let c = load_collection(&dir.join(main), &mut sources).expect("the collection parses");
+        let result = expand_includes(c, &mut sources);
+        (sources, result)
+    }
+
+    fn names(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    fn vars(c: &Collection) -> Vec<(&str, String)> {
+        c.vars.iter().map(|(k, v)| (k.name.as_str(), v.to_json().to_string())).collect()
+    }
+
+    fn only(result: Result<Collection, Vec<Diagnostic>>) -> Diagnostic {
+        let mut diags = result.expect_err("rejected");
+        assert_eq!(diags.len(), 1, "{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+        diags.remove(0)
+    }
+
+    const RECIPE: &str = "vars: {a: recipe, b: recipe}
+auth:
+  - name: login
+    url: http://localhost:9/login
+requests:
+  - name: recipe request
+    url: http://localhost:9/r
+";
+
+    #[test]
+    fn recipe_steps_come_first_and_vars_layer_recipe_collection_then_include_entry() {
+        let main = "include:
+  - path: recipe.yaml
+    vars: {b: entry}
+vars: {a: main}
+requests:
+  - name: own
+    url: http://localhost:9/own
+";
+        let dir = tree(&[("recipe.yaml", RECIPE), ("main.yaml", main)]);
+        let (_, result) = expanded(dir.path(), "main.yaml");
+        let c = result.expect("expanded");
+        assert!(c.includes.is_empty(), "includes are consumed");
+        assert_eq!(names(&c.auth), ["login"]);
+        assert_eq!(names(&c.requests), ["recipe request", "own"]);
+        let expected = [("a", "\"recipe\""), ("b", "\"recipe\""), ("a", "\"main\""), ("b", "\"entry\"")];
+        let got = vars(&c);
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(got, expected, "later entries win");
+    }
+
+    #[test]
+    fn nested_includes_resolve_relative_to_the_file_that_includes_them() {
+        let dir = tree(&[
+            (
+                "main.yaml",
+                "include: [lib/first.yaml]\nrequests:\n  - {name: main, url: http://localhost:9/}\n",
+            ),
+            (
+                "lib/first.yaml",
+                "include: [second.yaml]\nrequests:\n  - {name: first, url: http://localhost:9/}\n",
+            ),
+            ("lib/second.yaml", "requests:\n  - {name: second, url: http://localhost:9/}\n"),
+        ]);
+        let (_, result) = expanded(dir.path(), "main.yaml");
+        assert_eq!(names(&result.expect("expanded").requests), ["second", "first", "main"]);
+    }
+
+    #[test]
+    fn an_include_cycle_is_reported_at_the_include_that_closes_it() {
+        let dir = tree(&[
+            ("a.yaml", "include: [b.yaml]\nrequests:\n  - {name: a, url: http://localhost:9/}\n"),
+            ("b.yaml", "include: [a.yaml]\nrequests:\n  - {name: b, url: http://localhost:9/}\n"),
+        ]);
+        let (sources, result) = expanded(dir.path(), "a.yaml");
+        let d = only(result);
+        assert_eq!(d.code, "include-cycle");
+        assert!(
+            sources.position(d.labels[0].span).ends_with("b.yaml:1:11"),
+            "{}",
+            sources.position(d.labels[0].span)
+        );
+    }
+
+    #[test]
+    fn includes_nest_at_most_eight_deep() {
+        let mut files: Vec<(String, String)> = (1..=9)
+            .map(|i| {
+                let text = format!(
+                    "include: [r{}.yaml]\nrequests:\n  - {{name: r{i}, url: http://localhost:9/}}\n",
+                    i + 1
+                );
+                (format!("r{i}.yaml"), text)
+            })
+            .collect();
+        files.push(("r10.yaml".into(), "requests:\n  - {name: r10, url: http://localhost:9/}\n".into()));
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let dir = tree(&borrowed);
+        let (_, result) = expanded(dir.path(), "r1.yaml");
+        assert_eq!(only(result).code, "include-depth");
+        let (_, result) = expanded(dir.path(), "r3.yaml");
+        assert_eq!(names(&result.expect("eight levels are fine").requests).len(), 8);
+    }
+
+    #[test]
+    fn a_missing_include_says_paths_are_relative_to_the_including_file() {
+        let dir = tree(&[(
+            "main.yaml",
+            "include: [nope.yaml]\nrequests:\n  - {name: a, url: http://localhost:9/}\n",
+        )]);
+        let (_, result) = expanded(dir.path(), "main.yaml");
+        let d = only(result);
+        assert_eq!(d.code, "missing-include");
+        assert!(d.message.ends_with("nope.yaml`"), "{}", d.message);
+        assert_eq!(d.help.as_deref(), Some("include paths are relative to the file that includes them"));
+    }
+
+    #[test]
+    fn step_names_stay_unique_once_recipes_join() {
+        let main =
+            "include: [recipe.yaml]\nrequests:\n  - name: recipe request\n    url: http://localhost:9/\n";
+        let dir = tree(&[("recipe.yaml", RECIPE), ("main.yaml", main)]);
+        let (sources, result) = expanded(dir.path(), "main.yaml");
+        let d = only(result);
+        assert_eq!(d.code, "duplicate-step");
+        let primary = d.labels.iter().find(|l| l.primary).expect("primary");
+        let first = d.labels.iter().find(|l| !l.primary).expect("first");
+        assert!(
+            sources.position(primary.span).contains("main.yaml:3:"),
+            "{}",
+            sources.position(primary.span)
+        );
+        assert!(sources.position(first.span).contains("recipe.yaml:6:"), "{}", sources.position(first.span));
+    }
+
+    #[test]
+    fn the_collections_defaults_win_and_header_names_ignore_case() {
+        let recipe = "defaults:\n  headers: {X-Api: recipe, x-only-recipe: r}\n  timeout: 5s\nrequests:\n  - {name: r, url: http://localhost:9/}\n";
+        let main = "include: [recipe.yaml]\ndefaults:\n  headers: {x-api: main}\nrequests:\n  - {name: m, url: http://localhost:9/}\n";
+        let dir = tree(&[("recipe.yaml", recipe), ("main.yaml", main)]);
+        let (_, result) = expanded(dir.path(), "main.yaml");
+        let c = result.expect("expanded");
+        let headers: Vec<(&str, Option<&str>)> =
+            c.defaults.headers.iter().map(|(k, v)| (k.name.as_str(), v.as_str())).collect();
+        assert_eq!(headers, [("x-only-recipe", Some("r")), ("x-api", Some("main"))]);
+        assert_eq!(c.defaults.timeout, Some(std::time::Duration::from_secs(5)), "taken from the recipe");
+    }
+
+    #[test]
+    fn two_oauth2_profiles_are_a_conflict_showing_both() {
+        let oauth = "auth:\n  oauth2:\n    token_url: http://localhost:9/token\n    grant: client_credentials\n    client_id: id\n    client_secret: s\n";
+        let main =
+            format!("include: [recipe.yaml]\n{oauth}requests:\n  - {{name: m, url: http://localhost:9/}}\n");
+        let recipe = format!("{oauth}requests:\n  - {{name: r, url: http://localhost:9/}}\n");
+        let dir = tree(&[("recipe.yaml", &recipe), ("main.yaml", &main)]);
+        let (sources, result) = expanded(dir.path(), "main.yaml");
+        let d = only(result);
+        assert_eq!(d.code, "conflicting-auth");
+        let files: Vec<String> = d.labels.iter().map(|l| sources.position(l.span)).collect();
+        assert!(files[0].contains("main.yaml") && files[1].contains("recipe.yaml"), "{files:?}");
+    }
+
+    fn with_environment(files: &[(&str, &str)], name: &str) -> (Result<Collection, Diagnostic>, SourceMap) {
+        let dir = tree(files);
+        let mut sources = SourceMap::default();
+        let mut c = load_collection(&dir.path().join("main.yaml"), &mut sources).expect("parses");
+        let result = apply_environment(&mut c, name, &mut sources).map(|()| c);
+        (result, sources)
+    }
+
+    const MAIN: &str = "vars: {greeting: collection}\nrequests:\n  - {name: m, url: http://localhost:9/}\n";
+
+    #[test]
+    fn an_environment_profile_adds_its_vars_last() {
+        let (result, _) = with_environment(
+            &[
+                ("main.yaml", MAIN),
+                ("environments/staging.yaml", "name: Staging\nvars: {greeting: staging}\n"),
+            ],
+            "staging",
+        );
+        let c = result.expect("applied");
+        let got = vars(&c);
+        assert_eq!(got.last().map(|(k, v)| (*k, v.as_str())), Some(("greeting", "\"staging\"")));
+        assert_eq!(got.len(), 2, "added on top, the collection's own value kept below it");
+    }
+
+    #[test]
+    fn an_unknown_environment_is_a_usage_error_with_a_suggestion() {
+        let files = [
+            ("main.yaml", MAIN),
+            ("environments/staging.yaml", "vars: {}\n"),
+            ("environments/prod.yaml", "vars: {}\n"),
+        ];
+        let (result, _) = with_environment(&files, "stagign");
+        let d = result.expect_err("unknown");
+        assert_eq!((d.code, d.exit), (Code::MissingEnvironment, Exit::Usage));
+        assert_eq!(d.help.as_deref(), Some("did you mean `--env staging`?"));
+        let (result, _) = with_environment(&files, "qa");
+        assert_eq!(result.expect_err("unknown").help.as_deref(), Some("available: prod, staging"));
+    }
+
+    #[test]
+    fn an_environment_profile_holds_only_vars_and_a_name() {
+        let (result, sources) =
+            with_environment(&[("main.yaml", MAIN), ("environments/e.yaml", "vars: {}\nheaders: {}\n")], "e");
+        let d = result.expect_err("unknown field");
+        assert_eq!(d.code, "unknown-field");
+        assert!(
+            sources.position(d.labels[0].span).ends_with("e.yaml:2:1"),
+            "{}",
+            sources.position(d.labels[0].span)
+        );
+        let (result, _) =
+            with_environment(&[("main.yaml", MAIN), ("environments/e.yaml", "vars: [a, b]\n")], "e");
+        assert_eq!(result.expect_err("not a mapping").code, "wrong-type");
+        let (result, _) = with_environment(&[("main.yaml", MAIN), ("environments/e.yaml", "- vars\n")], "e");
+        assert_eq!(result.expect_err("not a mapping").code, "wrong-type");
+    }
 }

@@ -103,7 +103,7 @@ pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase().replace('-', "_");
     // `token_type`, `expires_in`, `token_url`… describe a token without being one.
     let describes = ["type", "expire", "url", "uri", "path", "endpoint"].iter().any(|w| n.contains(w));
-    ["password", "passwd", "secret", "apikey", "api_key", "credential", "private_key"]
+    ["password", "passwd", "secret", "apikey", "api_key", "credential", "private_key", "privatekey"]
         .iter()
         .any(|w| n.contains(w))
         || (n.contains("token") && !describes)
@@ -175,5 +175,96 @@ mod tests {
         assert_eq!(m.mask(&format!("Basic {basic}")), "Basic •••");
         m.propagate("x-s3cret", "ENCODED");
         assert_eq!(m.mask("ENCODED"), "•••");
+    }
+
+    #[test]
+    fn secret_is_masked_when_url_encoded() {
+        let m = Masker::default();
+        m.add("a b&c=d");
+        assert_eq!(m.mask("?key=a+b%26c%3Dd&x=1"), "?key=•••&x=1", "form encoding");
+        assert_eq!(m.mask("/path/a%20b%26c%3Dd"), "/path/•••", "percent encoding");
+    }
+
+    #[test]
+    fn secret_is_masked_when_json_escaped() {
+        let m = Masker::default();
+        m.add("quo\"te\\back");
+        assert_eq!(m.mask(r#"{"password": "quo\"te\\back"}"#), r#"{"password": "•••"}"#);
+    }
+
+    #[test]
+    fn the_longest_secret_wins_when_one_contains_another() {
+        let m = Masker::default();
+        m.add("abc");
+        m.add("abcdef");
+        assert_eq!(m.mask("abcdef abc"), "••• •••", "no `•••def` remainder");
+    }
+
+    #[test]
+    fn empty_secrets_are_ignored_and_nothing_registered_masks_nothing() {
+        let m = Masker::default();
+        assert_eq!(m.mask("plain text"), "plain text");
+        m.add("");
+        assert!(!m.contains_secret("anything"));
+        assert_eq!(m.mask("anything"), "anything");
+    }
+
+    #[test]
+    fn clones_share_one_registry() {
+        let m = Masker::default();
+        let clone = m.clone();
+        clone.add("shared-secret");
+        assert!(m.contains_secret("the shared-secret here"));
+        assert_eq!(m.mask("shared-secret"), MASK);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let m = Masker::default();
+        m.add("hunter2");
+        assert_eq!(format!("{m:?}"), "Masker(..)");
+    }
+
+    #[test]
+    fn propagate_registers_nothing_when_the_source_holds_no_secret() {
+        let m = Masker::default();
+        m.add("s3cret");
+        m.propagate("public value", "derived");
+        assert_eq!(m.mask("derived"), "derived");
+    }
+
+    #[test]
+    fn captured_values_register_every_string_inside_them() {
+        let m = Masker::default();
+        let value = serde_json::json!({"list": ["one", {"deep": "two"}], "n": 42, "flag": true});
+        register_all(&m, &value);
+        assert_eq!(m.mask("one two 42 true"), "••• ••• 42 true", "only strings are secrets");
+    }
+
+    #[test]
+    fn response_fields_named_like_credentials_are_registered_at_any_depth() {
+        let m = Masker::default();
+        let doc = serde_json::json!({
+            "data": [{"access_token": "at-123", "token_type": "Bearer", "expires_in": 3600}],
+            "client": {"clientSecret": "cs-456", "name": "app"},
+            "refresh_token": {"nested": "not a string itself"}
+        });
+        register_secret_fields(&m, &doc);
+        assert_eq!(m.mask("at-123 cs-456 Bearer app"), "••• ••• Bearer app");
+        assert_eq!(
+            m.mask("not a string itself"),
+            "not a string itself",
+            "objects are walked, not taken whole"
+        );
+    }
+
+    #[test]
+    fn camel_case_and_dashed_credential_names_are_secret() {
+        for s in ["privateKey", "private-key", "clientSecret", "accessToken", "id_token", "X-Api-Key"] {
+            assert!(is_secret_name(s), "{s}");
+        }
+        for s in ["token_endpoint", "refresh_token_expires_in", "tokenPath", "keyboard"] {
+            assert!(!is_secret_name(s), "{s}");
+        }
     }
 }

@@ -254,4 +254,91 @@ mod tests {
         assert_eq!(compare(&path, "b\n", UpdateMode::Always).expect("io"), Verdict::Updated);
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "b\n");
     }
+
+    fn no_spec() -> SnapshotSpec {
+        SnapshotSpec { redact: Vec::new(), headers: Vec::new(), span: Default::default() }
+    }
+
+    #[test]
+    fn baton_update_is_trimmed_and_named_in_the_error() {
+        assert_eq!(UpdateMode::resolve(false, Some(" always "), false), Ok(UpdateMode::Always));
+        let err = UpdateMode::resolve(false, Some("yes"), true).expect_err("unknown");
+        assert_eq!(err, "BATON_UPDATE=yes is not one of always, new, no");
+    }
+
+    #[test]
+    fn only_mismatch_and_missing_fail_the_run() {
+        let failing: Vec<bool> = [
+            Verdict::Matched,
+            Verdict::Created,
+            Verdict::Updated,
+            Verdict::Mismatch(String::new()),
+            Verdict::Missing,
+        ]
+        .iter()
+        .map(Verdict::is_failure)
+        .collect();
+        assert_eq!(failing, [false, false, false, true, true]);
+    }
+
+    #[test]
+    fn snapshots_live_beside_the_collection_under_its_stem() {
+        let collection = Path::new("api/users.yaml");
+        assert_eq!(dir_for(collection), Path::new("api/__snapshots__/users"));
+        assert_eq!(path_for(collection, "Get user #1"), Path::new("api/__snapshots__/users/get-user-1.snap"));
+        assert_eq!(path_for(Path::new("top.yaml"), "x"), Path::new("__snapshots__/top/x.snap"));
+    }
+
+    #[test]
+    fn text_bodies_end_with_one_newline_and_empty_bodies_add_none() {
+        let masker = Masker::default();
+        let ex = Exchange::new(200, vec![("content-type".into(), "text/plain".into())], b"hello".to_vec());
+        let text = render("c", "s", "GET /t", &ex, &no_spec(), &masker);
+        assert!(text.ends_with("header content-type: text/plain\n\nhello\n"), "{text:?}");
+        let empty = Exchange::new(204, Vec::new(), Vec::new());
+        let text = render("c", "s", "GET /e", &empty, &no_spec(), &masker);
+        assert_eq!(text, "# baton snapshot: c / s\n# GET /e\n\nstatus: 204\n\n");
+    }
+
+    #[test]
+    fn content_type_is_listed_once_even_when_asked_for() {
+        let spec = SnapshotSpec { headers: vec!["content-type".into(), "etag".into()], ..no_spec() };
+        let ex = Exchange::new(
+            200,
+            vec![("Content-Type".into(), "text/csv".into()), ("ETag".into(), "\"v1\"".into())],
+            b"a,b\n".to_vec(),
+        );
+        let text = render("c", "s", "GET /csv", &ex, &spec, &Masker::default());
+        assert_eq!(text.matches("header content-type").count(), 1, "{text}");
+        assert!(text.contains("header etag: \"v1\"\n"), "{text}");
+    }
+
+    #[test]
+    fn a_mismatch_diff_is_labelled_stored_and_received() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.snap");
+        std::fs::write(&path, "status: 200\n").expect("write");
+        let Verdict::Mismatch(diff) = compare(&path, "status: 201\n", UpdateMode::No).expect("io") else {
+            panic!("mismatch")
+        };
+        assert!(diff.starts_with("--- stored\n+++ received\n"), "{diff}");
+        assert!(diff.contains("-status: 200\n+status: 201\n"), "{diff}");
+    }
+
+    #[test]
+    fn orphans_are_snapshots_whose_step_is_gone() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let collection = dir.path().join("api.yaml");
+        let snaps = dir_for(&collection);
+        std::fs::create_dir_all(&snaps).expect("mkdir");
+        for f in ["login.snap", "old-step.snap", "another.snap", "notes.txt"] {
+            std::fs::write(snaps.join(f), "x").expect("write");
+        }
+        let found: Vec<String> = orphans(&collection, &["Login"])
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(found, ["another.snap", "old-step.snap"], "sorted, `.snap` only, slugs compared");
+        assert!(orphans(&dir.path().join("none.yaml"), &[]).is_empty(), "no folder, no orphans");
+    }
 }

@@ -34,6 +34,15 @@ impl Span {
     }
 }
 
+/// A name as written (a mapping key, a header or variable name) with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// The text.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
 /// One loaded file: its display name and text.
 #[derive(Debug)]
 pub struct SourceFile {
@@ -68,11 +77,13 @@ impl SourceFile {
         self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len())
     }
 
-    /// Byte offset of a 1-based line and character column.
+    /// Byte offset of a 1-based line and character column; a column past the line's end
+    /// is the end of that line (never a position on a later line).
     pub fn offset_of(&self, line: usize, col: usize) -> usize {
         let start = self.line_start(line);
-        let rest = &self.text[start..];
-        rest.char_indices().nth(col.saturating_sub(1)).map_or(self.text.len(), |(i, _)| start + i)
+        let line = self.text[start..].split_inclusive('\n').next().unwrap_or("");
+        let end = start + line.strip_suffix('\n').unwrap_or(line).len();
+        line.char_indices().nth(col.saturating_sub(1)).map_or(end, |(i, _)| start + i)
     }
 
     /// The byte range of the whole lines that `span` touches.
@@ -103,12 +114,8 @@ impl SourceMap {
         self.files.get(id as usize).map(|f| &**f)
     }
 
-    /// The source text a span covers, or "" when the span is unknown.
-    pub fn text(&self, span: Span) -> &str {
-        self.get(span.file).and_then(|f| f.text.get(span.start..span.end)).unwrap_or("")
-    }
-
-    /// `path:line:col` for a span.
+    /// `path:line:col` for a span (tests check positions with it).
+    #[cfg(test)]
     pub fn position(&self, span: Span) -> String {
         match self.get(span.file) {
             Some(f) => {
@@ -117,6 +124,11 @@ impl SourceMap {
             }
             None => "<unknown>".to_string(),
         }
+    }
+
+    /// The source text a span covers, or "" when the span is unknown.
+    pub fn text(&self, span: Span) -> &str {
+        self.get(span.file).and_then(|f| f.text.get(span.start..span.end)).unwrap_or("")
     }
 }
 
@@ -133,6 +145,67 @@ mod tests {
         assert_eq!(f.line_col(9), (2, 1));
         assert_eq!(f.line_col(14), (2, 6));
         assert_eq!(f.offset_of(2, 6), 14);
-        assert_eq!(map.position(Span::new(id, 9, 12)), "a.yaml:2:1");
+    }
+
+    fn file(text: &str) -> (SourceMap, FileId) {
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", text.to_string());
+        (map, id)
+    }
+
+    #[test]
+    fn a_span_never_ends_before_it_starts() {
+        let span = Span::new(0, 7, 3);
+        assert_eq!((span.start, span.end), (7, 7));
+    }
+
+    #[test]
+    fn sub_spans_are_relative_and_clamped_to_the_parent() {
+        let (map, id) = file("url: \"{{ base }}/x\"\n");
+        let value = Span::new(id, 5, 20);
+        assert_eq!(map.text(value.sub(1, 11)), "{{ base }}");
+        let past = value.sub(10, 99);
+        assert_eq!((past.start, past.end), (15, 20), "clamped to the parent's end");
+        let inverted = value.sub(8, 2);
+        assert_eq!(inverted.start, inverted.end, "an inverted range is empty, not reversed");
+    }
+
+    #[test]
+    fn line_col_past_the_end_is_the_last_position() {
+        let (map, id) = file("a: 1\nb: 2");
+        let f = map.get(id).expect("file");
+        assert_eq!(f.line_col(999), (2, 5));
+        assert_eq!(f.line_start(99), f.text.len(), "a line past the end starts at the end");
+    }
+
+    #[test]
+    fn offset_of_a_column_past_the_line_end_stays_on_that_line() {
+        let (map, id) = file("ab\ncd\n");
+        let f = map.get(id).expect("file");
+        assert_eq!(f.offset_of(1, 3), 2, "the newline itself");
+        assert_eq!(f.offset_of(1, 40), 2, "not a position on the next line");
+        assert_eq!(f.offset_of(2, 2), 4);
+    }
+
+    #[test]
+    fn line_range_covers_the_whole_lines_a_span_touches() {
+        let (map, id) = file("one\ntwo two\nthree\nfour");
+        let f = map.get(id).expect("file");
+        // From inside line 2 to inside line 3: both lines whole, without the final newline.
+        let (first, range) = f.line_range(Span::new(id, 6, 12));
+        assert_eq!(first, 2);
+        assert_eq!(&f.text[range], "two two\nthree");
+        // The last line has no newline to stop at.
+        let (first, range) = f.line_range(Span::new(id, 20, 21));
+        assert_eq!((first, &f.text[range]), (4, "four"));
+    }
+
+    #[test]
+    fn unknown_files_and_spans_render_as_nothing_rather_than_panicking() {
+        let (map, id) = file("abc");
+        assert_eq!(map.text(Span::new(id + 1, 0, 1)), "");
+        assert_eq!(map.text(Span::new(id, 2, 9)), "", "a range past the text");
+        assert_eq!(map.position(Span::new(id + 1, 0, 0)), "<unknown>");
+        assert!(map.get(id + 1).is_none());
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exit::Exit;
 
 const FORMAT: &str = "baton-state";
@@ -82,7 +82,7 @@ pub fn key(collection: &str, environment: &str, step: &str, fingerprint: &str) -
 }
 
 fn problem(path: &Path, what: String, help: &str) -> Diagnostic {
-    Diagnostic::usage("state-file", format!("state file `{}`: {what}", path.display()))
+    Diagnostic::usage(Code::StateFile, format!("state file `{}`: {what}", path.display()))
         .help(help)
         .with_exit(Exit::Usage)
 }
@@ -244,5 +244,76 @@ mod tests {
         }
         let s = StateStore::open(path).expect("open");
         assert_eq!(s.entries().count(), 8);
+    }
+
+    #[test]
+    fn keys_are_stable_and_the_parts_never_run_together() {
+        let k = key("c.yaml", "staging", "login", "fp");
+        assert_eq!(k, key("c.yaml", "staging", "login", "fp"));
+        assert_eq!(k.len(), 64, "hex sha-256");
+        assert_ne!(k, key("c.yaml", "", "login", "fp"), "the environment is part of the key");
+        assert_ne!(k, key("c.yaml", "staging", "login", "fp2"), "so is the fingerprint");
+        assert_ne!(key("ab", "c", "s", "f"), key("a", "bc", "s", "f"), "parts are separated");
+    }
+
+    #[test]
+    fn an_entry_without_expiry_is_always_fresh_and_one_with_expiry_is_stale_from_it_on() {
+        assert!(entry("a", None).is_fresh(i64::MAX));
+        let e = entry("a", Some(100));
+        assert!(e.is_fresh(99));
+        assert!(!e.is_fresh(100));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_state_and_is_not_created_until_something_is_saved() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("nested/state.json");
+        let mut s = StateStore::open(path.clone()).expect("open");
+        assert_eq!(s.entries().count(), 0);
+        s.save(Vec::new()).expect("nothing to save");
+        assert!(!path.exists());
+        assert_eq!(s.clear().expect("clear"), 0);
+        assert!(!path.exists(), "clearing nothing writes nothing");
+    }
+
+    #[test]
+    fn save_merges_with_what_another_store_wrote_meanwhile() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("state.json");
+        let mut first = StateStore::open(path.clone()).expect("open");
+        let mut second = StateStore::open(path.clone()).expect("open");
+        first.save(vec![("a".into(), entry("a", None))]).expect("save a");
+        second.save(vec![("b".into(), entry("b", None))]).expect("save b");
+        let keys: Vec<&String> = second.entries().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b"], "the second save re-read the file first");
+        // The same key saved again replaces the entry.
+        let mut newer = entry("a", Some(5));
+        newer.saved_at = 7;
+        first.save(vec![("a".into(), newer.clone())]).expect("save a again");
+        assert_eq!(StateStore::open(path).expect("open").get("a", 0), Some(&newer));
+    }
+
+    #[test]
+    fn clear_counts_and_forgets_entries_but_refuses_a_foreign_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("state.json");
+        let mut s = StateStore::open(path.clone()).expect("open");
+        s.save(vec![("a".into(), entry("a", None)), ("b".into(), entry("b", None))]).expect("save");
+        assert_eq!(s.clear().expect("clear"), 2);
+        assert_eq!(StateStore::open(path.clone()).expect("open").entries().count(), 0);
+        std::fs::write(&path, "[1, 2]").expect("write");
+        let err = s.clear().expect_err("not ours");
+        assert_eq!(err.code, "state-file");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "[1, 2]", "left untouched");
+    }
+
+    #[test]
+    fn a_state_file_of_another_format_version_is_reported() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"format": "baton-state", "version": 9, "entries": {}}"#).expect("write");
+        let err = StateStore::open(path).expect_err("future version");
+        assert!(err.message.contains("another version (format 9)"), "{}", err.message);
+        assert_eq!(err.exit, Exit::Usage);
     }
 }

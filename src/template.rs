@@ -10,15 +10,14 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Object, Value as MjValue};
-use minijinja::{Environment, Error as MjError, ErrorKind, Expression, Template, UndefinedBehavior};
+use minijinja::{
+    Environment, Error as MjError, ErrorKind, Expression, Template as MjTemplate, UndefinedBehavior,
+};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::secret::Masker;
 use crate::source::{SourceMap, Span};
 use crate::yaml::{Node, Value};
-
-/// Start of the message for an unset environment variable (recognised by validation).
-pub const MISSING_ENV: &str = "environment variable";
 
 /// Functions available in templates (excluded from "undefined variable" checks).
 pub const FUNCTIONS: &[&str] = &["env", "secret_env", "uuid", "now"];
@@ -127,7 +126,8 @@ fn lookup(vars: &EnvMap, name: &str, kwargs: &Kwargs, func: &str) -> Result<MjVa
     match vars.get(name) {
         Some(v) => Ok(MjValue::from(v.as_str())),
         None if has_default => Ok(default.unwrap_or(MjValue::from(()))),
-        None => Err(fail(format!("{MISSING_ENV} `{name}` is not set (read by `{func}()`)"))),
+        None => Err(fail(format!("environment variable `{name}` is not set (read by `{func}()`)"))
+            .with_source(MissingEnv(name.to_string()))),
     }
 }
 
@@ -188,10 +188,21 @@ impl Engine {
         &'a self,
         node: &'a Node,
         sources: &SourceMap,
-    ) -> Result<Compiled<'a>, Vec<Diagnostic>> {
+    ) -> Result<Template<'a>, Vec<Diagnostic>> {
         let mut diags = Vec::new();
         let c = self.compile_node(node, sources, &mut diags);
         if diags.is_empty() { Ok(c) } else { Err(diags) }
+    }
+
+    /// Compiles a YAML value, adding its problems to `diags` (the result is then a
+    /// placeholder that renders to null).
+    pub fn compile_into<'a>(
+        &'a self,
+        node: &'a Node,
+        sources: &SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Template<'a> {
+        self.compile_node(node, sources, diags)
     }
 
     fn compile_node<'a>(
@@ -199,7 +210,17 @@ impl Engine {
         node: &'a Node,
         sources: &SourceMap,
         diags: &mut Vec<Diagnostic>,
-    ) -> Compiled<'a> {
+    ) -> Template<'a> {
+        let kind = self.compile_kind(node, sources, diags);
+        Template { span: node.span, kind }
+    }
+
+    fn compile_kind<'a>(
+        &'a self,
+        node: &'a Node,
+        sources: &SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Kind<'a> {
         match &node.value {
             Value::Str(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
                 let at = Site::new(node);
@@ -212,36 +233,36 @@ impl Engine {
                         }
                     };
                     diags.push(
-                        Diagnostic::error("unknown-filter", format!("unknown filter `{name}`"))
+                        Diagnostic::error(Code::UnknownFilter, format!("unknown filter `{name}`"))
                             .at(at.locate(sources, &s[range]), "not a filter")
                             .help(help),
                     );
-                    return Compiled::Literal(serde_json::Value::Null);
+                    return Kind::Literal(serde_json::Value::Null);
                 }
                 if let Some(expr) = single_expression(s) {
                     match self.env.compile_expression(expr) {
-                        Ok(e) => return Compiled::Expr(Box::new(e), at),
+                        Ok(e) => return Kind::Expr(Box::new(e), at),
                         Err(e) => {
                             diags.push(at.diagnostic(&e, sources, s, expr_offset(s)));
-                            return Compiled::Literal(serde_json::Value::Null);
+                            return Kind::Literal(serde_json::Value::Null);
                         }
                     }
                 }
                 match self.env.template_from_str(s) {
-                    Ok(t) => Compiled::Text(Box::new(t), at),
+                    Ok(t) => Kind::Text(Box::new(t), at),
                     Err(e) => {
                         diags.push(at.diagnostic(&e, sources, s, 0));
-                        Compiled::Literal(serde_json::Value::Null)
+                        Kind::Literal(serde_json::Value::Null)
                     }
                 }
             }
             Value::Seq(items) => {
-                Compiled::Seq(items.iter().map(|n| self.compile_node(n, sources, diags)).collect())
+                Kind::Seq(items.iter().map(|n| self.compile_node(n, sources, diags)).collect())
             }
-            Value::Map(entries) => Compiled::Map(
+            Value::Map(entries) => Kind::Map(
                 entries.iter().map(|(k, v)| (k.name.clone(), self.compile_node(v, sources, diags))).collect(),
             ),
-            _ => Compiled::Literal(node.to_json()),
+            _ => Kind::Literal(node.to_json()),
         }
     }
 }
@@ -299,18 +320,18 @@ impl Site {
             .map_or(self.span, |piece| self.locate(sources, piece));
         let (code, help) = match e.kind() {
             ErrorKind::SyntaxError => (
-                "template-syntax",
+                Code::TemplateSyntax,
                 "templates use minijinja (Jinja2) syntax: `{{ name }}`, `{{ value | b64encode }}`"
                     .to_string(),
             ),
             ErrorKind::UnknownFilter => (
-                "unknown-filter",
+                Code::UnknownFilter,
                 format!("baton adds {} to minijinja's builtin filters", EXTRA_FILTERS.join(", ")),
             ),
             ErrorKind::UnknownFunction => {
-                ("unknown-function", format!("available functions: {}", FUNCTIONS.join(", ")))
+                (Code::UnknownFunction, format!("available functions: {}", FUNCTIONS.join(", ")))
             }
-            _ => ("template-error", "check the template expression".to_string()),
+            _ => (Code::TemplateError, "check the template expression".to_string()),
         };
         Diagnostic::error(code, format!("{}: {}", e.kind(), e.detail().unwrap_or("invalid template")))
             .at(at, "in this template")
@@ -335,56 +356,96 @@ pub fn single_expression(s: &str) -> Option<&str> {
     (t.len() == s.len() || s.trim() == t).then_some(inner)
 }
 
-/// A compiled YAML value.
-pub enum Compiled<'a> {
+/// A compiled value of a collection (a YAML value whose strings may hold templates),
+/// with the position it was written at.
+pub struct Template<'a> {
+    span: Span,
+    kind: Kind<'a>,
+}
+
+impl std::fmt::Debug for Template<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template").field("span", &self.span).finish_non_exhaustive()
+    }
+}
+
+enum Kind<'a> {
     /// No template inside: the value as is.
     Literal(serde_json::Value),
     /// Mixed text: renders to a string.
-    Text(Box<Template<'a, 'a>>, Site),
+    Text(Box<MjTemplate<'a, 'a>>, Site),
     /// Exactly one expression: keeps its type.
     Expr(Box<Expression<'a, 'a>>, Site),
     /// A list.
-    Seq(Vec<Compiled<'a>>),
+    Seq(Vec<Template<'a>>),
     /// A mapping.
-    Map(Vec<(String, Compiled<'a>)>),
+    Map(Vec<(String, Template<'a>)>),
+}
+
+/// `env()`/`secret_env()` read a variable that is not set (carried as the source of the
+/// template error, so validation knows the cause without reading the message).
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable `{0}` is not set")]
+struct MissingEnv(String);
+
+/// Why a value could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderCause {
+    /// A variable that is not defined.
+    Undefined(String),
+    /// An environment variable read by `env()`/`secret_env()` that is not set.
+    MissingEnv(String),
+    /// A value of the wrong shape for where it is used (an object as a URL, say).
+    WrongType,
+    /// Anything else the template engine refused.
+    Other,
 }
 
 /// A render failure with its YAML position.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RenderError {
     /// Where.
     pub span: Span,
     /// What went wrong.
     pub message: String,
-    /// Undefined variable name when that was the cause.
-    pub undefined: Option<String>,
+    /// The cause, as data.
+    pub cause: RenderCause,
 }
 
 impl RenderError {
     /// As a diagnostic.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        Diagnostic::error("render-error", self.message.clone()).at(self.span, "while rendering this value")
+        Diagnostic::error(Code::RenderError, self.message.clone()).at(self.span, "while rendering this value")
     }
 }
 
-fn to_json(v: &MjValue) -> Result<serde_json::Value, String> {
-    serde_json::to_value(v).map_err(|e| format!("cannot turn the value into JSON: {e}"))
+fn to_json(v: &MjValue, site: &Site) -> Result<serde_json::Value, RenderError> {
+    serde_json::to_value(v).map_err(|e| RenderError {
+        span: site.span,
+        message: format!("cannot turn the value into JSON: {e}"),
+        cause: RenderCause::WrongType,
+    })
 }
 
-impl Compiled<'_> {
+impl Template<'_> {
     /// Whether the value contains no template.
     pub fn is_literal(&self) -> bool {
-        matches!(self, Compiled::Literal(_))
+        matches!(self.kind, Kind::Literal(_))
+    }
+
+    /// Where the value is written.
+    pub fn span(&self) -> Span {
+        self.span
     }
 
     /// Renders with `ctx` as the variables.
     pub fn render(&self, ctx: &MjValue, sources: &SourceMap) -> Result<serde_json::Value, RenderError> {
-        match self {
-            Compiled::Literal(v) => Ok(v.clone()),
-            Compiled::Text(t, site) => {
+        match &self.kind {
+            Kind::Literal(v) => Ok(v.clone()),
+            Kind::Text(t, site) => {
                 t.render(ctx).map(serde_json::Value::String).map_err(|e| render_error(&e, site, sources))
             }
-            Compiled::Expr(e, site) => {
+            Kind::Expr(e, site) => {
                 let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
                 if v.is_undefined() {
                     let names: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
@@ -393,7 +454,7 @@ impl Compiled<'_> {
                         return Err(RenderError {
                             span: site.locate_var(sources, name),
                             message: format!("undefined variable `{name}`"),
-                            undefined: Some(name.clone()),
+                            cause: RenderCause::Undefined(name.clone()),
                         });
                     }
                     // Every variable exists: a field or index it reads does not.
@@ -411,14 +472,18 @@ impl Compiled<'_> {
                     if !fields.is_empty() {
                         message.push_str(&format!(" (available: {})", fields.join(", ")));
                     }
-                    return Err(RenderError { span: site.locate(sources, expr), message, undefined: None });
+                    return Err(RenderError {
+                        span: site.locate(sources, expr),
+                        message,
+                        cause: RenderCause::Other,
+                    });
                 }
-                to_json(&v).map_err(|message| RenderError { span: site.span, message, undefined: None })
+                to_json(&v, site)
             }
-            Compiled::Seq(items) => {
+            Kind::Seq(items) => {
                 items.iter().map(|c| c.render(ctx, sources)).collect::<Result<Vec<_>, _>>().map(Into::into)
             }
-            Compiled::Map(entries) => {
+            Kind::Map(entries) => {
                 let mut out = serde_json::Map::with_capacity(entries.len());
                 for (k, c) in entries {
                     out.insert(k.clone(), c.render(ctx, sources)?);
@@ -439,12 +504,12 @@ impl Compiled<'_> {
                 out.push((n, span));
             }
         };
-        match self {
-            Compiled::Literal(_) => {}
-            Compiled::Text(t, site) => add(t.undeclared_variables(false), site),
-            Compiled::Expr(e, site) => add(e.undeclared_variables(false), site),
-            Compiled::Seq(items) => items.iter().for_each(|c| c.variables(sources, out)),
-            Compiled::Map(entries) => entries.iter().for_each(|(_, c)| c.variables(sources, out)),
+        match &self.kind {
+            Kind::Literal(_) => {}
+            Kind::Text(t, site) => add(t.undeclared_variables(false), site),
+            Kind::Expr(e, site) => add(e.undeclared_variables(false), site),
+            Kind::Seq(items) => items.iter().for_each(|c| c.variables(sources, out)),
+            Kind::Map(entries) => entries.iter().for_each(|(_, c)| c.variables(sources, out)),
         }
     }
 }
@@ -455,9 +520,58 @@ fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
     let span = piece.as_deref().map_or(site.span, |p| site.locate(sources, p));
     if e.kind() == ErrorKind::UndefinedError {
         let name = piece.unwrap_or_default();
-        return RenderError { span, message: format!("undefined value `{name}`"), undefined: Some(name) };
+        return RenderError {
+            span,
+            message: format!("undefined value `{name}`"),
+            cause: RenderCause::Undefined(name),
+        };
     }
-    RenderError { span, message: detail, undefined: None }
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(MissingEnv(name)) = err.downcast_ref::<MissingEnv>() {
+            return RenderError { span, message: detail, cause: RenderCause::MissingEnv(name.clone()) };
+        }
+        source = err.source();
+    }
+    RenderError { span, message: detail, cause: RenderCause::Other }
+}
+
+/// What a template renders with: the variables, and the sources its errors point into.
+pub struct RenderContext<'r> {
+    vars: MjValue,
+    sources: &'r SourceMap,
+}
+
+impl<'r> RenderContext<'r> {
+    /// A context over a snapshot of `scope`.
+    pub fn new(scope: &Scope, sources: &'r SourceMap) -> Self {
+        RenderContext { vars: Arc::new(scope.clone()).context(), sources }
+    }
+
+    /// Renders a value, keeping its JSON type.
+    pub fn render(&self, t: &Template<'_>) -> Result<serde_json::Value, RenderError> {
+        t.render(&self.vars, self.sources)
+    }
+
+    /// Renders a value that must be text (a URL, a header, a file name); numbers and
+    /// booleans are written out.
+    pub fn text(&self, t: &Template<'_>, what: &str) -> Result<String, RenderError> {
+        match self.render(t)? {
+            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::Number(x) => Ok(x.to_string()),
+            serde_json::Value::Bool(b) => Ok(b.to_string()),
+            other => Err(RenderError {
+                span: t.span(),
+                message: format!("`{what}` must render to text, got {}", crate::model::JsonType::of(&other)),
+                cause: RenderCause::WrongType,
+            }),
+        }
+    }
+
+    /// A variable's value, when it is set and not null.
+    pub fn var(&self, name: &str) -> Option<MjValue> {
+        self.vars.get_attr(name).ok().filter(|v| !v.is_undefined() && !v.is_none())
+    }
 }
 
 /// Variables visible to templates; shared, cheap to clone.
@@ -490,6 +604,46 @@ impl Scope {
     /// A template context over this scope.
     pub fn context(self: &Arc<Self>) -> MjValue {
         MjValue::from_dyn_object(self.clone())
+    }
+}
+
+/// A scope that grows while templates read it (variables resolved one after another),
+/// without copying it for every render.
+#[derive(Debug, Default)]
+pub struct GrowingScope(std::sync::RwLock<Scope>);
+
+impl GrowingScope {
+    /// Starts from `scope`.
+    pub fn new(scope: Scope) -> Arc<Self> {
+        Arc::new(GrowingScope(std::sync::RwLock::new(scope)))
+    }
+
+    /// A template context that sees every later [`GrowingScope::set_json`].
+    pub fn context(self: &Arc<Self>) -> MjValue {
+        MjValue::from_dyn_object(self.clone())
+    }
+
+    /// Sets a variable from JSON.
+    pub fn set_json(&self, name: &str, value: &serde_json::Value) {
+        if let Ok(mut s) = self.0.write() {
+            s.set_json(name, value);
+        }
+    }
+
+    /// The scope as it is now.
+    pub fn snapshot(&self) -> Scope {
+        self.0.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Object for GrowingScope {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.read().ok()?.vars.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let names = self.0.read().map(|s| s.vars.keys().map(|k| MjValue::from(k.as_str())).collect());
+        minijinja::value::Enumerator::Values(names.unwrap_or_default())
     }
 }
 
@@ -542,7 +696,7 @@ mod tests {
     #[test]
     fn undefined_variables_point_at_the_use() {
         let e = render("'a {{ missing }}'", &[]).expect_err("undefined");
-        assert_eq!(e.undefined.as_deref(), Some("missing"));
+        assert_eq!(e.cause, RenderCause::Undefined("missing".into()));
         assert_eq!((e.span.start, e.span.end), (9, 16), "the span covers `missing`");
     }
 

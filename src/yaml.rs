@@ -10,17 +10,10 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceFile, Span};
 
-/// A mapping key with its position.
-#[derive(Debug, Clone)]
-pub struct Key {
-    /// The key text.
-    pub name: String,
-    /// Where the key is written.
-    pub span: Span,
-}
+pub use crate::source::Key;
 
 /// A YAML value with its position.
 #[derive(Debug, Clone)]
@@ -205,7 +198,7 @@ fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Dia
                     Value::Float(f) => f.to_string(),
                     Value::Null => "null".to_string(),
                     Value::Seq(_) | Value::Map(_) => {
-                        return Err(Diagnostic::error("complex-key", "mapping keys must be plain text")
+                        return Err(Diagnostic::error(Code::ComplexKey, "mapping keys must be plain text")
                             .at(key.span, "a list or mapping used as a key")
                             .help("write the key as a string"));
                     }
@@ -218,18 +211,22 @@ fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Dia
     Ok(Node { value, span })
 }
 
+/// How deep YAML may nest (lists in mappings in lists…).
+const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document into a positioned tree.
 pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     if file.text.trim().is_empty()
         || file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::error("empty-file", "the collection is empty")
+        return Err(Diagnostic::error(Code::EmptyFile, "the collection is empty")
             .at(Span::new(id, 0, 0), "nothing here")
             .help("a collection needs at least `requests:` with one step; see `baton --help`"));
     }
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(&file.text, options) {
         Ok(raw) => convert(file, id, raw),
@@ -237,65 +234,83 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
     }
 }
 
-/// Rewrites the parser's internal wording into something a user can act on.
-fn friendly(message: &str) -> String {
-    let number = |m: &str| m.chars().filter(char::is_ascii_digit).collect::<String>();
-    if message.contains("budget breached") {
-        if message.contains("Depth") {
-            return format!("nested {} levels deep; the limit is 64", number(message));
+/// What kind of YAML problem an error is, read from serde-saphyr's typed variants.
+enum Problem {
+    /// A key given twice in one mapping.
+    DuplicateKey(Option<String>),
+    /// A budget (depth, aliases, size) was exceeded; the text says which.
+    TooComplex(String),
+    /// Anything else the parser refused.
+    Syntax,
+}
+
+fn classify(err: &serde_saphyr::Error) -> Problem {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    const ALIASES: &str = "aliases expand to too many nodes (an alias bomb?)";
+    match err {
+        E::AliasError { error, .. } | E::WithSnippet { error, .. } => classify(error),
+        E::DuplicateMappingKey { key, .. } => Problem::DuplicateKey(key.clone()),
+        E::Budget { breach: B::Depth { depth }, .. } => {
+            Problem::TooComplex(format!("nested {depth} levels deep; the limit is {MAX_DEPTH}"))
         }
-        if message.contains("Nodes") || message.contains("Alias") {
-            return "aliases expand to too many nodes (an alias bomb?)".to_string();
+        E::Budget { breach: B::Nodes { .. } | B::Aliases { .. } | B::AliasAnchorRatio { .. }, .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => Problem::TooComplex(ALIASES.to_string()),
+        E::Budget { .. } => Problem::TooComplex("the document exceeds baton's YAML size limits".to_string()),
+        _ => Problem::Syntax,
+    }
+}
+
+/// The first tab in a line's indentation, which YAML forbids.
+fn indentation_tab(file: &SourceFile, id: FileId) -> Option<Span> {
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if let Some(i) = indent.find('\t') {
+            return Some(Span::new(id, offset + i, offset + i + 1));
         }
-        return "the document exceeds baton's YAML size limits".to_string();
+        offset += line.len();
     }
-    if let Some(i) = message.find(", set DuplicateKeyPolicy") {
-        return message[..i].to_string();
-    }
-    message.to_string()
+    None
+}
+
+/// The parser's own message, without the position it appends (we render ours).
+fn parser_message(err: &serde_saphyr::Error) -> String {
+    let message = err.to_string();
+    message.split(" at line ").next().unwrap_or(&message).trim().to_string()
 }
 
 fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Diagnostic {
-    let message = err.to_string();
-    // The crate appends its own position; we render ours.
-    let message = message.split(" at line ").next().unwrap_or(&message).trim().to_string();
-    let lower = message.to_lowercase();
-    let message = friendly(&message);
-    let (code, help) = if lower.contains("duplicate") {
-        ("duplicate-key", "each key may appear once in a mapping; remove or rename one")
-    } else if lower.contains("tab") {
-        ("yaml-syntax", "YAML indentation must use spaces, not tabs: replace the tab with spaces")
-    } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
-        (
-            "yaml-too-complex",
-            "the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it",
-        )
-    } else {
-        ("yaml-syntax", "check indentation, quoting and the `key: value` layout near this point")
-    };
-    let mut span = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
-    if code == "yaml-syntax" && lower.contains("tab") {
-        // The parser reports where it gave up; the tab that caused it is more useful.
-        let mut offset = 0;
-        for line in file.text.split_inclusive('\n') {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            if let Some(i) = indent.find('\t') {
-                span = Span::new(id, offset + i, offset + i + 1);
-                break;
-            }
-            offset += line.len();
+    let at = err.location().map_or(Span::new(id, 0, 0), |loc| span_of(file, id, &loc));
+    match classify(err) {
+        Problem::DuplicateKey(key) => {
+            let key = key.unwrap_or_default();
+            let mut d =
+                Diagnostic::error(Code::DuplicateKey, format!("invalid YAML: duplicate mapping key: {key}"));
+            d = match first_key_above(file, id, at, &key) {
+                Some(first) if !key.is_empty() => d.at(at, "second time").also(first, "first time"),
+                _ => d.at(at, "here"),
+            };
+            d.help("each key may appear once in a mapping; remove or rename one")
         }
+        Problem::TooComplex(what) => Diagnostic::error(Code::YamlTooComplex, format!("invalid YAML: {what}"))
+            .at(at, "here")
+            .help("the document exceeds baton's YAML limits (nesting depth, aliases, size); simplify it"),
+        // The parser reports where it gave up; a tab in the indentation that caused it is
+        // more useful.
+        Problem::Syntax => match indentation_tab(file, id) {
+            Some(tab) => {
+                Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
+                    .at(tab, "here")
+                    .help("YAML indentation must use spaces, not tabs: replace the tab with spaces")
+            }
+            None => Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
+                .at(at, "here")
+                .help("check indentation, quoting and the `key: value` layout near this point"),
+        },
     }
-    let mut d = Diagnostic::error(code, format!("invalid YAML: {message}"));
-    if code == "duplicate-key"
-        && let Some(key) = message.rsplit(": ").next()
-        && let Some(first) = first_key_above(file, id, span, key)
-    {
-        d = d.at(span, "second time").also(first, "first time");
-    } else {
-        d = d.at(span, "here");
-    }
-    d.help(help)
 }
 
 /// The earlier occurrence of `key` in the same block mapping as the one at `span`:
@@ -319,4 +334,142 @@ fn first_key_above(file: &SourceFile, id: FileId, span: Span, key: &str) -> Opti
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    /// Parses `text` as file `t.yaml`; the map resolves the spans of the result.
+    fn parse_str(text: &str) -> (SourceMap, Result<Node, Diagnostic>) {
+        let mut map = SourceMap::default();
+        let id = map.add("t.yaml", text.to_string());
+        let result = parse(map.get(id).expect("file"), id);
+        (map, result)
+    }
+
+    fn entries(node: &Node) -> &[(Key, Node)] {
+        match &node.value {
+            Value::Map(entries) => entries,
+            _ => panic!("expected a mapping, got {}", node.type_name()),
+        }
+    }
+
+    #[test]
+    fn mapping_keeps_source_order_and_every_span_points_at_its_text() {
+        let (map, node) = parse_str("zeta: 1\nalpha: \"two\"\nmid: [a, b]\n");
+        let node = node.expect("valid");
+        let keys: Vec<&str> = entries(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["zeta", "alpha", "mid"], "source order, not sorted");
+        let (alpha, value) = &entries(&node)[1];
+        assert_eq!(map.text(alpha.span), "alpha");
+        assert_eq!(map.position(alpha.span), "t.yaml:2:1");
+        assert_eq!(value.as_str(), Some("two"));
+        assert_eq!(map.position(value.span), "t.yaml:2:8");
+    }
+
+    #[test]
+    fn scalars_get_yaml_1_2_types() {
+        let (_, node) = parse_str("a: true\nb: yes\nc: 42\nd: 1.5\ne: ~\nf:\ng: '42'\n");
+        let node = node.expect("valid");
+        let types: Vec<&str> = entries(&node).iter().map(|(_, v)| v.type_name()).collect();
+        // `yes` is a string in YAML 1.2; a quoted number stays a string.
+        assert_eq!(types, ["a boolean", "a string", "an integer", "a number", "null", "null", "a string"]);
+    }
+
+    #[test]
+    fn integers_beyond_i64_become_floats_instead_of_failing() {
+        let (_, node) = parse_str("big: 18446744073709551615\n");
+        let node = node.expect("valid");
+        assert!(
+            matches!(entries(&node)[0].1.value, Value::Float(f) if f > 1.8e19),
+            "{:?}",
+            entries(&node)[0].1
+        );
+    }
+
+    #[test]
+    fn to_json_keeps_nesting_types_and_key_order() {
+        let (_, node) = parse_str("b: [1, {x: null}]\na: 2.5\nc: text\nd: false\n");
+        let json = node.expect("valid").to_json();
+        let text = serde_json::to_string(&json).expect("json");
+        assert_eq!(text, r#"{"b":[1,{"x":null}],"a":2.5,"c":"text","d":false}"#);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_one_empty_file_error_at_the_start() {
+        for text in ["", "  \n\n", "# only a comment\n  # and another\n"] {
+            let (map, result) = parse_str(text);
+            let d = result.expect_err("empty");
+            assert_eq!(d.code, "empty-file", "{text:?}");
+            assert_eq!(map.position(d.labels[0].span), "t.yaml:1:1");
+            assert!(d.help.as_deref().is_some_and(|h| h.contains("requests:")), "{:?}", d.help);
+        }
+    }
+
+    #[test]
+    fn duplicate_key_points_at_both_occurrences_in_the_same_block() {
+        // A `name:` in an earlier block must not be taken for the first occurrence.
+        let text = "one:\n  name: a\ntwo:\n  name: b\n  other: 1\n  name: c\n";
+        let (map, result) = parse_str(text);
+        let d = result.expect_err("duplicate");
+        assert_eq!(d.code, "duplicate-key");
+        let primary = d.labels.iter().find(|l| l.primary).expect("primary");
+        let first = d.labels.iter().find(|l| !l.primary).expect("first occurrence");
+        assert_eq!(map.position(primary.span), "t.yaml:6:3");
+        assert_eq!(map.position(first.span), "t.yaml:4:3");
+        assert_eq!(map.text(first.span), "name");
+        assert!(!d.message.contains("DuplicateKeyPolicy"), "parser internals leaked: {}", d.message);
+    }
+
+    #[test]
+    fn tab_indentation_points_at_the_tab_itself() {
+        let (map, result) = parse_str("requests:\n\t- url: x\n");
+        let d = result.expect_err("tab");
+        assert_eq!(d.code, "yaml-syntax");
+        assert_eq!(map.position(d.labels[0].span), "t.yaml:2:1");
+        assert_eq!(map.text(d.labels[0].span), "\t");
+        assert!(d.help.as_deref().is_some_and(|h| h.contains("spaces, not tabs")), "{:?}", d.help);
+    }
+
+    #[test]
+    fn a_list_used_as_a_key_is_a_complex_key_error() {
+        let (map, result) = parse_str("? [a, b]\n: 1\n");
+        let d = result.expect_err("complex key");
+        assert_eq!(d.code, "complex-key");
+        assert_eq!(map.position(d.labels[0].span), "t.yaml:1:3");
+    }
+
+    #[test]
+    fn scalar_keys_are_read_as_their_text() {
+        let (_, node) = parse_str("1: a\ntrue: b\n~: c\n");
+        let node = node.expect("valid");
+        let keys: Vec<&str> = entries(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["1", "true", "null"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_the_limit_in_words() {
+        let text = format!("a: {}1{}\n", "[".repeat(100), "]".repeat(100));
+        let (_, result) = parse_str(&text);
+        let d = result.expect_err("too deep");
+        assert_eq!(d.code, "yaml-too-complex");
+        assert!(d.message.contains("the limit is 64"), "{}", d.message);
+    }
+
+    #[test]
+    fn alias_expansion_beyond_the_budget_is_an_alias_bomb() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            let row = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{row}]\n"));
+        }
+        let (_, result) = parse_str(&text);
+        let d = result.expect_err("bomb");
+        assert_eq!(d.code, "yaml-too-complex");
+        assert!(d.message.contains("alias bomb"), "{}", d.message);
+    }
 }

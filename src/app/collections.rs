@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use crate::cli::{self, Mode, RunOptions};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::event::CollectionOutcome;
 use crate::exec::{Persist, execute};
 use crate::exit::Exit;
@@ -104,10 +104,9 @@ pub(super) fn run_collections(opts: &RunOptions) -> Exit {
     match opts.mode {
         Mode::Validate => {
             for p in &plans {
-                let path =
-                    sources.get(p.collection.file).map(|f| f.path.display().to_string()).unwrap_or_default();
-                let n = p.collection.steps().filter(|s| !s.lifecycle.refresh_only).count();
-                let _ = writeln!(anstream::stdout(), "✓ {path}: {} ({n} steps)", p.collection.name);
+                let path = sources.get(p.file).map(|f| f.path.display().to_string()).unwrap_or_default();
+                let n = p.sequence().count();
+                let _ = writeln!(anstream::stdout(), "✓ {path}: {} ({n} steps)", p.name);
             }
             Exit::Passed
         }
@@ -127,8 +126,7 @@ fn apply_filter(plans: &mut Vec<Plan<'_>>, filter: &cli::Filter) -> Result<(), D
     if filter.tags.is_empty() && filter.skip_tags.is_empty() && filter.steps.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> =
-        plans.iter().flat_map(|p| p.collection.requests.iter().map(|s| s.name.clone())).collect();
+    let names: Vec<String> = plans.iter().flat_map(|p| p.requests().map(|s| s.name.clone())).collect();
     for wanted in &filter.steps {
         if !names.contains(wanted) {
             let help = crate::diagnostic::did_you_mean(wanted, names.iter().map(String::as_str)).map_or_else(
@@ -136,7 +134,7 @@ fn apply_filter(plans: &mut Vec<Plan<'_>>, filter: &cli::Filter) -> Result<(), D
                 |k| format!("did you mean `{k}`?"),
             );
             return Err(
-                Diagnostic::usage("unknown-step", format!("no request is named `{wanted}`")).help(help)
+                Diagnostic::usage(Code::UnknownStep, format!("no request is named `{wanted}`")).help(help)
             );
         }
     }
@@ -165,7 +163,7 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
             return Exit::Runtime;
         }
     };
-    let persisted = plans.iter().any(|p| p.collection.steps().any(|s| s.lifecycle.once || s.lifecycle.cache));
+    let persisted = plans.iter().any(Plan::persists);
     // The state file is read before the run and written after it: no file I/O on the async path.
     let (mut store, _temp) = if persisted {
         match open_state(&opts.state) {
@@ -330,7 +328,7 @@ fn write_reports(
             ReportKind::Json => json::render(outcomes, exit, sources, masker),
         };
         crate::atomic::write(&r.path, text.as_bytes(), false).map_err(|e| {
-            Diagnostic::usage("report", format!("cannot write the report {}: {e}", r.path.display()))
+            Diagnostic::usage(Code::Report, format!("cannot write the report {}: {e}", r.path.display()))
                 .with_exit(Exit::Runtime)
         })?;
     }
@@ -340,8 +338,8 @@ fn write_reports(
 /// Warns about snapshot files whose step no longer exists (renamed or removed steps).
 fn report_orphan_snapshots(plans: &[Plan<'_>], sources: &SourceMap, masker: &Masker) {
     for p in plans {
-        let Some(file) = sources.get(p.collection.file) else { continue };
-        let steps: Vec<&str> = p.collection.steps().map(|s| s.name.as_str()).collect();
+        let Some(file) = sources.get(p.file) else { continue };
+        let steps: Vec<&str> = p.steps.iter().map(|ps| ps.step.name.as_str()).collect();
         for orphan in crate::snapshot::orphans(&file.path, &steps) {
             eprint(
                 &format!(

@@ -1,22 +1,21 @@
 //! The text of `baton plan`.
 
-use std::sync::Arc;
+use std::fmt::Write as _;
 
-use crate::exec;
 use crate::model::Role;
-use crate::plan::Plan;
+use crate::plan::{CompiledStep, Plan, PlannedStep};
+use crate::resolve::resolve;
 use crate::secret::Masker;
 use crate::source::SourceMap;
-use crate::template::Scope;
+use crate::template::{RenderContext, Scope};
 
 /// Text of `baton plan` for one collection: each step's rendered request.
 pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> String {
-    let c = plan.collection;
-    let path = sources.get(c.file).map(|f| f.path.display().to_string()).unwrap_or_default();
-    let mut out = format!("{} ({path})\n", c.name);
+    let path = sources.get(plan.file).map(|f| f.path.display().to_string()).unwrap_or_default();
+    let mut out = format!("{} ({path})\n", plan.name);
     // Captured values are unknown before running: show a placeholder naming their source.
     let mut scope: Scope = (*plan.scope).clone();
-    for step in c.steps().filter(|s| !s.lifecycle.refresh_only) {
+    for step in plan.sequence().map(|ps| &ps.step) {
         // Optional captures (an OAuth2 token type, say) stay unset: their fallbacks apply.
         for cap in step.captures.iter().filter(|cap| !cap.optional) {
             scope.set(
@@ -25,52 +24,70 @@ pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Maske
             );
         }
     }
-    let ctx = Arc::new(scope).context();
+    let ctx = RenderContext::new(&scope, sources);
     let base = sources
-        .get(c.file)
+        .get(plan.file)
         .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
         .unwrap_or_default();
     for (n, ps) in plan.steps.iter().enumerate() {
-        let step = plan.step(ps.index);
-        let role = match (step.role, step.lifecycle.refresh_only) {
-            (Role::Auth, true) => " (auth, only to renew credentials)",
-            (Role::Auth, false) => " (auth)",
-            _ => "",
-        };
-        out.push_str(&format!("\n{}. {}{role}\n", n + 1, step.name));
-        let render = |node: &crate::yaml::Node| plan.templates.render(node, &ctx, sources);
-        match exec::resolve(plan, step, &ctx, &render, &base, masker) {
-            Ok(req) => {
-                out.push_str(&format!("   {} {}\n", req.method, req.url));
-                for (k, v) in &req.headers {
-                    out.push_str(&format!("   {k}: {v}\n"));
-                }
-                if let Some(body) = req.body.preview() {
-                    for l in body.lines() {
-                        out.push_str(&format!("   | {l}\n"));
-                    }
-                }
-            }
-            Err(e) => {
-                out.push_str(&format!("   {} (not renderable before running: {})\n", step.method, e.message))
-            }
-        }
-        if !ps.needs.is_empty() {
-            let needs: Vec<String> =
-                ps.needs.iter().map(|(v, j)| format!("{v} (from {})", plan.step(*j).name)).collect();
-            out.push_str(&format!("   needs: {}\n", needs.join(", ")));
-        }
-        if !step.captures.is_empty() {
-            let caps: Vec<String> = step
-                .captures
-                .iter()
-                .map(|cap| {
-                    let secret = cap.secret.unwrap_or(step.role == Role::Auth);
-                    format!("{} = {}{}", cap.name.name, cap.source, if secret { " (secret)" } else { "" })
-                })
-                .collect();
-            out.push_str(&format!("   captures: {}\n", caps.join(", ")));
-        }
+        describe_step(&mut out, n + 1, ps, plan, &ctx, &base, masker);
     }
     out
+}
+
+fn describe_step(
+    out: &mut String,
+    n: usize,
+    ps: &PlannedStep<'_>,
+    plan: &Plan<'_>,
+    ctx: &RenderContext<'_>,
+    base: &std::path::Path,
+    masker: &Masker,
+) {
+    let step = &ps.step;
+    let role = match (step.role, step.lifecycle.refresh_only) {
+        (Role::Auth, true) => " (auth, only to renew credentials)",
+        (Role::Auth, false) => " (auth)",
+        _ => "",
+    };
+    let _ = writeln!(out, "\n{n}. {}{role}", step.name);
+    match resolve(step, ctx, base, masker) {
+        Ok(req) => {
+            let _ = writeln!(out, "   {} {}", req.method, req.url);
+            for (k, v) in &req.headers {
+                let _ = writeln!(out, "   {k}: {v}");
+            }
+            if let Some(body) = req.body.preview() {
+                for l in body.lines() {
+                    let _ = writeln!(out, "   | {l}");
+                }
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "   {} (not renderable before running: {})", step.method, e.message);
+        }
+    }
+    if !ps.needs.is_empty() {
+        let needs: Vec<String> = ps
+            .needs
+            .iter()
+            .map(|need| format!("{} (from {})", need.name, plan.step(need.from).name))
+            .collect();
+        let _ = writeln!(out, "   needs: {}", needs.join(", "));
+    }
+    if !step.captures.is_empty() {
+        let _ = writeln!(out, "   captures: {}", captures(step));
+    }
+}
+
+fn captures(step: &CompiledStep<'_>) -> String {
+    let caps: Vec<String> = step
+        .captures
+        .iter()
+        .map(|cap| {
+            let secret = cap.secret.unwrap_or(step.role == Role::Auth);
+            format!("{} = {}{}", cap.name.name, cap.source, if secret { " (secret)" } else { "" })
+        })
+        .collect();
+    caps.join(", ")
 }

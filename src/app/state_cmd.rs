@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::{StateAction, StateLocation};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::exit::Exit;
 use crate::secret::Masker;
 use crate::source::SourceMap;
@@ -20,13 +20,14 @@ pub(super) fn open_state(
         StateLocation::Default => match state::default_path() {
             Some(p) => (p, None),
             None => {
-                return Err(Diagnostic::usage("state-file", "no cache directory to keep state in")
+                return Err(Diagnostic::usage(Code::StateFile, "no cache directory to keep state in")
                     .help("pass `--state PATH`"));
             }
         },
+        #[cfg(feature = "playground")]
         StateLocation::Temporary => {
             let dir = tempfile::tempdir().map_err(|e| {
-                Diagnostic::usage("state-file", format!("cannot create a temporary state: {e}"))
+                Diagnostic::usage(Code::StateFile, format!("cannot create a temporary state: {e}"))
             })?;
             (dir.path().join("state.json"), Some(dir))
         }

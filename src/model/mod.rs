@@ -1,16 +1,24 @@
 //! The authored collection: what the user wrote, checked for shape, not yet rendered.
 //!
-//! No I/O lives here and nothing from the HTTP, template or CLI layers. Templated
-//! values stay as positioned YAML [`Node`]s; JSONPaths and regexes are compiled once,
-//! when the collection is parsed, so a bad one is reported before anything is sent.
+//! No I/O lives here and nothing from the HTTP, template or CLI layers. JSONPaths and
+//! regexes are compiled once, when the collection is parsed, so a bad one is reported
+//! before anything is sent.
+//!
+//! Every type that holds a templated value is generic over its *slot* type `T`: as
+//! authored, `T` is a positioned YAML [`Node`]; validation maps each slot to a compiled
+//! template (see [`Step::map`]), so a step after validation carries its own templates and
+//! a new templated field cannot be forgotten: the map in `slots.rs` destructures every
+//! field, and the compiler rejects it until the new field is handled.
 
 use std::time::Duration;
 
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-use crate::source::{FileId, Span};
-use crate::yaml::{Key, Node};
+use crate::source::{FileId, Key, Span};
+use crate::yaml::Node;
+
+mod slots;
 
 /// A parsed collection file.
 #[derive(Debug, Clone)]
@@ -22,11 +30,11 @@ pub struct Collection {
     /// `vars:` in source order; values may be templates.
     pub vars: Vec<(Key, Node)>,
     /// `auth:` steps, run first.
-    pub auth: Vec<Step>,
+    pub auth: Vec<Step<Node>>,
     /// `defaults:` applied to every step.
     pub defaults: Defaults,
     /// `requests:` steps.
-    pub requests: Vec<Step>,
+    pub requests: Vec<Step<Node>>,
     /// `include:` entries, in order (resolved by the loader, which merges them in).
     pub includes: Vec<IncludeSpec>,
     /// `auth: {oauth2: …}`: the profile; its token steps are also in `auth`.
@@ -67,32 +75,20 @@ pub mod oauth2_vars {
 
 impl Collection {
     /// Auth steps then requests, in run order (refresh-only steps included).
-    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+    pub fn steps(&self) -> impl Iterator<Item = &Step<Node>> {
         self.auth.iter().chain(self.requests.iter())
-    }
-
-    /// The credentials a step sends: its own, else (for requests only) the defaults'.
-    /// Default credentials are what the auth steps establish, so auth steps never inherit them.
-    pub fn auth_for<'a>(&'a self, step: &'a Step) -> Option<&'a AuthSpec> {
-        match step.role {
-            Role::Auth => step.auth.as_ref(),
-            Role::Request => step.auth.as_ref().or(self.defaults.auth.as_ref()).or(match self.oauth2 {
-                Some(_) => Some(&AuthSpec::OAuth2),
-                None => None,
-            }),
-        }
     }
 }
 
 /// Values applied to every request of a collection.
-#[derive(Debug, Clone, Default)]
-pub struct Defaults {
+#[derive(Debug, Clone)]
+pub struct Defaults<T = Node> {
     /// Headers added unless a step sets the same name (null removes).
-    pub headers: Vec<(Key, Node)>,
+    pub headers: Vec<(Key, T)>,
     /// Query parameters added unless a step sets the same name.
-    pub query: Vec<(Key, Node)>,
+    pub query: Vec<(Key, T)>,
     /// Credentials for requests (not auth steps) unless a step has its own (`bearer: null` drops them).
-    pub auth: Option<AuthSpec>,
+    pub auth: Option<AuthSpec<T>>,
     /// Per-request timeout.
     pub timeout: Option<Duration>,
 }
@@ -106,9 +102,15 @@ pub enum Role {
     Request,
 }
 
-/// One HTTP exchange as authored.
+impl<T> Default for Defaults<T> {
+    fn default() -> Self {
+        Defaults { headers: Vec::new(), query: Vec::new(), auth: None, timeout: None }
+    }
+}
+
+/// One HTTP exchange: as authored (`T` = [`Node`]) or compiled (`T` = a template).
 #[derive(Debug, Clone)]
-pub struct Step {
+pub struct Step<T = Node> {
     /// Unique name within the collection.
     pub name: String,
     /// Whether `name:` was written (otherwise the name is `METHOD url`).
@@ -120,21 +122,21 @@ pub struct Step {
     /// Upper-case HTTP method.
     pub method: String,
     /// The `url:` template.
-    pub url: Node,
+    pub url: T,
     /// Query parameters.
-    pub query: Vec<(Key, Node)>,
+    pub query: Vec<(Key, T)>,
     /// Headers.
-    pub headers: Vec<(Key, Node)>,
+    pub headers: Vec<(Key, T)>,
     /// At most one body kind.
-    pub body: Option<Body>,
+    pub body: Option<Body<T>>,
     /// `bearer:` / `basic:` shorthand; `Some(AuthSpec::None)` when set to null.
-    pub auth: Option<AuthSpec>,
+    pub auth: Option<AuthSpec<T>>,
     /// Per-step timeout.
     pub timeout: Option<Duration>,
     /// Values to capture from the response.
     pub captures: Vec<CaptureSpec>,
     /// Expectations on the response.
-    pub expect: Expect,
+    pub expect: Expect<T>,
     /// The whole step mapping.
     pub span: Span,
     /// Persistence and token-lifetime settings.
@@ -144,20 +146,20 @@ pub struct Step {
     /// `tags:` for `--tag` / `--skip-tag`.
     pub tags: Vec<String>,
     /// `retry:` polling settings.
-    pub retry: Option<RetrySpec>,
+    pub retry: Option<RetrySpec<T>>,
 }
 
 /// `retry: {count, interval, until, fail_if}`: poll until a condition holds.
 #[derive(Debug, Clone)]
-pub struct RetrySpec {
+pub struct RetrySpec<T = Node> {
     /// Attempts in all (the first included), at most 100.
     pub count: u32,
     /// Pause between attempts (a `Retry-After` header on 429/503 may lengthen it).
     pub interval: Duration,
     /// Done when these hold (default: the step's own expectations).
-    pub until: Option<Expect>,
+    pub until: Option<Expect<T>>,
     /// Stop at once, failing, when these hold (a terminal failure state).
-    pub fail_if: Option<Expect>,
+    pub fail_if: Option<Expect<T>>,
     /// Where `retry:` is written.
     pub span: Span,
 }
@@ -197,58 +199,58 @@ pub enum Expiry {
 
 /// A request body.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub enum Body<T = Node> {
     /// `json:` any value, sent as `application/json`.
-    Json(Node),
+    Json(T),
     /// `form:` urlencoded fields.
-    Form(Vec<(Key, Node)>),
+    Form(Vec<(Key, T)>),
     /// `multipart:` fields and files.
-    Multipart(Vec<Part>),
+    Multipart(Vec<Part<T>>),
     /// `body:` raw text with an optional `content_type:`.
     Raw {
         /// The text template.
-        body: Node,
+        body: T,
         /// `content_type:` template.
-        content_type: Option<Node>,
+        content_type: Option<T>,
     },
 }
 
 /// One multipart part.
 #[derive(Debug, Clone)]
-pub struct Part {
+pub struct Part<T = Node> {
     /// Field name.
     pub name: Key,
     /// Text or file.
-    pub kind: PartKind,
+    pub kind: PartKind<T>,
 }
 
 /// What a multipart part carries.
 #[derive(Debug, Clone)]
-pub enum PartKind {
+pub enum PartKind<T = Node> {
     /// A text field.
-    Text(Node),
+    Text(T),
     /// A file read from disk (relative to the collection file).
     File {
         /// Path template.
-        path: Node,
+        path: T,
         /// File name sent; defaults to the path's name.
-        filename: Option<Node>,
+        filename: Option<T>,
         /// Content type; guessed from the extension otherwise.
-        content_type: Option<Node>,
+        content_type: Option<T>,
     },
 }
 
 /// Credential shorthands.
 #[derive(Debug, Clone)]
-pub enum AuthSpec {
+pub enum AuthSpec<T = Node> {
     /// `bearer: <token>` → `Authorization: Bearer <token>`.
-    Bearer(Node),
+    Bearer(T),
     /// `basic: {username, password}`.
     Basic {
         /// User name template.
-        username: Node,
+        username: T,
         /// Password template.
-        password: Node,
+        password: T,
     },
     /// `bearer: null`: no credentials for this step.
     None,
@@ -308,18 +310,30 @@ pub struct Compiled<T> {
 }
 
 /// Expectations on a response.
-#[derive(Debug, Clone, Default)]
-pub struct Expect {
+#[derive(Debug, Clone)]
+pub struct Expect<T = Node> {
     /// Allowed statuses; `None` means "any 1xx–3xx".
     pub status: Option<StatusExpect>,
     /// Header name → matcher.
-    pub headers: Vec<(Key, Matcher)>,
+    pub headers: Vec<(Key, Matcher<T>)>,
     /// JSONPath → matcher.
-    pub json: Vec<(Compiled<JsonPath>, Matcher)>,
+    pub json: Vec<(Compiled<JsonPath>, Matcher<T>)>,
     /// Substrings the body must contain.
-    pub body_contains: Vec<Node>,
+    pub body_contains: Vec<T>,
     /// Expected media type (parameters like charset are ignored unless given).
-    pub content_type: Option<Node>,
+    pub content_type: Option<T>,
+}
+
+impl<T> Default for Expect<T> {
+    fn default() -> Self {
+        Expect {
+            status: None,
+            headers: Vec::new(),
+            json: Vec::new(),
+            body_contains: Vec::new(),
+            content_type: None,
+        }
+    }
 }
 
 /// `status:` as written.
@@ -361,28 +375,28 @@ impl std::fmt::Display for StatusPattern {
 
 /// A check on one value (a JSONPath result or a header).
 #[derive(Debug, Clone)]
-pub struct Matcher {
+pub struct Matcher<T = Node> {
     /// The checks; all must hold.
-    pub checks: Vec<Check>,
+    pub checks: Vec<Check<T>>,
     /// Where the matcher is written.
     pub span: Span,
 }
 
 /// A single check.
 #[derive(Debug, Clone)]
-pub enum Check {
+pub enum Check<T = Node> {
     /// Equal to the rendered value (numbers compare by value).
-    Equals(Node),
+    Equals(T),
     /// Present (`true`) or absent (`false`).
     Exists(bool),
     /// A string matching this regex.
     Matches(Compiled<Regex>),
     /// Length of a string, list or object.
-    Len(Node),
+    Len(T),
     /// Numeric comparisons.
-    Compare(CompareOp, Node),
+    Compare(CompareOp, T),
     /// A string containing, or a list holding, the value.
-    Contains(Node),
+    Contains(T),
     /// JSON type name: string, number, integer, boolean, array, object, null.
     Type(JsonType, Span),
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
     Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec,
@@ -95,7 +95,7 @@ impl Parser<'_> {
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         self.err(
             Diagnostic::error(
-                "wrong-type",
+                Code::WrongType,
                 format!("`{what}` must be {expected}, found {}", node.type_name()),
             )
             .at(node.span, format!("expected {expected}"))
@@ -111,7 +111,7 @@ impl Parser<'_> {
                     if !known.contains(&k.name.as_str()) {
                         self.err(
                             Diagnostic::error(
-                                "unknown-field",
+                                Code::UnknownField,
                                 format!("unknown field `{}` in {what}", k.name),
                             )
                             .at(k.span, "not a known field")
@@ -180,7 +180,7 @@ impl Parser<'_> {
                 let misspelled = top.iter().any(|(k, _)| did_you_mean(&k.name, ["requests"]).is_some());
                 if field(top, "auth").is_none() && field(top, "include").is_none() && !misspelled {
                     self.err(
-                        Diagnostic::error("missing-field", "the collection has no `requests:`")
+                        Diagnostic::error(Code::MissingField, "the collection has no `requests:`")
                             .at(root.span, "expected `requests:` in this mapping")
                             .help("add `requests:` with a list of steps, each with at least `url:`"),
                     );
@@ -213,7 +213,7 @@ impl Parser<'_> {
                     let Some(m) = self.map(item, "an include", INCLUDE_KEYS) else { continue };
                     let Some(path) = field(m, "path").and_then(|p| self.string(p, "path")) else {
                         self.err(
-                            Diagnostic::error("missing-field", "this include has no `path:`")
+                            Diagnostic::error(Code::MissingField, "this include has no `path:`")
                                 .at(item.span, "expected `path: recipes/…yaml`")
                                 .help("write `- path: recipes/auth.yaml` (with optional `vars:`)"),
                         );
@@ -233,7 +233,7 @@ impl Parser<'_> {
         for step in c.steps() {
             if let Some(first) = seen.iter().find(|s| s.name == step.name) {
                 self.err(
-                    Diagnostic::error("duplicate-step", format!("two steps are named `{}`", step.name))
+                    Diagnostic::error(Code::DuplicateStep, format!("two steps are named `{}`", step.name))
                         .at(step.name_span, "second use of the name")
                         .also(first.name_span, "first defined here")
                         .help("step names must be unique within a collection; rename one"),
@@ -277,7 +277,7 @@ impl Parser<'_> {
                 let upper = m.to_ascii_uppercase();
                 if !METHODS.contains(&upper.as_str()) {
                     self.err(
-                        Diagnostic::error("bad-method", format!("`{m}` is not an HTTP method"))
+                        Diagnostic::error(Code::BadMethod, format!("`{m}` is not an HTTP method"))
                             .at(n.span, "unknown method")
                             .help(suggest(&upper, METHODS)),
                     );
@@ -287,7 +287,7 @@ impl Parser<'_> {
         };
         let Some(url) = field(map, "url").cloned() else {
             self.err(
-                Diagnostic::error("missing-field", "this step has no `url:`")
+                Diagnostic::error(Code::MissingField, "this step has no `url:`")
                     .at(map.first().map_or(node.span, |(k, _)| k.span), "step starts here")
                     .help("add `url: https://…` (templates such as `{{ base_url }}/path` work)"),
             );
@@ -346,7 +346,7 @@ impl Parser<'_> {
             Some(n) => {
                 self.err(
                     Diagnostic::error(
-                        "bad-retry",
+                        Code::BadRetry,
                         "`retry.count` must be a number of attempts from 1 to 100",
                     )
                     .at(n.span, "not 1–100"),
@@ -360,7 +360,7 @@ impl Parser<'_> {
         };
         if interval > Duration::from_secs(300) {
             self.err(
-                Diagnostic::error("bad-retry", "`retry.interval` is longer than 5 minutes")
+                Diagnostic::error(Code::BadRetry, "`retry.interval` is longer than 5 minutes")
                     .at(field(m, "interval").map_or(node.span, |n| n.span), "too long"),
             );
         }
@@ -417,7 +417,7 @@ impl Parser<'_> {
         if let (Some(_), Role::Request) = (&expires_in, role) {
             let span = key_span(map, "expires_in").unwrap_or_default();
             self.err(
-                Diagnostic::error("misplaced-field", "`expires_in:` only applies to auth steps")
+                Diagnostic::error(Code::MisplacedField, "`expires_in:` only applies to auth steps")
                     .at(span, "in a request")
                     .help("put the step that fetches the credential under `auth:`"),
             );
@@ -446,7 +446,7 @@ impl Parser<'_> {
         if kinds.len() > 1 {
             self.err(
                 Diagnostic::error(
-                    "conflicting-body",
+                    Code::ConflictingBody,
                     format!("a step can have one body, found `{}` and `{}`", kinds[0].name, kinds[1].name),
                 )
                 .at(kinds[1].span, "second body")
@@ -458,7 +458,7 @@ impl Parser<'_> {
             && field(map, "body").is_none()
         {
             self.err(
-                Diagnostic::error("orphan-content-type", "`content_type:` only applies to a raw `body:`")
+                Diagnostic::error(Code::OrphanContentType, "`content_type:` only applies to a raw `body:`")
                     .at(ct, "no `body:` in this step")
                     .help("for JSON, form or multipart bodies the content type is set for you; use `headers:` to override"),
             );
@@ -472,7 +472,7 @@ impl Parser<'_> {
             _ => {
                 if matches!(node.value, Value::Map(_) | Value::Seq(_)) {
                     self.err(
-                        Diagnostic::error("wrong-type", "`body:` is raw text")
+                        Diagnostic::error(Code::WrongType, "`body:` is raw text")
                             .at(node.span, format!("found {}", node.type_name()))
                             .help("use `json:` to send structured data, or quote the text"),
                     );
@@ -497,7 +497,7 @@ impl Parser<'_> {
                     let Some(path) = field(m, "file").cloned() else {
                         self.err(
                             Diagnostic::error(
-                                "missing-field",
+                                Code::MissingField,
                                 format!("multipart part `{}` has no `file:`", k.name),
                             )
                             .at(v.span, "expected `file: path`")
@@ -527,7 +527,7 @@ impl Parser<'_> {
         let basic = field(map, "basic");
         if let (Some(_), Some(b)) = (bearer, basic) {
             let mut d =
-                Diagnostic::error("conflicting-auth", "a step can use `bearer:` or `basic:`, not both")
+                Diagnostic::error(Code::ConflictingAuth, "a step can use `bearer:` or `basic:`, not both")
                     .at(key_span(map, "basic").unwrap_or(b.span), "second credential")
                     .help("remove one of them");
             if let Some(first) = key_span(map, "bearer") {
@@ -554,7 +554,7 @@ impl Parser<'_> {
             Some(n) => Some(n.clone()),
             None => {
                 self.err(
-                    Diagnostic::error("missing-field", format!("`basic:` needs `{name}:`"))
+                    Diagnostic::error(Code::MissingField, format!("`basic:` needs `{name}:`"))
                         .at(b.span, format!("no `{name}` here"))
                         .help("write `basic: {username: …, password: …}`"),
                 );
@@ -578,7 +578,7 @@ impl Parser<'_> {
         };
         if parsed.is_none() {
             self.err(
-                Diagnostic::error("bad-duration", format!("`{what}` is not a positive duration"))
+                Diagnostic::error(Code::BadDuration, format!("`{what}` is not a positive duration"))
                     .at(node.span, "expected e.g. `5s`, `500ms`, `1m` or a number of seconds"),
             );
         }
@@ -592,7 +592,7 @@ impl Parser<'_> {
                 let pos = e.position();
                 let q = value_offset(self.text, span);
                 let at = if pos < text.len() { span.sub(pos + q, pos + q + 1) } else { span };
-                let d = Diagnostic::error("bad-jsonpath", format!("invalid JSONPath `{text}`"))
+                let d = Diagnostic::error(Code::BadJsonpath, format!("invalid JSONPath `{text}`"))
                     .at(at, e.message().to_string())
                     .help(if let Some(name) = text.split(['.', '[']).find(|seg| seg.contains('-')) {
                         format!("RFC 9535 member names with `-` need brackets: write `['{name}']` instead of `.{name}`")
@@ -616,7 +616,7 @@ impl Parser<'_> {
                 let last = detail.lines().last().unwrap_or("invalid regex").trim();
                 let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 self.err(
-                    Diagnostic::error("bad-regex", format!("invalid regular expression in `{what}`"))
+                    Diagnostic::error(Code::BadRegex, format!("invalid regular expression in `{what}`"))
                         .at(node.span, last)
                         .help("regex syntax: https://docs.rs/regex/latest/regex/#syntax"),
                 );
@@ -635,7 +635,7 @@ impl Parser<'_> {
             if !is_identifier(&name.name) {
                 self.err(
                     Diagnostic::error(
-                        "bad-variable-name",
+                        Code::BadVariableName,
                         format!("`{}` cannot be used as a variable name", name.name),
                     )
                     .at(name.span, "not an identifier")
@@ -662,7 +662,7 @@ impl Parser<'_> {
                     if sources.len() != 1 {
                         self.err(
                             Diagnostic::error(
-                                "bad-capture",
+                                Code::BadCapture,
                                 format!("capture `{}` needs exactly one source", name.name),
                             )
                             .at(v.span, format!("found {}", sources.len()))
@@ -702,7 +702,7 @@ impl Parser<'_> {
             _ if s.starts_with('$') => self.jsonpath(s, span).map(CaptureSource::JsonPath),
             _ => {
                 self.err(
-                    Diagnostic::error("bad-capture", format!("`{s}` is not a capture source"))
+                    Diagnostic::error(Code::BadCapture, format!("`{s}` is not a capture source"))
                         .at(span, "expected a JSONPath, `status` or `body`")
                         .help(if s.contains('.') || s.contains('[') {
                             format!(
@@ -788,7 +788,7 @@ impl Parser<'_> {
             match pat {
                 Some(p) => allowed.push(p),
                 None => self.err(
-                    Diagnostic::error("bad-status", "not a valid status expectation")
+                    Diagnostic::error(Code::BadStatus, "not a valid status expectation")
                         .at(n.span, "expected a code 100–599 or a class like \"2xx\"")
                         .help("examples: `status: 200`, `status: [200, 201]`, `status: 2xx`"),
                 ),
@@ -840,7 +840,7 @@ impl Parser<'_> {
                         Some(jt) => Check::Type(jt, v.span),
                         None => {
                             self.err(
-                                Diagnostic::error("bad-type-name", format!("`{t}` is not a JSON type"))
+                                Diagnostic::error(Code::BadTypeName, format!("`{t}` is not a JSON type"))
                                     .at(v.span, "unknown type")
                                     .help(suggest(&t, &JsonType::NAMES)),
                             );
@@ -850,7 +850,7 @@ impl Parser<'_> {
                 }
                 other => {
                     self.err(
-                        Diagnostic::error("unknown-matcher", format!("unknown matcher `{other}`"))
+                        Diagnostic::error(Code::UnknownMatcher, format!("unknown matcher `{other}`"))
                             .at(k.span, "not a matcher")
                             .help(format!(
                                 "{} (to compare with an object literally, write `equals: {{…}}`)",
@@ -922,7 +922,7 @@ mod tests {
         let errs =
             parse_str("requests:\n  - method: GTE\n    url: x\n  - name: b\n    expect: {status: 700}\n")
                 .expect_err("invalid");
-        let codes: Vec<&str> = errs.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = errs.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["bad-method", "missing-field"]);
     }
 

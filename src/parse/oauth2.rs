@@ -7,7 +7,7 @@
 //! own credentials send `Authorization: <token_type> <access_token>`.
 
 use super::{Parser, field, key_span};
-use crate::diagnostic::{Diagnostic, suggest};
+use crate::diagnostic::{Code, Diagnostic, suggest};
 use crate::model::oauth2_vars::{ACCESS_TOKEN, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, OAuth2Info, Role, Step,
@@ -60,7 +60,7 @@ impl Parser<'_> {
         let Some(v) = self.string(n, name) else { return default.to_string() };
         if !options.contains(&v.as_str()) {
             self.err(
-                Diagnostic::error("bad-value", format!("`{v}` is not a valid `{name}`"))
+                Diagnostic::error(Code::BadValue, format!("`{v}` is not a valid `{name}`"))
                     .at(n.span, format!("expected one of: {}", options.join(", ")))
                     .help(suggest(&v, options)),
             );
@@ -72,7 +72,7 @@ impl Parser<'_> {
         let found = field(map, name).cloned();
         if found.is_none() {
             self.err(
-                Diagnostic::error("missing-field", format!("the oauth2 profile needs `{name}:` {why}"))
+                Diagnostic::error(Code::MissingField, format!("the oauth2 profile needs `{name}:` {why}"))
                     .at(at, format!("no `{name}` here"))
                     .help(format!("add `{name}: …` (templates such as `{{{{ secret_env('NAME') }}}}` work)")),
             );
@@ -102,7 +102,7 @@ impl Parser<'_> {
         let outer = self.map(node, "auth", &["oauth2"])?;
         let Some(profile) = field(outer, "oauth2") else {
             self.err(
-                Diagnostic::error("missing-field", "`auth:` is a list of steps or `{oauth2: …}`")
+                Diagnostic::error(Code::MissingField, "`auth:` is a list of steps or `{oauth2: …}`")
                     .at(node.span, "expected `oauth2:` here")
                     .help("write `auth:` followed by `- name: …` steps, or `auth: {oauth2: {token_url: …}}`"),
             );
@@ -113,137 +113,230 @@ impl Parser<'_> {
         let token_url = self.required(map, "token_url", "(where tokens are issued)", span);
         let grant = self.choice(map, "grant", GRANTS, "client_credentials");
         let grant_span = field(map, "grant").map_or(span, |n| n.span);
-        let client_auth = self.choice(map, "client_auth", CLIENT_AUTH, "body");
+        let (client_pairs, auth) = self.client_auth(map, span);
         let format = self.choice(map, "body_format", BODY_FORMATS, "form");
         let method = match field(map, "method").and_then(|n| self.string(n, "method")) {
             Some(m) => m.to_ascii_uppercase(),
             None if format == "query" => "GET".to_string(),
             None => "POST".to_string(),
         };
-        let client_id = field(map, "client_id").cloned();
-        let client_secret = field(map, "client_secret").cloned();
-        let token_path_node = field(map, "token_path");
-        let token_path = token_path_node
-            .and_then(|n| self.string(n, "token_path"))
-            .unwrap_or_else(|| "$.access_token".to_string());
-        let token_span = token_path_node.map_or(span, |n| n.span);
-        let cache = self.flag(map, "cache");
-        let name = field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into());
-
-        // Parameters common to the token and refresh requests.
-        let mut client_pairs = Vec::new();
-        let mut auth = None;
-        match client_auth.as_str() {
-            "basic" => {
-                let user = self.required(map, "client_id", "for `client_auth: basic`", span);
-                let pass = self.required(map, "client_secret", "for `client_auth: basic`", span);
-                if let (Some(username), Some(password)) = (user, pass) {
-                    auth = Some(AuthSpec::Basic { username, password });
-                }
-            }
-            _ => {
-                for (k, n) in [("client_id", &client_id), ("client_secret", &client_secret)] {
-                    if let Some(n) = n {
-                        client_pairs.push((key(k, n.span), n.clone()));
-                    }
-                }
-            }
-        }
-        let extra: Vec<(Key, Node)> = field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params"));
         let mut headers: Vec<(Key, Node)> =
             field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers"));
         if !headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("accept")) {
             headers.push((key("accept", span), text("application/json", span)));
         }
-
         let mut pairs = vec![(key("grant_type", grant_span), text(&grant, grant_span))];
-        match grant.as_str() {
-            "password" => {
-                for name in ["username", "password"] {
-                    if let Some(n) = self.required(map, name, "for the password grant", grant_span) {
-                        pairs.push((key(name, n.span), n));
-                    }
-                }
-            }
-            "refresh_token" => {
-                if let Some(n) =
-                    self.required(map, "refresh_token", "for the refresh_token grant", grant_span)
-                {
-                    pairs.push((key("refresh_token", n.span), n));
-                }
-            }
-            _ => {
-                if client_id.is_none() {
-                    self.required(map, "client_id", "for the client_credentials grant", grant_span);
-                }
-            }
-        }
+        pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
         pairs.extend(client_pairs.iter().cloned());
         for name in ["scope", "audience"] {
             if let Some(n) = field(map, name) {
                 pairs.push((key(name, n.span), n.clone()));
             }
         }
-        pairs.extend(extra.iter().cloned());
-
-        let captures: Vec<CaptureSpec> = [
-            self.capture(ACCESS_TOKEN, &token_path, token_span, true, false),
-            self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), token_span, false, true),
-            self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), token_span, false, true),
-            self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), token_span, true, true),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let expires_in = self
-            .jsonpath(&sibling(&token_path, "expires_in"), token_span)
-            .map(|p: Compiled<_>| Expiry::JsonPath(p));
-
-        let url = token_url?;
-        let build = |name: String, pairs: Vec<(Key, Node)>, lifecycle: Lifecycle| {
-            let (query, body) = match format.as_str() {
-                "query" => (pairs, None),
-                "json" => (Vec::new(), Some(Body::Json(Node { value: Value::Map(pairs), span }))),
-                _ => (Vec::new(), Some(Body::Form(pairs))),
-            };
-            Step {
-                name,
-                named: true,
-                name_span: key_span(outer, "oauth2").unwrap_or(span),
-                role: Role::Auth,
-                method: method.clone(),
-                url: url.clone(),
-                query,
-                headers: headers.clone(),
-                body,
-                auth: auth.clone(),
-                timeout: None,
-                captures: captures.clone(),
-                expect: Expect::default(),
-                span,
-                lifecycle,
-                snapshot: None,
-                tags: Vec::new(),
-                retry: None,
-            }
+        pairs.extend(field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params")));
+        let (captures, expires_in) = self.token_captures(map, span);
+        let template = Step {
+            name: field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into()),
+            named: true,
+            name_span: key_span(outer, "oauth2").unwrap_or(span),
+            role: Role::Auth,
+            method,
+            url: token_url?,
+            query: Vec::new(),
+            headers,
+            body: None,
+            auth,
+            timeout: None,
+            captures,
+            expect: Expect::default(),
+            span,
+            lifecycle: Lifecycle {
+                once: false,
+                cache: self.flag(map, "cache"),
+                expires_in,
+                refresh_only: false,
+            },
+            snapshot: None,
+            tags: Vec::new(),
+            retry: None,
         };
-        let mut steps = vec![build(
-            name.clone(),
-            pairs,
-            Lifecycle { once: false, cache, expires_in: expires_in.clone(), refresh_only: false },
-        )];
+        let mut steps = vec![with_params(template.clone(), pairs, &format)];
         if grant != "refresh_token" {
             let mut refresh = vec![
                 (key("grant_type", span), text("refresh_token", span)),
                 (key("refresh_token", span), text(&format!("{{{{ {REFRESH_TOKEN} }}}}"), span)),
             ];
             refresh.extend(client_pairs);
-            steps.push(build(
-                format!("{name} refresh"),
-                refresh,
-                Lifecycle { once: false, cache: false, expires_in, refresh_only: true },
-            ));
+            let mut step = with_params(template, refresh, &format);
+            step.name = format!("{} refresh", step.name);
+            step.lifecycle.cache = false;
+            step.lifecycle.refresh_only = true;
+            steps.push(step);
         }
         Some((steps, OAuth2Info { span }))
+    }
+
+    /// How the client authenticates: parameters sent with every token request
+    /// (`client_auth: body`), or HTTP Basic credentials (`client_auth: basic`).
+    fn client_auth(&mut self, map: &[(Key, Node)], span: Span) -> (Vec<(Key, Node)>, Option<AuthSpec>) {
+        if self.choice(map, "client_auth", CLIENT_AUTH, "body") == "basic" {
+            let user = self.required(map, "client_id", "for `client_auth: basic`", span);
+            let pass = self.required(map, "client_secret", "for `client_auth: basic`", span);
+            let auth = match (user, pass) {
+                (Some(username), Some(password)) => Some(AuthSpec::Basic { username, password }),
+                _ => None,
+            };
+            return (Vec::new(), auth);
+        }
+        let pairs = ["client_id", "client_secret"]
+            .into_iter()
+            .filter_map(|k| field(map, k).map(|n| (key(k, n.span), n.clone())))
+            .collect();
+        (pairs, None)
+    }
+
+    /// The parameters a grant needs (`username`/`password`, `refresh_token`); a
+    /// client_credentials grant needs a client id (`has_client`).
+    fn grant_params(
+        &mut self,
+        map: &[(Key, Node)],
+        grant: &str,
+        at: Span,
+        has_client: bool,
+    ) -> Vec<(Key, Node)> {
+        let needed: &[&str] = match grant {
+            "password" => &["username", "password"],
+            "refresh_token" => &["refresh_token"],
+            _ => {
+                if !has_client {
+                    self.required(map, "client_id", "for the client_credentials grant", at);
+                }
+                &[]
+            }
+        };
+        let why = format!("for the {grant} grant");
+        needed
+            .iter()
+            .filter_map(|name| self.required(map, name, &why, at).map(|n| (key(name, n.span), n)))
+            .collect()
+    }
+
+    /// The captures of a token answer (the token, its type, lifetime and refresh token,
+    /// beside `token_path`) and where its lifetime comes from.
+    fn token_captures(&mut self, map: &[(Key, Node)], span: Span) -> (Vec<CaptureSpec>, Option<Expiry>) {
+        let token_path_node = field(map, "token_path");
+        let token_path = token_path_node
+            .and_then(|n| self.string(n, "token_path"))
+            .unwrap_or_else(|| "$.access_token".to_string());
+        let at = token_path_node.map_or(span, |n| n.span);
+        let captures = [
+            self.capture(ACCESS_TOKEN, &token_path, at, true, false),
+            self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), at, false, true),
+            self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), at, false, true),
+            self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), at, true, true),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let expires_in =
+            self.jsonpath(&sibling(&token_path, "expires_in"), at).map(|p: Compiled<_>| Expiry::JsonPath(p));
+        (captures, expires_in)
+    }
+}
+
+/// The token request's parameters, sent as the profile's `body_format` says.
+fn with_params(mut step: Step, pairs: Vec<(Key, Node)>, format: &str) -> Step {
+    let span = step.span;
+    match format {
+        "query" => step.query = pairs,
+        "json" => step.body = Some(Body::Json(Node { value: Value::Map(pairs), span })),
+        _ => step.body = Some(Body::Form(pairs)),
+    }
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{AuthSpec, Body, Role};
+    use crate::testing::Fixture;
+
+    fn profile(body: &str) -> Fixture {
+        Fixture::new(&format!("auth:\n  oauth2:\n{body}requests:\n  - url: http://h/me\n"))
+    }
+
+    #[test]
+    fn a_profile_becomes_a_token_step_and_a_refresh_only_step() {
+        let f = profile(
+            "    token_url: http://h/token\n    client_id: app\n    client_secret: cs\n    scope: read\n",
+        );
+        let auth = &f.collection.auth;
+        assert_eq!(auth.len(), 2);
+        assert_eq!(
+            (auth[0].name.as_str(), auth[0].method.as_str(), auth[0].role),
+            ("oauth2", "POST", Role::Auth)
+        );
+        let Some(Body::Form(pairs)) = &auth[0].body else { panic!("form body") };
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["grant_type", "client_id", "client_secret", "scope"]);
+        assert!(auth[1].lifecycle.refresh_only && auth[1].name == "oauth2 refresh");
+        let captured: Vec<&str> = auth[0].captures.iter().map(|c| c.name.name.as_str()).collect();
+        assert_eq!(captured, ["access_token", "token_type", "expires_in", "refresh_token"]);
+    }
+
+    #[test]
+    fn basic_client_auth_sends_credentials_in_the_header_not_the_body() {
+        let f = profile(
+            "    token_url: http://h/token\n    client_auth: basic\n    client_id: app\n    client_secret: cs\n",
+        );
+        let step = &f.collection.auth[0];
+        assert!(matches!(step.auth, Some(AuthSpec::Basic { .. })));
+        let Some(Body::Form(pairs)) = &step.body else { panic!("form body") };
+        assert!(pairs.iter().all(|(k, _)| !k.name.starts_with("client_")), "{pairs:?}");
+    }
+
+    #[test]
+    fn query_format_sends_a_get_with_parameters_and_token_fields_sit_beside_the_token_path() {
+        let f = profile(
+            "    token_url: http://h/token\n    body_format: query\n    client_id: app\n    token_path: $.data.token\n    grant: refresh_token\n    refresh_token: rt\n",
+        );
+        let step = &f.collection.auth[0];
+        assert_eq!(f.collection.auth.len(), 1, "a refresh_token grant needs no extra refresh step");
+        assert_eq!(step.method, "GET");
+        assert!(step.body.is_none() && step.query.iter().any(|(k, _)| k.name == "refresh_token"));
+        let sources: Vec<String> = step.captures.iter().map(|c| c.source.to_string()).collect();
+        assert_eq!(
+            sources,
+            ["$.data.token", "$.data.token_type", "$.data.expires_in", "$.data.refresh_token"]
+        );
+    }
+
+    #[test]
+    fn a_profile_missing_what_its_grant_needs_says_so() {
+        let mut map = crate::source::SourceMap::default();
+        let text = "auth:\n  oauth2:\n    token_url: http://h/t\n    grant: password\n    client_id: app\nrequests: []\n";
+        let id = map.add("t.yaml", text.to_string());
+        let file = map.get(id).expect("file");
+        let node = crate::yaml::parse(file, id).expect("yaml");
+        let errs = super::super::parse_collection(&node, id, text, "t").expect_err("invalid");
+        let messages: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "the oauth2 profile needs `username:` for the password grant",
+                "the oauth2 profile needs `password:` for the password grant"
+            ]
+        );
+        assert!(errs.iter().all(|d| d.code == "missing-field"));
+    }
+
+    #[test]
+    fn a_misspelled_grant_gets_a_did_you_mean() {
+        let mut map = crate::source::SourceMap::default();
+        let text = "auth:\n  oauth2:\n    token_url: http://h/t\n    grant: client_credential\n    client_id: a\nrequests: []\n";
+        let id = map.add("t.yaml", text.to_string());
+        let node = crate::yaml::parse(map.get(id).expect("file"), id).expect("yaml");
+        let errs = super::super::parse_collection(&node, id, text, "t").expect_err("invalid");
+        assert_eq!(errs[0].code, "bad-value");
+        assert_eq!(errs[0].help.as_deref(), Some("did you mean `client_credentials`?"));
     }
 }

@@ -70,7 +70,7 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                         "duration_ms": ms(s.elapsed),
                         "result": result,
                         "reason": reason,
-                        "note": s.note,
+                        "note": s.notes_text(),
                         "problems": problems,
                         "snapshot": snapshot,
                     })

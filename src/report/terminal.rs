@@ -8,7 +8,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use crate::assert::excerpt;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult, human_duration};
 use crate::exit::Exit;
 use crate::model::Role;
@@ -91,14 +91,14 @@ impl Terminal {
             }
             (_, None) => s.method.clone(),
         };
-        let note = s.note.as_ref().map_or_else(String::new, |n| format!(" {DIM}({n}){DIM:#}"));
+        let note = s.notes_text().map_or_else(String::new, |n| format!(" {DIM}({n}){DIM:#}"));
         let gap = if label.is_empty() && pad == 0 { "" } else { "  " };
         self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}{gap}{detail}{note}", ""));
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {
                     let d = Diagnostic::error(
-                        "expectation-failed",
+                        Code::ExpectationFailed,
                         format!("{}: expected {}", f.subject, f.expected),
                     )
                     .at(f.span, format!("expected {}", f.expected))
@@ -117,7 +117,8 @@ impl Terminal {
                 }
             }
             StepResult::Error(e) => {
-                let mut d = Diagnostic::error("request-failed", e.message.clone()).with_exit(Exit::Runtime);
+                let mut d =
+                    Diagnostic::error(Code::RequestFailed, e.message.clone()).with_exit(Exit::Runtime);
                 if let Some(span) = e.span {
                     d = d.at(span, "this request");
                 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Output, Server, baton_env, baton_in, squeeze, temp_file};
+use crate::support::{Server, Test, squeeze};
 
 /// Every shipped collection file (recipes and environments are not run on their own).
 fn shipped() -> Vec<PathBuf> {
@@ -22,21 +22,19 @@ fn rel(p: &Path) -> String {
     p.strip_prefix(crate::support::root()).unwrap_or(p).to_string_lossy().into_owned()
 }
 
-/// Runs `args` against `server` with a private state file.
-fn run_with_state(server: &Server, state: &Path, args: &[&str]) -> Output {
-    let state = state.to_string_lossy().into_owned();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--state", state.as_str()]);
-    baton_env(&all, &[("BATON_BASE_URL", server.url.as_str())])
+/// The shipped collections run from the crate root against `server`.
+fn against(server: &Server) -> Test {
+    Test::new().in_root().env("BATON_BASE_URL", &server.url)
 }
 
 #[test]
 fn every_shipped_collection_runs_green_against_the_playground() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
+    let t = against(&server);
+    let state = t.path("state.json");
     for file in shipped() {
         let path = rel(&file);
-        let out = run_with_state(&server, &dir.path().join("state.json"), &["run", &path]);
+        let out = t.clone().args(&["run", &path, "--state", &state]).run();
         assert_eq!(out.code, 0, "{path}\n{}", out.all());
         assert!(!out.stdout.contains('✗'), "{path}\n{}", out.stdout);
     }
@@ -45,41 +43,32 @@ fn every_shipped_collection_runs_green_against_the_playground() {
 #[test]
 fn clinked_registers_once_and_reuses_the_app_from_state() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state.json");
-    let first = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    let t = against(&server);
+    let state = t.path("state.json");
+    let clinked = t.clone().args(&["run", "collections/clinked.yaml", "--state", &state]);
+    let first = clinked.run();
     assert_eq!(first.code, 0, "{}", first.all());
     assert!(squeeze(&first.stdout).contains("✓ register app (auth) POST"), "{}", first.stdout);
-    let second = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    let second = clinked.run();
     assert_eq!(second.code, 0, "{}", second.all());
     assert!(squeeze(&second.stdout).contains("register app (auth) reused from state"), "{}", second.stdout);
     // The playground saw exactly one registration.
-    let (_d, check) = temp_file(
-        "count.yaml",
-        &format!(
-            "requests:\n  - url: {}/clinked/_registrations\n    expect: {{json: {{$.count: 1}}}}\n",
-            server.url
-        ),
-    );
-    let out = baton_env(&["run", &check.to_string_lossy()], &[]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    expect_json(&server, "/clinked/_registrations", "$.count", 1);
     // state show lists it with the secret masked; state clear forgets it.
-    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    let shown = t.clone().args(&["state", "show", "--state", &state]).run();
     assert_eq!(shown.code, 0);
     assert!(shown.stdout.contains("step `register app`"), "{}", shown.stdout);
     assert!(shown.stdout.contains("client_secret = •••"), "{}", shown.stdout);
-    let cleared = baton_env(&["state", "clear", "--state", &state.to_string_lossy()], &[]);
+    let cleared = t.args(&["state", "clear", "--state", &state]).run();
     assert!(cleared.stdout.contains("removed 1 entries"), "{}", cleared.stdout);
 }
 
 #[test]
 fn wrong_password_is_a_clear_auth_failure() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = baton_env(
-        &["run", "collections/clinked.yaml", "--state", &dir.path().join("s.json").to_string_lossy()],
-        &[("BATON_BASE_URL", server.url.as_str()), ("CLINKED_PASSWORD", "not-the-password")],
-    );
+    let t = against(&server).env("CLINKED_PASSWORD", "not-the-password");
+    let state = t.path("s.json");
+    let out = t.args(&["run", "collections/clinked.yaml", "--state", &state]).run();
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("auth step `user token` failed with 400"), "{}", out.stdout);
     assert!(out.stdout.contains("Bad credentials"), "{}", out.stdout);
@@ -89,10 +78,10 @@ fn wrong_password_is_a_clear_auth_failure() {
 #[test]
 fn missing_scope_is_a_failed_expectation() {
     let server = Server::start();
-    let out = baton_env(
-        &["run", "collections/auth0-api.yaml", "--var", "client_id=auth0-limited"],
-        &[("BATON_BASE_URL", server.url.as_str()), ("AUTH0_CLIENT_SECRET", "auth0-limited-secret")],
-    );
+    let out = against(&server)
+        .args(&["run", "collections/auth0-api.yaml", "--var", "client_id=auth0-limited"])
+        .env("AUTH0_CLIENT_SECRET", "auth0-limited-secret")
+        .run();
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains("status: expected 200"), "{}", out.stdout);
     assert!(out.stdout.contains("actual: 403"), "{}", out.stdout);
@@ -101,31 +90,27 @@ fn missing_scope_is_a_failed_expectation() {
 #[test]
 fn corrupt_state_is_reported_and_left_alone() {
     let server = Server::start();
-    let (dir, state) = temp_file("state.json", "{ this is not json");
-    let out = run_with_state(&server, &state, &["run", "collections/clinked.yaml"]);
+    let t = against(&server).file("state.json", "{ this is not json");
+    let state = t.path("state.json");
+    let out = t.args(&["run", "collections/clinked.yaml", "--state", &state]).run();
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("state.json"), "{}", out.stderr);
     assert!(out.stderr.contains("corrupt"), "{}", out.stderr);
     assert!(out.stderr.contains("baton state clear"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ this is not json");
-    drop(dir);
 }
 
 #[test]
 fn environment_profiles_and_unknown_names() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::create_dir(dir.path().join("environments")).expect("mkdir");
-    std::fs::write(dir.path().join("environments/staging.yaml"), "vars:\n  greeting: from-staging\n")
-        .expect("w");
-    let yaml = format!(
-        "vars:\n  greeting: from-collection\nrequests:\n  - url: {}/echo\n    query: {{g: \"{{{{ greeting }}}}\"}}\n    expect: {{json: {{$.query.g: from-staging}}}}\n",
-        server.url
-    );
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("w");
-    let out = baton_in(dir.path(), &["run", "c.yaml", "--env", "staging"], &[]);
+    let yaml = "vars:\n  greeting: from-collection\nrequests:\n  - url: BASE/echo\n    query: {g: \"{{ greeting }}\"}\n    expect: {json: {$.query.g: from-staging}}\n";
+    let t = Test::new()
+        .server(&server)
+        .file("environments/staging.yaml", "vars:\n  greeting: from-staging\n")
+        .collection("c.yaml", yaml);
+    let out = t.clone().args(&["run", "c.yaml", "--env", "staging"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
-    let out = baton_in(dir.path(), &["run", "c.yaml", "--env", "stagign"], &[]);
+    let out = t.args(&["run", "c.yaml", "--env", "stagign"]).run();
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("did you mean `--env staging`?"), "{}", out.stderr);
 }
@@ -133,8 +118,8 @@ fn environment_profiles_and_unknown_names() {
 #[test]
 fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state.json");
+    let t = against(&server);
+    let state = t.path("state.json");
     let mut outputs = String::new();
     for file in shipped() {
         let path = rel(&file);
@@ -143,11 +128,11 @@ fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
             &["plan", path.as_str()][..],
             &["validate", path.as_str()][..],
         ] {
-            let out = run_with_state(&server, &state, cmd);
+            let out = t.clone().args(cmd).args(&["--state", &state]).run();
             outputs.push_str(&out.all());
         }
     }
-    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    let shown = t.args(&["state", "show", "--state", &state]).run();
     outputs.push_str(&shown.all());
     // Known demo secrets, their Basic credentials, and every secret the state file holds.
     let mut secrets: Vec<String> = [
@@ -197,19 +182,15 @@ fn knobs(token_lifetime: Option<u64>, fail: &[(&str, u32, u16)]) -> baton_playgr
     }
 }
 
-/// A collection in a temp dir, run against `server`; the dir lives as long as the output is read.
-fn run_temp(server: &Server, yaml: &str, extra: &[&str]) -> Output {
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("c.yaml"), yaml.replace("BASE", &server.url)).expect("write");
-    let state = dir.path().join("state.json").to_string_lossy().into_owned();
-    let mut args = vec!["run", "c.yaml", "--state", state.as_str()];
-    args.extend_from_slice(extra);
-    baton_in(dir.path(), &args, &[])
+/// `baton run c.yaml --state state.json` in a fresh temp dir, `BASE` pointing at `server`.
+fn run_temp(server: &Server, yaml: &str) -> Test {
+    Test::new().server(server).collection("c.yaml", yaml).args(&["run", "c.yaml", "--state", "state.json"])
 }
 
+/// Asks the playground (through baton) whether `jsonpath` of `path` is `value`.
 fn expect_json(server: &Server, path: &str, jsonpath: &str, value: u64) {
     let yaml = format!("requests:\n  - url: BASE{path}\n    expect: {{json: {{'{jsonpath}': {value}}}}}\n");
-    let out = run_temp(server, &yaml, &[]);
+    let out = run_temp(server, &yaml).run();
     assert_eq!(out.code, 0, "{path} {jsonpath} should be {value}:\n{}", out.all());
 }
 
@@ -234,7 +215,7 @@ requests:
   - name: profile again
     url: BASE/p001/api/v1/profile
 "#;
-    let out = run_temp(&server, yaml, &[]);
+    let out = run_temp(&server, yaml).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(squeeze(&out.stdout).contains("oauth2 refresh (auth) POST"), "{}", out.stdout);
     assert!(out.stdout.contains("refresh: the credentials expired"), "{}", out.stdout);
@@ -246,10 +227,7 @@ requests:
 fn a_401_reauthenticates_once_and_retries_once() {
     // The first API call is refused once: baton fetches a new token and retries.
     let server = Server::start_with(knobs(None, &[("/p002/api/data", 1, 401)]));
-    let out = baton_env(
-        &["run", "collections/p002-client-credentials.yaml"],
-        &[("BATON_BASE_URL", server.url.as_str())],
-    );
+    let out = against(&server).args(&["run", "collections/p002-client-credentials.yaml"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("retried after 401 and re-authentication"), "{}", out.stdout);
     assert!(out.stdout.contains("again: a request got 401"), "{}", out.stdout);
@@ -257,10 +235,7 @@ fn a_401_reauthenticates_once_and_retries_once() {
 
     // Refused twice: one re-authentication, one retry, then the 401 stands. No loop.
     let server = Server::start_with(knobs(None, &[("/p002/api/data", 2, 401)]));
-    let out = baton_env(
-        &["run", "collections/p002-client-credentials.yaml"],
-        &[("BATON_BASE_URL", server.url.as_str())],
-    );
+    let out = against(&server).args(&["run", "collections/p002-client-credentials.yaml"]).run();
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains("actual: 401"), "{}", out.stdout);
     assert!(squeeze(&out.stdout).contains("✓ data again GET"), "{}", out.stdout);
@@ -270,19 +245,17 @@ fn a_401_reauthenticates_once_and_retries_once() {
 #[test]
 fn step_based_auth_renews_on_expiry_and_keeps_the_once_registration() {
     let server = Server::start_with(knobs(Some(1), &[]));
-    let dir = tempfile::tempdir().expect("tmp");
     let mut yaml =
         std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
     yaml.push_str(
         "  - name: wait past expiry\n    url: \"{{ base_url }}/../delay/1300\"\n    bearer: null\n",
     );
     yaml.push_str("  - name: me again\n    url: \"{{ base_url }}/v2/me\"\n    expect: {status: 200}\n");
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    let out = baton_in(
-        dir.path(),
-        &["run", "c.yaml", "--state", &dir.path().join("s.json").to_string_lossy()],
-        &[("BATON_BASE_URL", server.url.as_str())],
-    );
+    let out = Test::new()
+        .collection("c.yaml", &yaml)
+        .args(&["run", "c.yaml", "--state", "s.json"])
+        .env("BATON_BASE_URL", &server.url)
+        .run();
     assert_eq!(out.code, 0, "{}", out.all());
     let text = squeeze(&out.stdout);
     assert!(text.contains("app token (auth) GET"), "{text}");
@@ -294,7 +267,6 @@ fn step_based_auth_renews_on_expiry_and_keeps_the_once_registration() {
 #[test]
 fn cached_tokens_are_reused_across_runs_until_they_expire() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
     let yaml = r#"name: cached
 auth:
   oauth2:
@@ -311,13 +283,12 @@ requests:
   - name: report
     url: BASE/cedato/api/reports/daily
     expect: {content_type: text/csv}
-"#
-    .replace("BASE", &server.url);
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    let state = dir.path().join("s.json").to_string_lossy().into_owned();
-    let first = baton_in(dir.path(), &["run", "c.yaml", "--state", &state], &[]);
+"#;
+    let t =
+        Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml", "--state", "s.json"]);
+    let first = t.run();
     assert_eq!(first.code, 0, "{}", first.all());
-    let second = baton_in(dir.path(), &["run", "c.yaml", "--state", &state, "-v"], &[]);
+    let second = t.args(&["-v"]).run();
     assert_eq!(second.code, 0, "{}", second.all());
     assert!(squeeze(&second.stdout).contains("oauth2 (auth) reused from state"), "{}", second.stdout);
     assert!(
@@ -331,17 +302,14 @@ requests:
 fn tls_verification_cacert_and_insecure() {
     let (server, pem) = Server::start_tls();
     assert!(server.url.starts_with("https://"));
-    let dir = tempfile::tempdir().expect("tmp");
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, pem).expect("write");
     let yaml = "requests:\n  - name: hello\n    url: BASE/text\n    expect: {body_contains: playground}\n";
-    let ok = run_temp(&server, yaml, &["--cacert", &ca.to_string_lossy()]);
+    let ok = run_temp(&server, yaml).file("ca.pem", &pem).args(&["--cacert", "ca.pem"]).run();
     assert_eq!(ok.code, 0, "{}", ok.all());
-    let refused = run_temp(&server, yaml, &[]);
+    let refused = run_temp(&server, yaml).run();
     assert_eq!(refused.code, 4, "{}", refused.all());
     assert!(refused.stdout.contains("TLS error"), "{}", refused.stdout);
     assert!(refused.stdout.contains("--cacert"), "{}", refused.stdout);
-    let insecure = run_temp(&server, yaml, &["--insecure"]);
+    let insecure = run_temp(&server, yaml).args(&["--insecure"]).run();
     assert_eq!(insecure.code, 0, "{}", insecure.all());
     assert!(insecure.stderr.contains("warning: --insecure"), "{}", insecure.stderr);
 }
@@ -363,8 +331,7 @@ fn each_provider_collection_fails_clearly_with_wrong_credentials() {
     ];
     for (file, var, code, message) in cases {
         let wrong = format!("wrong-{var}-value");
-        let out =
-            baton_env(&["run", file], &[("BATON_BASE_URL", server.url.as_str()), (var, wrong.as_str())]);
+        let out = against(&server).args(&["run", file]).env(var, &wrong).run();
         assert_eq!(out.code, code, "{file} with a wrong {var}\n{}", out.all());
         assert!(out.stdout.contains(message), "{file} with a wrong {var}\n{}", out.stdout);
         assert!(!out.all().contains(&wrong), "{file}: the wrong secret was printed\n{}", out.all());
@@ -387,7 +354,7 @@ requests:
     url: BASE/clinked/v2/me
     expect: {status: 200}
 "#;
-    let out = run_temp(&server, yaml, &["-v"]);
+    let out = run_temp(&server, yaml).args(&["-v"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stderr.contains("> GET "), "{}", out.stderr);
     assert!(out.stderr.contains("grant_type=password"), "{}", out.stderr);
@@ -397,31 +364,23 @@ requests:
 #[test]
 fn parallel_processes_sharing_a_state_file_keep_both_entries() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state.json");
     let original =
         std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
-    for name in ["one", "two"] {
-        std::fs::write(dir.path().join(format!("{name}.yaml")), &original).expect("write");
-    }
-    let runs: Vec<_> = ["one", "two"]
+    let t = Test::new()
+        .collection("one.yaml", &original)
+        .collection("two.yaml", &original)
+        .env("BATON_BASE_URL", &server.url);
+    let runs: Vec<_> = ["one.yaml", "two.yaml"]
         .into_iter()
-        .map(|name| {
-            let (dir, state, url) = (dir.path().to_path_buf(), state.clone(), server.url.clone());
-            std::thread::spawn(move || {
-                let file = format!("{name}.yaml");
-                baton_in(
-                    &dir,
-                    &["run", &file, "--state", &state.to_string_lossy()],
-                    &[("BATON_BASE_URL", &url)],
-                )
-            })
+        .map(|file| {
+            let run = t.clone().args(&["run", file, "--state", "state.json"]);
+            std::thread::spawn(move || run.run())
         })
         .collect();
     for run in runs {
         let out = run.join().expect("thread");
         assert_eq!(out.code, 0, "{}", out.all());
     }
-    let shown = baton_env(&["state", "show", "--state", &state.to_string_lossy()], &[]);
+    let shown = t.args(&["state", "show", "--state", "state.json"]).run();
     assert_eq!(shown.stdout.matches("step `register app`").count(), 2, "{}", shown.stdout);
 }

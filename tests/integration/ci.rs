@@ -1,21 +1,6 @@
 //! CI-grade runs: reports pinned by snapshots, parallel files, shards, filters.
 
-use crate::support::{Server, baton_in, squeeze};
-
-/// Redactions for report snapshots: durations, ports and temp paths vary per run.
-fn stable(text: &str) -> String {
-    let rules = [
-        (r#"time="[0-9.]+""#, r#"time="[time]""#),
-        (r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#),
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
-        (r"\b\d+(\.\d+)? (ms|s)\b", "[time]"),
-    ];
-    let mut out = text.to_string();
-    for (re, to) in rules {
-        out = regex::Regex::new(re).expect("re").replace_all(&out, to).into_owned();
-    }
-    out
-}
+use crate::support::{Server, Test, squeeze};
 
 fn mixed(server: &Server, closed_port: u16) -> String {
     format!(
@@ -46,21 +31,19 @@ fn closed_port() -> u16 {
 #[test]
 fn junit_json_and_github_reports_are_pinned() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("mixed.yaml"), mixed(&server, closed_port())).expect("write");
-    let out = baton_in(
-        dir.path(),
-        &["run", "mixed.yaml", "--report", "junit=out/junit.xml", "--report", "json=out/report.json"],
-        &[("GITHUB_ACTIONS", "true")],
-    );
+    let t = Test::new()
+        .collection("mixed.yaml", &mixed(&server, closed_port()))
+        .args(&["run", "mixed.yaml", "--report", "junit=out/junit.xml", "--report", "json=out/report.json"])
+        .env("GITHUB_ACTIONS", "true");
+    let out = t.run();
     assert_eq!(out.code, 4, "a runtime error outranks a failed expectation\n{}", out.all());
-    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit written");
-    let json = std::fs::read_to_string(dir.path().join("out/report.json")).expect("json written");
+    let junit = std::fs::read_to_string(t.path("out/junit.xml")).expect("junit written");
+    let json = std::fs::read_to_string(t.path("out/report.json")).expect("json written");
     let annotations: String =
         out.stdout.lines().filter(|l| l.starts_with("::error")).map(|l| format!("{l}\n")).collect();
-    insta::assert_snapshot!("junit", stable(&junit));
-    insta::assert_snapshot!("json", stable(&json));
-    insta::assert_snapshot!("github", stable(&annotations));
+    insta::assert_snapshot!("junit", t.redact(&junit));
+    insta::assert_snapshot!("json", t.redact(&json));
+    insta::assert_snapshot!("github", t.redact(&annotations));
     let doc: serde_json::Value = serde_json::from_str(&json).expect("valid json");
     assert_eq!(doc["summary"]["exit_code"], 4);
     assert_eq!(doc["collections"][0]["steps"][2]["result"], "skipped");
@@ -68,8 +51,7 @@ fn junit_json_and_github_reports_are_pinned() {
 
 #[test]
 fn a_bad_report_flag_is_a_usage_error() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let out = baton_in(dir.path(), &["run", "x.yaml", "--report", "junti=a.xml"], &[]);
+    let out = Test::new().args(&["run", "x.yaml", "--report", "junti=a.xml"]).run();
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `junit`?"), "{}", out.stderr);
 }
@@ -77,17 +59,16 @@ fn a_bad_report_flag_is_a_usage_error() {
 #[test]
 fn parallel_files_keep_their_order_in_reports_and_group_their_output() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
+    let mut t = Test::new().server(&server);
     for (name, path, status) in
         [("a", "/delay/300", 200), ("b", "/status/500", 200), ("c", "/text", 200), ("d", "/csv", 200)]
     {
         let yaml = format!(
-            "name: {name}\nrequests:\n  - name: {name} one\n    url: {url}{path}\n    expect: {{status: {status}}}\n  - name: {name} two\n    url: {url}/text\n",
-            url = server.url
+            "name: {name}\nrequests:\n  - name: {name} one\n    url: BASE{path}\n    expect: {{status: {status}}}\n  - name: {name} two\n    url: BASE/text\n"
         );
-        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).expect("write");
+        t = t.collection(&format!("{name}.yaml"), &yaml);
     }
-    let out = baton_in(dir.path(), &["run", ".", "--jobs", "4", "--report", "json=r.json"], &[]);
+    let out = t.clone().args(&["run", ".", "--jobs", "4", "--report", "json=r.json"]).run();
     assert_eq!(out.code, 1, "{}", out.all());
     // Each file's block is contiguous: its header, its steps (with any failure detail), its summary.
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -101,8 +82,7 @@ fn parallel_files_keep_their_order_in_reports_and_group_their_output() {
     }
     // The slow file finished last but the report keeps the input order.
     let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("read"))
-            .expect("json");
+        serde_json::from_str(&std::fs::read_to_string(t.path("r.json")).expect("read")).expect("json");
     let names: Vec<&str> =
         doc["collections"].as_array().expect("list").iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["a", "b", "c", "d"]);
@@ -116,39 +96,39 @@ fn parallel_files_keep_their_order_in_reports_and_group_their_output() {
 #[test]
 fn shards_split_files_and_filters_pick_requests() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
+    let mut t = Test::new().server(&server);
     for i in 0..5 {
         let yaml = format!(
-            "name: file{i}\ntags: [group{}]\nrequests:\n  - name: create\n    url: {url}/echo\n    capture: {{path: $.path}}\n  - name: uses create\n    url: \"{url}/echo?p={{{{ path }}}}\"\n    tags: [slow]\n  - name: other\n    url: {url}/text\n",
-            i % 2,
-            url = server.url
+            "name: file{i}\ntags: [group{}]\nrequests:\n  - name: create\n    url: BASE/echo\n    capture: {{path: $.path}}\n  - name: uses create\n    url: \"BASE/echo?p={{{{ path }}}}\"\n    tags: [slow]\n  - name: other\n    url: BASE/text\n",
+            i % 2
         );
-        std::fs::write(dir.path().join(format!("f{i}.yaml")), yaml).expect("write");
+        t = t.collection(&format!("f{i}.yaml"), &yaml);
     }
+    let run = |args: &[&str]| t.clone().args(args).run();
     let mut seen = Vec::new();
     for k in 1..=3 {
-        let out = baton_in(dir.path(), &["run", ".", "--shard", &format!("{k}/3")], &[]);
+        let out = run(&["run", ".", "--shard", &format!("{k}/3")]);
         assert_eq!(out.code, 0, "{}", out.all());
         let headers = out.stdout.lines().filter(|l| l.starts_with("file") && l.contains(" (./"));
         seen.extend(headers.filter_map(|l| l.split(' ').next()).map(str::to_string));
     }
     seen.sort();
     assert_eq!(seen, ["file0", "file1", "file2", "file3", "file4"], "every file in exactly one shard");
-    let out = baton_in(dir.path(), &["run", ".", "--shard", "4/3"], &[]);
+    let out = run(&["run", ".", "--shard", "4/3"]);
     assert_eq!(out.code, 2);
 
     // --step keeps the request and what it needs; --skip-tag drops tagged requests and files.
-    let out = baton_in(dir.path(), &["run", "f0.yaml", "--step", "uses create"], &[]);
+    let out = run(&["run", "f0.yaml", "--step", "uses create"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("✓ create") && out.stdout.contains("✓ uses create"), "{}", out.stdout);
     assert!(!out.stdout.contains("other"), "{}", out.stdout);
-    let out = baton_in(dir.path(), &["run", ".", "--skip-tag", "slow", "--skip-tag", "group1"], &[]);
+    let out = run(&["run", ".", "--skip-tag", "slow", "--skip-tag", "group1"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!out.stdout.contains("uses create") && !out.stdout.contains("file1"), "{}", out.stdout);
     assert!(out.stdout.contains("file0") && out.stdout.contains("file4"), "{}", out.stdout);
-    let out = baton_in(dir.path(), &["run", ".", "--tag", "group1"], &[]);
+    let out = run(&["run", ".", "--tag", "group1"]);
     assert!(out.stdout.contains("file1") && !out.stdout.contains("file0"), "{}", out.stdout);
-    let out = baton_in(dir.path(), &["run", ".", "--step", "uses craete"], &[]);
+    let out = run(&["run", ".", "--step", "uses craete"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `uses create`?"), "{}", out.stderr);
 }
@@ -172,25 +152,20 @@ fn fail_knobs(rules: &[(&str, u32, u16, Option<u64>)]) -> baton_playground::Knob
 fn polling_waits_until_the_condition_holds_and_stops_on_a_terminal_state() {
     let server =
         Server::start_with(fail_knobs(&[("/echo/job", 3, 500, None), ("/echo/broken", 5, 500, None)]));
-    let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!(
-        r#"name: polling
+    let yaml = r#"name: polling
 requests:
   - name: job finishes
-    url: {url}/echo/job
-    retry: {{count: 6, interval: 50ms, until: {{status: 200}}}}
-    expect: {{json: {{$.path: /echo/job}}}}
+    url: BASE/echo/job
+    retry: {count: 6, interval: 50ms, until: {status: 200}}
+    expect: {json: {$.path: /echo/job}}
   - name: job fails for good
-    url: {url}/echo/broken
-    retry: {{count: 6, interval: 50ms, until: {{status: 200}}, fail_if: {{status: 500}}}}
+    url: BASE/echo/broken
+    retry: {count: 6, interval: 50ms, until: {status: 200}, fail_if: {status: 500}}
   - name: gives up after the count
-    url: {url}/status/500
-    retry: {{count: 3, interval: 20ms}}
-"#,
-        url = server.url
-    );
-    std::fs::write(dir.path().join("p.yaml"), yaml).expect("write");
-    let out = baton_in(dir.path(), &["run", "p.yaml"], &[]);
+    url: BASE/status/500
+    retry: {count: 3, interval: 20ms}
+"#;
+    let out = Test::new().server(&server).collection("p.yaml", yaml).args(&["run", "p.yaml"]).run();
     assert_eq!(out.code, 1, "{}", out.all());
     let text = squeeze(&out.stdout);
     assert!(text.contains("✓ job finishes GET"), "{text}");
@@ -203,14 +178,10 @@ requests:
 #[test]
 fn throttled_answers_honour_retry_after() {
     let server = Server::start_with(fail_knobs(&[("/text", 2, 429, Some(1)), ("/csv", 1, 503, Some(1))]));
-    let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!(
-        "requests:\n  - name: throttled\n    url: {url}/text\n  - name: unavailable\n    url: {url}/csv\n  - name: expects 429\n    url: {url}/status/429\n    expect: {{status: 429}}\n",
-        url = server.url
-    );
-    std::fs::write(dir.path().join("t.yaml"), yaml).expect("write");
+    let yaml = "requests:\n  - name: throttled\n    url: BASE/text\n  - name: unavailable\n    url: BASE/csv\n  - name: expects 429\n    url: BASE/status/429\n    expect: {status: 429}\n";
+    let t = Test::new().server(&server).collection("t.yaml", yaml).args(&["run", "t.yaml"]);
     let started = std::time::Instant::now();
-    let out = baton_in(dir.path(), &["run", "t.yaml"], &[]);
+    let out = t.run();
     assert_eq!(out.code, 0, "{}", out.all());
     let text = squeeze(&out.stdout);
     assert!(text.contains("waited 1.0 s after 429 (Retry-After)"), "{text}");

@@ -5,14 +5,14 @@
 //! position past that comment, a hint where useful, and never a panic; `baton run` must
 //! reject it the same way without sending anything. Usage errors exit 2.
 //!
-//! Fixture URLs use `http://localhost:9` (discard): `support::redact` rewrites
+//! Fixture URLs use `http://localhost:9` (discard): the redactor rewrites
 //! `127.0.0.1:<port>`, which would shift the quoted source lines under their carets.
 
 use std::path::Path;
 
 use regex::Regex;
 
-use crate::support::{self, Output};
+use crate::support::{self, Output, Test};
 
 /// Fixtures that currently expose a bug in baton. For these the full checks are
 /// skipped, but the test fails as soon as the bug is gone, so that the entry is removed
@@ -47,19 +47,6 @@ fn fixtures() -> Vec<(String, String)> {
     out
 }
 
-/// What gets snapshotted: the exit code, then stdout and stderr, redacted.
-fn transcript(out: &Output) -> String {
-    support::redact(&format!("exit: {}\n{}{}", out.code, out.stdout, out.stderr))
-}
-
-/// Like [`transcript`], with a temp dir's path (wherever the OS puts it) replaced first:
-/// `support::redact`'s `/tmp/…` rule would also swallow a closing backtick.
-fn transcript_in(out: &Output, dir: &Path) -> String {
-    let dir = dir.display().to_string();
-    let raw = format!("exit: {}\n{}{}", out.code, out.stdout, out.stderr);
-    support::redact(&raw.replace(&dir, "[tmp]"))
-}
-
 fn assert_no_panic(what: &str, out: &Output) {
     let all = out.all();
     assert!(!all.contains("panicked"), "{what}: baton panicked\n{all}");
@@ -88,12 +75,12 @@ fn every_fixture_is_rejected_with_a_position() {
             bytes.is_empty() || bytes.starts_with(b"# "),
             "{rel} must start with a `# …` line saying what is wrong"
         );
-        let out = support::baton(&["validate", &rel]);
+        let out = Test::new().in_root().args(&["validate", &rel]).run();
         if let Some(why) = known_bug(&name) {
             assert_still_buggy(&rel, why, &out);
             return;
         }
-        let text = transcript(&out);
+        let text = out.transcript();
         assert_eq!(out.code, 3, "{rel}: expected exit 3 (invalid collection)\n{text}");
         assert_no_panic(&rel, &out);
         assert!(out.stdout.is_empty(), "{rel}: nothing belongs on stdout\n{text}");
@@ -122,8 +109,8 @@ fn run_rejects_every_fixture_without_sending() {
     let fixtures = fixtures();
     assert!(fixtures.len() >= 30, "the corpus shrank to {} fixtures", fixtures.len());
     for (name, rel) in fixtures {
-        let validate = support::baton(&["validate", &rel]);
-        let run = support::baton(&["run", &rel]);
+        let validate = Test::new().in_root().args(&["validate", &rel]).run();
+        let run = Test::new().in_root().args(&["run", &rel]).run();
         if let Some(why) = known_bug(&name) {
             assert_still_buggy(&rel, why, &validate);
             continue;
@@ -144,11 +131,10 @@ fn ten_megabyte_collection_is_refused_quickly() {
         text.push_str(step);
     }
     text.truncate(10 * 1024 * 1024);
-    let (dir, path) = support::temp_file("big.yaml", &text);
-    let path = path.to_str().expect("utf-8 temp path");
+    let t = Test::new().in_root().file("big.yaml", &text);
     for cmd in ["validate", "run"] {
-        let out = support::baton(&[cmd, path]);
-        let shown = transcript_in(&out, dir.path());
+        let out = t.clone().args(&[cmd, &t.path("big.yaml")]).run();
+        let shown = out.transcript();
         assert_eq!(out.code, 3, "{cmd}\n{shown}");
         assert_no_panic(cmd, &out);
         assert!(out.stderr.contains("limited to"), "{cmd}\n{shown}");
@@ -159,82 +145,76 @@ fn ten_megabyte_collection_is_refused_quickly() {
     }
 }
 
-/// Runs a command that must be a usage error (exit 2) and snapshots its output.
-fn usage_error(snapshot: &str, args: &[&str], tmp: Option<&Path>) -> String {
-    let out = support::baton(args);
-    let text = match tmp {
-        Some(dir) => transcript_in(&out, dir),
-        None => transcript(&out),
-    };
-    assert_eq!(out.code, 2, "baton {args:?}: expected exit 2 (usage)\n{text}");
-    assert_no_panic(&format!("{args:?}"), &out);
-    assert!(out.stdout.is_empty(), "baton {args:?}: usage errors go to stderr\n{text}");
-    assert!(out.stderr.contains("error"), "baton {args:?}\n{text}");
+/// Runs `test` from the crate root; it must be a usage error (exit 2). Snapshots its
+/// transcript as `snapshot` and returns it.
+fn usage_error(snapshot: &str, test: Test) -> String {
+    let out = test.in_root().run();
+    let text = out.transcript();
+    assert_eq!(out.code, 2, "{snapshot}: expected exit 2 (usage)\n{text}");
+    assert_no_panic(snapshot, &out);
+    assert!(out.stdout.is_empty(), "{snapshot}: usage errors go to stderr\n{text}");
+    assert!(out.stderr.contains("error"), "{snapshot}\n{text}");
     insta::assert_snapshot!(snapshot, text);
     text
 }
 
 #[test]
 fn var_without_value_is_a_usage_error() {
-    let text =
-        usage_error("usage_var_novalue", &["validate", "collections/demo.yaml", "--var", "novalue"], None);
+    let args = ["validate", "collections/demo.yaml", "--var", "novalue"];
+    let text = usage_error("usage_var_novalue", Test::new().args(&args));
     assert!(text.contains("novalue=value"), "{text}");
 }
 
 #[test]
 fn var_with_bad_name_is_a_usage_error() {
-    let text =
-        usage_error("usage_var_bad_name", &["validate", "collections/demo.yaml", "--var", "1bad=x"], None);
+    let args = ["validate", "collections/demo.yaml", "--var", "1bad=x"];
+    let text = usage_error("usage_var_bad_name", Test::new().args(&args));
     assert!(text.contains("`1bad`"), "{text}");
 }
 
 #[test]
 fn missing_env_file_is_a_usage_error() {
-    let text = usage_error(
-        "usage_env_file_missing",
-        &["validate", "collections/demo.yaml", "--env-file", "missing.env"],
-        None,
-    );
+    let args = ["validate", "collections/demo.yaml", "--env-file", "missing.env"];
+    let text = usage_error("usage_env_file_missing", Test::new().args(&args));
     assert!(text.contains("missing.env"), "{text}");
 }
 
 #[test]
 fn env_file_with_an_invalid_line_is_a_usage_error() {
     // dotenvy reads `this` as a name, then wants `=` and finds `is`.
-    let (dir, path) = support::temp_file("bad.env", "# settings\nGOOD=1\nthis is not valid\nAFTER=2\n");
-    let path = path.to_str().expect("utf-8 temp path");
+    let t = Test::new().file("bad.env", "# settings\nGOOD=1\nthis is not valid\nAFTER=2\n");
+    let env_file = t.path("bad.env");
     let text = usage_error(
         "usage_env_file_bad_line",
-        &["validate", "collections/demo.yaml", "--env-file", path],
-        Some(dir.path()),
+        t.args(&["validate", "collections/demo.yaml", "--env-file", &env_file]),
     );
     assert!(text.contains("bad.env:3:6"), "{text}");
 }
 
 #[test]
 fn missing_path_is_a_usage_error() {
-    let text =
-        usage_error("usage_missing_path", &["validate", "tests/fixtures/invalid/no-such-file.yaml"], None);
+    let args = ["validate", "tests/fixtures/invalid/no-such-file.yaml"];
+    let text = usage_error("usage_missing_path", Test::new().args(&args));
     assert!(text.contains("no-such-file.yaml"), "{text}");
 }
 
 #[test]
 fn empty_folder_is_a_usage_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().to_str().expect("utf-8 temp path");
-    let text = usage_error("usage_empty_folder", &["validate", path], Some(dir.path()));
+    let t = Test::new();
+    let empty = t.dir().to_string_lossy().into_owned();
+    let text = usage_error("usage_empty_folder", t.args(&["validate", &empty]));
     assert!(text.contains("[tmp]"), "{text}");
 }
 
 #[test]
 fn run_without_a_path_is_a_usage_error() {
-    let text = usage_error("usage_run_no_path", &["run"], None);
+    let text = usage_error("usage_run_no_path", Test::new().args(&["run"]));
     assert!(text.contains("<PATHS>"), "{text}");
 }
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let text =
-        usage_error("usage_unknown_flag", &["validate", "--frobnicate", "collections/demo.yaml"], None);
+    let args = ["validate", "--frobnicate", "collections/demo.yaml"];
+    let text = usage_error("usage_unknown_flag", Test::new().args(&args));
     assert!(text.contains("--frobnicate"), "{text}");
 }

@@ -1,8 +1,28 @@
 //! No input makes baton panic or hang: every shipped collection and fixture, mutated
 //! byte by byte with a fixed seed, goes through `validate` in-process.
+//!
+//! `baton::run` prints its diagnostics through `anstream` straight to the process's
+//! stdout and stderr, which the test harness does not capture (it only captures the
+//! `print!` family). So the sweep runs in a child process of this test binary with its
+//! output piped: a passing sweep prints nothing, a failing one shows the failing case's
+//! output and the panic message, nothing else.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::Command;
+use std::time::Duration;
+
+/// Set in the child process that runs the sweep.
+const CHILD: &str = "ROBUSTNESS_SWEEP_CHILD";
+
+/// Printed on stderr before each case, so a failure can be cut out of the child's output.
+const CASE: &str = "=== sweep case ";
+
+/// Printed on stderr when every case passed.
+const DONE: &str = "=== sweep done:";
+
+/// The sweep may take this long (debug build, shared machine) before it counts as a hang.
+const SWEEP_LIMIT: Duration = Duration::from_secs(120);
 
 /// A small deterministic generator (xorshift64*): the same mutations on every run.
 struct Rng(u64);
@@ -47,15 +67,41 @@ fn mutate(src: &[u8], rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn mutated_collections_never_panic() {
+    if std::env::var_os(CHILD).is_some() {
+        return sweep();
+    }
+    // This test's own name, as the harness knows it (module path minus the crate).
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::mutated_collections_never_panic");
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"]).env(CHILD, "1");
+    let (code, stdout, stderr) = crate::support::bounded(&mut cmd, "the mutation sweep", SWEEP_LIMIT);
+    let ran = stdout.contains("test result: ok. 1 passed");
+    if code != 0 || !ran || !stderr.contains(DONE) {
+        // Only the failing case: its diagnostics, then the panic or assertion message.
+        let case = stderr.rfind(CASE).map_or(stderr.as_str(), |i| &stderr[i..]);
+        let tail: Vec<&str> = stdout.lines().rev().take(10).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "the sweep failed (exit {code}):\n{case}\n--- end of the harness output:\n{}",
+            tail.join("\n")
+        );
+    }
+}
+
+/// The sweep itself: runs in the child, where whatever baton prints is piped to the parent.
+fn sweep() {
     let root = crate::support::root();
     let mut inputs = Vec::new();
     for dir in ["collections", "collections/recipes", "tests/fixtures/invalid"] {
         for entry in std::fs::read_dir(root.join(dir)).expect("dir").filter_map(Result::ok) {
             if entry.path().extension().is_some_and(|e| e == "yaml") {
-                inputs.push(std::fs::read(entry.path()).expect("read"));
+                let name = format!("{dir}/{}", entry.file_name().to_string_lossy());
+                inputs.push((name, std::fs::read(entry.path()).expect("read")));
             }
         }
     }
+    inputs.sort();
     assert!(inputs.len() > 40, "{}", inputs.len());
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("m.yaml");
@@ -65,7 +111,9 @@ fn mutated_collections_never_panic() {
     let started = std::time::Instant::now();
     let mut rejected = 0;
     for round in 0..600 {
-        let input = mutate(&inputs[round % inputs.len()], &mut rng);
+        let (source, original) = &inputs[round % inputs.len()];
+        let input = mutate(original, &mut rng);
+        eprintln!("{CASE}{round}: a mutation of {source}");
         std::fs::write(&path, &input).expect("write");
         let args = vec!["baton".into(), "validate".into(), arg.clone().into()];
         let result = catch_unwind(AssertUnwindSafe(|| baton::run(args, env.clone())));
@@ -79,5 +127,6 @@ fn mutated_collections_never_panic() {
         rejected += usize::from(code.code() != 0);
     }
     assert!(rejected > 100, "the mutations should break most inputs ({rejected} rejected)");
-    assert!(started.elapsed() < std::time::Duration::from_secs(120), "validation must not hang");
+    assert!(started.elapsed() < SWEEP_LIMIT, "validation must not hang");
+    eprintln!("{DONE} 600 inputs, {rejected} rejected");
 }

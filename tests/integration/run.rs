@@ -1,23 +1,13 @@
 //! Running collections against the playground: the chain, bodies, captures,
 //! expectations, skips, errors and exit codes.
 
-use crate::support::{Server, baton, baton_env, baton_in, redact, squeeze, temp_file};
-
-fn run_yaml(server: &Server, yaml: &str, extra: &[&str]) -> crate::support::Output {
-    let (dir, path) = temp_file("c.yaml", &yaml.replace("BASE", &server.url));
-    let p = path.to_string_lossy().into_owned();
-    let mut args = vec!["run", p.as_str()];
-    args.extend_from_slice(extra);
-    let out = baton_in(dir.path(), &args, &[]);
-    drop(dir);
-    out
-}
+use crate::support::{Server, Test, squeeze};
 
 #[test]
 fn demo_collection_runs_the_full_chain_green() {
     let server = Server::start();
     let var = format!("base_url={}", server.url);
-    let out = baton(&["run", "collections/demo.yaml", "--var", &var]);
+    let out = Test::new().in_root().args(&["run", "collections/demo.yaml", "--var", &var]).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("7 steps, 7 passed"), "{}", out.stdout);
     assert!(out.stdout.contains("✓ wrong token is refused"), "{}", out.stdout);
@@ -26,9 +16,7 @@ fn demo_collection_runs_the_full_chain_green() {
 #[test]
 fn wrong_password_stops_at_the_auth_step_with_status_and_body() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        r#"
+    let yaml = r#"
 name: bad login
 vars: {password: "{{ secret_env('BATON_TEST_PW', default='nope-wrong-pw') }}"}
 auth:
@@ -43,9 +31,8 @@ requests:
     bearer: "{{ token }}"
   - name: independent
     url: BASE/text
-"#,
-        &[],
-    );
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("auth step `login` failed with 401"), "{}", out.stdout);
     assert!(out.stdout.contains("wrong username or password"), "{}", out.stdout);
@@ -57,9 +44,7 @@ requests:
 #[test]
 fn failed_expectations_show_expected_actual_and_the_yaml_line() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        r#"name: expectations
+    let yaml = r#"name: expectations
 requests:
   - name: csv
     url: BASE/csv
@@ -80,11 +65,12 @@ requests:
         $.path: {matches: "^/nope"}
   - name: status
     url: BASE/status/404
-"#,
-        &[],
-    );
+"#;
+    // An absolute path, so the header and every position show it (redacted to `[tmp]`).
+    let t = Test::new().server(&server).collection("c.yaml", yaml);
+    let out = t.clone().args(&["run", &t.path("c.yaml")]).run();
     assert_eq!(out.code, 1, "{}", out.all());
-    insta::assert_snapshot!(redact(&out.stdout));
+    insta::assert_snapshot!(out.redact(&out.stdout));
 }
 
 #[test]
@@ -101,7 +87,8 @@ requests:
     url: BASE/text
     expect: {body_contains: hello}
 "#;
-    let out = run_yaml(&server, yaml, &[]);
+    let t = Test::new().server(&server).collection("c.yaml", yaml);
+    let out = t.clone().args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         squeeze(&out.stdout)
@@ -110,7 +97,7 @@ requests:
         out.stdout
     );
     assert!(out.stdout.contains("✓ independent"), "{}", out.stdout);
-    let out = run_yaml(&server, yaml, &["--fail-fast"]);
+    let out = t.args(&["run", "c.yaml", "--fail-fast"]).run();
     assert_eq!(out.code, 1);
     assert!(
         squeeze(&out.stdout).contains("independent skipped: --fail-fast: step `create` failed"),
@@ -122,9 +109,7 @@ requests:
 #[test]
 fn templates_keep_types_and_null_removes_query_and_headers() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        r#"name: types
+    let yaml = r#"name: types
 vars:
   count: 3
   ratio: 0.5
@@ -163,17 +148,14 @@ requests:
         $.headers['x-drop']: {exists: false}
         $.headers['x-count']: "3"
         $.headers['content-type']: application/json
-"#,
-        &[],
-    );
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
 }
 
 #[test]
 fn form_multipart_and_raw_bodies_are_sent_as_declared() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("upload.txt"), "file contents here").expect("write");
     let yaml = r#"name: bodies
 requests:
   - name: form
@@ -208,19 +190,20 @@ requests:
         $.body: "line one\nline two"
         $.method: PUT
         $.headers['content-type']: text/plain
-"#
-    .replace("BASE", &server.url);
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    let out = baton_in(dir.path(), &["run", "c.yaml"], &[]);
+"#;
+    let out = Test::new()
+        .server(&server)
+        .file("upload.txt", "file contents here")
+        .collection("c.yaml", yaml)
+        .args(&["run", "c.yaml"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.all());
 }
 
 #[test]
 fn captures_read_json_headers_status_body_and_regex_with_types() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        r#"name: captures
+    let yaml = r#"name: captures
 auth:
   - name: login
     method: POST
@@ -269,9 +252,8 @@ requests:
     url: BASE/text
     capture: {greeting: body}
     expect: {content_type: text/plain, body_contains: playground}
-"#,
-        &["-v"],
-    );
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml", "-v"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
     // The auth-step token is secret by default: never printed, even with -v.
     let token_line =
@@ -288,22 +270,17 @@ requests:
 #[test]
 fn timeouts_and_refused_connections_are_runtime_errors() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        "name: slow\nrequests:\n  - name: slow\n    url: BASE/delay/3000\n    timeout: 200ms\n",
-        &[],
-    );
+    let slow = "name: slow\nrequests:\n  - name: slow\n    url: BASE/delay/3000\n    timeout: 200ms\n";
+    let out = Test::new().server(&server).collection("c.yaml", slow).args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("timed out after 200ms"), "{}", out.stdout);
     assert!(out.stdout.contains("help: raise the limit"), "{}", out.stdout);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let out = run_yaml(
-        &server,
-        &format!("name: refused\nrequests:\n  - name: nobody home\n    url: http://127.0.0.1:{port}/\n"),
-        &["--timeout", "5s"],
-    );
+    let refused =
+        format!("name: refused\nrequests:\n  - name: nobody home\n    url: http://127.0.0.1:{port}/\n");
+    let out = Test::new().collection("c.yaml", &refused).args(&["run", "c.yaml", "--timeout", "5s"]).run();
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("connection failed"), "{}", out.stdout);
 }
@@ -311,9 +288,6 @@ fn timeouts_and_refused_connections_are_runtime_errors() {
 #[test]
 fn variable_layers_apply_in_order() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join(".env"), "from_file=envfile\nfile_and_env=envfile\nall=envfile\n")
-        .expect("write");
     let yaml = r#"name: layers
 vars:
   only_vars: vars
@@ -332,23 +306,22 @@ requests:
         $.query.c: environment
         $.query.d: flag
         $.query.e: vars-envfile
-"#
-    .replace("BASE", &server.url);
-    std::fs::write(dir.path().join("c.yaml"), yaml).expect("write");
-    let out = baton_in(
-        dir.path(),
-        &["run", "c.yaml", "--env-file", ".env", "--var", "all=flag"],
-        &[("BATON_VAR_file_and_env", "environment"), ("BATON_VAR_all", "environment")],
-    );
+"#;
+    let out = Test::new()
+        .server(&server)
+        .file(".env", "from_file=envfile\nfile_and_env=envfile\nall=envfile\n")
+        .collection("c.yaml", yaml)
+        .args(&["run", "c.yaml", "--env-file", ".env", "--var", "all=flag"])
+        .env("BATON_VAR_file_and_env", "environment")
+        .env("BATON_VAR_all", "environment")
+        .run();
     assert_eq!(out.code, 0, "{}", out.all());
 }
 
 #[test]
 fn template_functions_and_filters_work() {
     let server = Server::start();
-    let out = run_yaml(
-        &server,
-        r#"name: functions
+    let yaml = r#"name: functions
 vars:
   id: "{{ uuid() }}"
   stamp: "{{ now() }}"
@@ -372,9 +345,8 @@ requests:
         $.json.home: fallback
         $.json.obj: '{"k": 1}'
         $.query.q: "a%20b%26c"
-"#,
-        &[],
-    );
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 0, "{}", out.all());
 }
 
@@ -404,15 +376,12 @@ requests:
   - name: basic
     url: BASE/echo
     basic: {username: client, password: "{{ api_key }}"}
-"#
-    .replace("BASE", &server.url);
-    let (dir, path) = temp_file("c.yaml", &yaml);
-    let p = path.to_string_lossy().into_owned();
-    let env = [("BATON_TEST_API_KEY", secret)];
+"#;
+    let t = Test::new().server(&server).collection("c.yaml", yaml).env("BATON_TEST_API_KEY", secret);
     let b64 = base64_of(secret);
     let token = regex::Regex::new(r"\bat-[0-9a-f]{8}").expect("re");
-    for args in [vec!["run", p.as_str(), "-v"], vec!["plan", p.as_str()], vec!["validate", p.as_str()]] {
-        let out = baton_in(dir.path(), &args, &env);
+    for args in [&["run", "c.yaml", "-v"][..], &["plan", "c.yaml"], &["validate", "c.yaml"]] {
+        let out = t.clone().args(args).run();
         let all = out.all();
         for leak in
             [secret, "s3cr3t-Value%2Fwith%2Bchars", b64.as_str(), "Y2xpZW50OnMzY3IzdC1WYWx1ZS93aXRoK2NoYXJz"]
@@ -435,29 +404,27 @@ fn base64_of(s: &str) -> String {
 #[test]
 fn plan_renders_requests_with_placeholders_and_sends_nothing() {
     // Port 9 (discard): if plan sent anything, it would fail; it must not try.
-    let out = baton_env(
-        &["plan", "collections/demo.yaml", "--var", "base_url=http://127.0.0.1:9"],
-        &[("DEMO_PASSWORD", "pw-for-plan-test")],
-    );
+    let out = Test::new()
+        .in_root()
+        .args(&["plan", "collections/demo.yaml", "--var", "base_url=http://127.0.0.1:9"])
+        .env("DEMO_PASSWORD", "pw-for-plan-test")
+        .run();
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("1. register (auth)"), "{}", out.stdout);
-    assert!(out.stdout.contains("POST http://127.0.0.1:9/demo/register"), "{}", out.stdout);
     // Credentials are masked even as placeholders.
     assert!(out.stdout.contains("Authorization: Bearer •••"), "{}", out.stdout);
-    assert!(out.stdout.contains("needs: token (from login)"), "{}", out.stdout);
-    assert!(out.stdout.contains("captures: token = $.access_token (secret)"), "{}", out.stdout);
-    assert!(out.stdout.contains("captures: user_id = $.id\n"), "{}", out.stdout);
+    assert!(!out.all().contains("pw-for-plan-test"), "{}", out.all());
+    // Every step in order, with its method and URL, what it needs and what it captures.
+    insta::assert_snapshot!(out.transcript());
 }
 
 #[test]
 fn folders_run_their_yaml_files_in_name_order() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Test::new().server(&server);
     for (name, text) in [("b.yml", "second"), ("a.yaml", "first"), ("c.txt", "ignored")] {
-        let yaml = format!("name: {text}\nrequests:\n  - url: {}/text\n", server.url);
-        std::fs::write(dir.path().join(name), yaml).expect("write");
+        t = t.collection(name, &format!("name: {text}\nrequests:\n  - url: BASE/text\n"));
     }
-    let out = baton_in(dir.path(), &["run", "."], &[]);
+    let out = t.args(&["run", "."]).run();
     assert_eq!(out.code, 0, "{}", out.all());
     let first = out.stdout.find("first").expect("first ran");
     let second = out.stdout.find("second").expect("second ran");
@@ -469,7 +436,11 @@ fn folders_run_their_yaml_files_in_name_order() {
 #[test]
 fn output_has_no_colour_when_not_a_terminal() {
     let server = Server::start();
-    let out = run_yaml(&server, "requests:\n  - url: BASE/status/500\n", &[]);
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", "requests:\n  - url: BASE/status/500\n")
+        .args(&["run", "c.yaml"])
+        .run();
     assert_eq!(out.code, 1);
     assert!(!out.all().contains('\u{1b}'), "ANSI escape in piped output: {:?}", out.all());
 }

@@ -1,45 +1,41 @@
 //! Snapshot testing of responses: create, match, mismatch with a diff, CI mode, update,
 //! orphans, redaction and masking.
 
-use crate::support::{Server, baton_in};
+use crate::support::{Server, Test};
 
-fn collection(server: &Server, tag: &str, step: &str) -> String {
+fn collection(tag: &str, step: &str) -> String {
     format!(
         r#"name: snaps
 vars:
   api_token: "{{{{ secret_env('SNAP_TOKEN', default='snap-secret-123') }}}}"
 requests:
   - name: {step}
-    url: {url}/echo?tag={tag}
+    url: BASE/echo?tag={tag}
     headers: {{x-token: "{{{{ api_token }}}}"}}
     snapshot:
       redact: ["$.headers['user-agent']", "$.headers.host"]
   - name: csv
-    url: {url}/csv
+    url: BASE/csv
     snapshot: true
-"#,
-        url = server.url
+"#
     )
 }
 
 #[test]
 fn snapshots_are_created_matched_diffed_updated_and_guarded_in_ci() {
     let server = Server::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let write = |tag: &str, step: &str| {
-        std::fs::write(dir.path().join("api.yaml"), collection(&server, tag, step)).expect("write");
-    };
-    let snap = dir.path().join("__snapshots__/api/echo.snap");
+    let t = Test::new().server(&server).collection("api.yaml", &collection("one", "echo"));
+    let run = |t: &Test| t.clone().args(&["run", "api.yaml"]);
+    let snap = t.dir().join("__snapshots__/api/echo.snap");
 
     // CI without a stored snapshot: fails with exit 5 and writes nothing.
-    write("one", "echo");
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[("CI", "true")]);
+    let out = run(&t).env("CI", "true").run();
     assert_eq!(out.code, 5, "{}", out.all());
     assert!(out.stdout.contains("snapshot missing"), "{}", out.stdout);
     assert!(!snap.exists());
 
     // Locally: written.
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[]);
+    let out = run(&t).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("snapshot written: __snapshots__/api/echo.snap"), "{}", out.stdout);
     let stored = std::fs::read_to_string(&snap).expect("snapshot");
@@ -47,17 +43,17 @@ fn snapshots_are_created_matched_diffed_updated_and_guarded_in_ci() {
     assert!(stored.contains("\"user-agent\": \"[redacted]\""), "{stored}");
     assert!(stored.contains("\"x-token\": \"•••\""), "secrets are masked in snapshots:\n{stored}");
     assert!(!stored.contains("snap-secret-123"));
-    let csv = std::fs::read_to_string(dir.path().join("__snapshots__/api/csv.snap")).expect("csv snapshot");
+    let csv = std::fs::read_to_string(t.dir().join("__snapshots__/api/csv.snap")).expect("csv snapshot");
     assert!(csv.contains("header content-type: text/csv"), "{csv}");
     assert!(csv.contains("id,name,price\n"), "{csv}");
 
     // Same response: matches, in CI too.
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[("CI", "true")]);
+    let out = run(&t).env("CI", "true").run();
     assert_eq!(out.code, 0, "{}", out.all());
 
     // A different response: a unified diff, exit 5, the stored file untouched.
-    write("two", "echo");
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[]);
+    let t = t.collection("api.yaml", &collection("two", "echo"));
+    let out = run(&t).run();
     assert_eq!(out.code, 5, "{}", out.all());
     assert!(out.stdout.contains("snapshot mismatch: __snapshots__/api/echo.snap"), "{}", out.stdout);
     assert!(out.stdout.contains("-# GET /echo?tag=one"), "{}", out.stdout);
@@ -65,16 +61,16 @@ fn snapshots_are_created_matched_diffed_updated_and_guarded_in_ci() {
     assert_eq!(std::fs::read_to_string(&snap).expect("read"), stored);
 
     // Accepted explicitly.
-    let out = baton_in(dir.path(), &["run", "api.yaml", "--update-snapshots"], &[("CI", "true")]);
+    let out = run(&t).args(&["--update-snapshots"]).env("CI", "true").run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("snapshot updated"), "{}", out.stdout);
     assert!(std::fs::read_to_string(&snap).expect("read").contains("tag=two"));
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[("BATON_UPDATE", "no")]);
+    let out = run(&t).env("BATON_UPDATE", "no").run();
     assert_eq!(out.code, 0, "{}", out.all());
 
     // A renamed step leaves an orphan, which is reported.
-    write("two", "echo renamed");
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[]);
+    let t = t.collection("api.yaml", &collection("two", "echo renamed"));
+    let out = run(&t).run();
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stderr.contains("warning: snapshot __snapshots__/api/echo.snap belongs to no step"),
@@ -83,6 +79,6 @@ fn snapshots_are_created_matched_diffed_updated_and_guarded_in_ci() {
     );
 
     // A bad BATON_UPDATE is a usage error.
-    let out = baton_in(dir.path(), &["run", "api.yaml"], &[("BATON_UPDATE", "sometimes")]);
+    let out = run(&t).env("BATON_UPDATE", "sometimes").run();
     assert_eq!(out.code, 2, "{}", out.all());
 }

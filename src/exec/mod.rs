@@ -1,0 +1,192 @@
+//! The executor: runs a [`Plan`] and emits events.
+//!
+//! Auth steps run first, then requests, in file order. A failed auth step stops the
+//! collection; a request whose captured inputs never arrived is skipped with the
+//! reason; other requests still run unless `--fail-fast`.
+//!
+//! The parts: this file holds the collection loop; `step` one step's life (resolve →
+//! send/poll → capture → assert → snapshot); `poll` polling and throttling; `session`
+//! the credentials (authenticate, renew, expiry); `persist` what `once:`/`cache:` keep
+//! between runs.
+
+mod persist;
+mod poll;
+mod session;
+mod step;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::event::{CollectionOutcome, Event, Note, RenewReason, Sink, StepOutcome, StepResult};
+use crate::http::HttpClient;
+use crate::model::Role;
+use crate::plan::{CompiledStep, Plan, PlannedStep};
+use crate::snapshot::UpdateMode;
+use crate::source::SourceMap;
+use crate::template::Scope;
+
+pub use persist::Persist;
+use session::RenewFailed;
+
+/// Executor settings.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Stop at the first failed step.
+    pub fail_fast: bool,
+    /// Which snapshots may be written.
+    pub update: UpdateMode,
+}
+
+/// Runs a validated collection.
+pub async fn execute(
+    plan: &Plan<'_>,
+    client: &HttpClient,
+    sources: &SourceMap,
+    opts: &ExecOptions,
+    persist: &mut Persist<'_>,
+    sink: &mut dyn Sink,
+) -> CollectionOutcome {
+    let started = Instant::now();
+    let (path, collection_id) = sources
+        .get(plan.file)
+        .map(|f| (f.path.clone(), f.canonical.display().to_string()))
+        .unwrap_or_default();
+    let name_width = plan.sequence().map(|ps| label_width(&ps.step)).max().unwrap_or(0);
+    sink.event(&Event::CollectionStarted { name: &plan.name, path: &path, name_width });
+    let mut runner = Runner {
+        plan,
+        client,
+        sources,
+        base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        collection_path: path.clone(),
+        update: opts.update,
+        scope: (*plan.scope).clone(),
+        sink,
+        persist,
+        collection_id,
+        refresh_at: None,
+        outcomes: Vec::with_capacity(plan.steps.len()),
+        last: HashMap::new(),
+    };
+    runner.run_all(opts.fail_fast).await;
+    let outcome = CollectionOutcome {
+        name: plan.name.clone(),
+        path,
+        steps: std::mem::take(&mut runner.outcomes),
+        elapsed: started.elapsed(),
+    };
+    runner.sink.event(&Event::CollectionFinished(&outcome));
+    outcome
+}
+
+/// The width of a step's label in the terminal report.
+fn label_width(s: &CompiledStep<'_>) -> usize {
+    let name = if s.named { s.name.chars().count() } else { 0 };
+    name + if s.role == Role::Auth { " (auth)".len() } else { 0 }
+}
+
+/// One collection run in progress.
+struct Runner<'r, 'p, 'a, 's> {
+    plan: &'p Plan<'a>,
+    client: &'r HttpClient,
+    sources: &'r SourceMap,
+    base_dir: PathBuf,
+    collection_path: PathBuf,
+    update: UpdateMode,
+    scope: Scope,
+    sink: &'r mut dyn Sink,
+    persist: &'r mut Persist<'s>,
+    collection_id: String,
+    /// When the current credentials should be renewed (expiry minus a safety margin).
+    refresh_at: Option<Instant>,
+    outcomes: Vec<StepOutcome>,
+    /// Plan step index → its latest outcome.
+    last: HashMap<usize, usize>,
+}
+
+impl Runner<'_, '_, '_, '_> {
+    /// Runs the selected steps in order; after a failed auth step (or any failure with
+    /// `--fail-fast`) the rest are skipped with the reason.
+    async fn run_all(&mut self, fail_fast: bool) {
+        let plan = self.plan;
+        let mut stop: Option<String> = None;
+        for ps in plan.sequence().filter(|ps| plan.selected[ps.index]) {
+            if let Some(reason) = &stop {
+                self.finish(ps.index, skipped(&ps.step, reason.clone()));
+                continue;
+            }
+            let outcome = match self.run_in_sequence(ps).await {
+                Ok(outcome) => outcome,
+                Err(RenewFailed { step }) => {
+                    let reason = format!("renewing credentials failed at `{step}`");
+                    stop = Some(reason.clone());
+                    self.finish(ps.index, skipped(&ps.step, reason));
+                    continue;
+                }
+            };
+            let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
+            if failed && stop.is_none() {
+                if ps.step.role == Role::Auth {
+                    stop = Some(format!("auth step `{}` failed", ps.step.name));
+                } else if fail_fast {
+                    stop = Some(format!("--fail-fast: step `{}` failed", ps.step.name));
+                }
+            }
+            self.finish(ps.index, outcome);
+        }
+    }
+
+    /// Runs a step of the sequence: renews due credentials first, and after a 401 on a
+    /// request that uses them, re-authenticates once and retries. `Err`: renewing due
+    /// credentials failed before the step could run.
+    async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<StepOutcome, RenewFailed> {
+        let step = &ps.step;
+        if step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
+            self.renew(RenewReason::Expired).await?;
+        }
+        let mut outcome = self.attempt(ps.index, true).await;
+        let uses_session = ps.needs.iter().any(|n| self.plan.step(n.from).role == Role::Auth);
+        let expects_401 =
+            step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
+        if outcome.status == Some(401) && step.role == Role::Request && uses_session && !expects_401 {
+            // Once: re-authenticate, retry this request, and take that answer as final.
+            match self.renew(RenewReason::Got401).await {
+                Ok(()) => {
+                    outcome = self.attempt(ps.index, true).await;
+                    outcome.notes.push(Note::RetriedAfter401);
+                }
+                Err(RenewFailed { step }) => outcome.notes.push(Note::ReauthFailed { step }),
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn finish(&mut self, index: usize, outcome: StepOutcome) {
+        self.sink.event(&Event::StepFinished(&outcome));
+        self.last.insert(index, self.outcomes.len());
+        self.outcomes.push(outcome);
+    }
+}
+
+/// An outcome with nothing happened yet.
+fn blank(step: &CompiledStep<'_>) -> StepOutcome {
+    StepOutcome {
+        name: step.name.clone(),
+        named: step.named,
+        role: step.role,
+        method: step.method.clone(),
+        url: None,
+        status: None,
+        elapsed: std::time::Duration::ZERO,
+        result: StepResult::Passed,
+        span: step.name_span,
+        body_excerpt: None,
+        notes: Vec::new(),
+        snapshot: None,
+    }
+}
+
+fn skipped(step: &CompiledStep<'_>, reason: String) -> StepOutcome {
+    StepOutcome { result: StepResult::Skipped(reason), ..blank(step) }
+}

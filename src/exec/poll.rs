@@ -1,0 +1,170 @@
+//! Sending with patience: `retry:` polling, and waiting out throttled answers (429/503).
+
+use std::time::Duration;
+
+use crate::assert::{Failure, check_expect};
+use crate::event::{Event, Note};
+use crate::exchange::{Exchange, ResolvedRequest};
+use crate::http::HttpError;
+use crate::model::RetrySpec;
+use crate::plan::CompiledStep;
+use crate::secret::register_secret_fields;
+use crate::template::{RenderContext, Template};
+
+use super::Runner;
+
+/// Throttled answers (429/503) waited out per request, at most.
+const MAX_THROTTLE_RETRIES: u32 = 3;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The wait after a throttled answer without `Retry-After`.
+const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(1);
+
+/// `Retry-After` as seconds or an HTTP date (relative to `now`, Unix seconds).
+pub(super) fn retry_after(value: Option<&str>, now: i64) -> Option<Duration> {
+    let v = value?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    Some(Duration::from_secs(u64::try_from(when.as_second() - now).unwrap_or(0)))
+}
+
+fn retry_after_of(ex: &Exchange) -> Option<Duration> {
+    retry_after(ex.header("retry-after"), super::persist::unix_now())
+}
+
+/// How long to wait after a throttled answer, when the step did not ask for that status.
+fn throttle_wait(step: &CompiledStep<'_>, ex: &Exchange) -> Option<Duration> {
+    let expected = step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(ex.status)));
+    (matches!(ex.status, 429 | 503) && !expected)
+        .then(|| retry_after_of(ex).unwrap_or(DEFAULT_THROTTLE_WAIT).min(MAX_RETRY_AFTER))
+}
+
+/// What one polled answer means.
+enum Poll {
+    /// Stop: the answer is final (conditions met, or attempts used up).
+    Done,
+    /// Stop, failing: `fail_if` matched.
+    Failed(Failure),
+    /// Ask again.
+    Again,
+}
+
+fn poll_verdict(
+    step: &CompiledStep<'_>,
+    r: &RetrySpec<Template<'_>>,
+    ex: &Exchange,
+    ctx: &RenderContext<'_>,
+    attempt: u32,
+) -> Poll {
+    if let Some(fail_if) = &r.fail_if
+        && check_expect(fail_if, None, ex, ctx).is_empty()
+    {
+        return Poll::Failed(Failure {
+            span: r.span,
+            subject: "retry.fail_if".into(),
+            expected: "a response that does not match `fail_if`".into(),
+            actual: format!("status {} matched `fail_if` (a terminal failure state)", ex.status),
+        });
+    }
+    let done = match &r.until {
+        Some(until) => check_expect(until, None, ex, ctx).is_empty(),
+        None => check_expect(&step.expect, Some(step), ex, ctx).is_empty(),
+    };
+    if done || attempt >= r.count { Poll::Done } else { Poll::Again }
+}
+
+impl Runner<'_, '_, '_, '_> {
+    /// Sends a request, waiting out `Retry-After` on 429/503 and polling per `retry:`.
+    /// Returns the final exchange, and a failure when a `fail_if` condition stopped polling.
+    pub(super) async fn send_polling(
+        &mut self,
+        step: &CompiledStep<'_>,
+        request: &ResolvedRequest,
+        ctx: &RenderContext<'_>,
+        notes: &mut Vec<Note>,
+    ) -> Result<(Exchange, Option<Failure>), HttpError> {
+        let retry = step.retry.as_ref();
+        let attempts = retry.map_or(1, |r| r.count);
+        let (mut throttled, mut attempt) = (0, 0);
+        loop {
+            attempt += 1;
+            let ex = match self.client.send(request).await {
+                Ok(ex) => ex,
+                // While polling, a refused connection may just be a service still starting.
+                Err(e)
+                    if retry.is_some()
+                        && attempt < attempts
+                        && !matches!(e, HttpError::InvalidUrl { .. }) =>
+                {
+                    self.sink.event(&Event::Exchange { request, response: None });
+                    tokio::time::sleep(retry.map_or(Duration::ZERO, |r| r.interval)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if throttled < MAX_THROTTLE_RETRIES
+                && let Some(wait) = throttle_wait(step, &ex)
+            {
+                throttled += 1;
+                self.show_attempt(request, &ex);
+                notes.push(Note::Throttled { status: ex.status, wait });
+                tokio::time::sleep(wait).await;
+                attempt -= 1;
+                continue;
+            }
+            let Some(r) = retry else { return Ok((ex, None)) };
+            match poll_verdict(step, r, &ex, ctx, attempt) {
+                Poll::Failed(failure) => {
+                    notes.push(Note::PollStopped { attempt });
+                    return Ok((ex, Some(failure)));
+                }
+                Poll::Done => {
+                    if attempt > 1 {
+                        notes.push(Note::Attempts { attempt, of: attempts });
+                    }
+                    return Ok((ex, None));
+                }
+                Poll::Again => {}
+            }
+            self.show_attempt(request, &ex);
+            tokio::time::sleep(r.interval.max(retry_after_of(&ex).unwrap_or_default().min(MAX_RETRY_AFTER)))
+                .await;
+        }
+    }
+
+    /// An intermediate exchange (polling, throttling), traced with `-v`.
+    fn show_attempt(&mut self, request: &ResolvedRequest, ex: &Exchange) {
+        if let Some(doc) = ex.json() {
+            register_secret_fields(&self.plan.masker, doc);
+        }
+        self.sink.event(&Event::Exchange { request, response: Some(ex) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        assert_eq!(retry_after(Some("7"), 0), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(Some(" 0 "), 0), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_reads_an_http_date_relative_to_now() {
+        // Sun, 06 Nov 1994 08:49:37 GMT is 784111777.
+        let date = Some("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(retry_after(date, 784_111_777 - 30), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(date, 784_111_777 + 30), Some(Duration::ZERO), "a date in the past means now");
+    }
+
+    #[test]
+    fn retry_after_ignores_what_is_neither() {
+        assert_eq!(retry_after(Some("soon"), 0), None);
+        assert_eq!(retry_after(Some("-5"), 0), None);
+        assert_eq!(retry_after(None, 0), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! One step's life: resolve → reuse or send (polling) → capture → assert → snapshot → keep.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::assert::{self, Failure, excerpt};
+use crate::capture::capture;
+use crate::event::{Event, StepError, StepOutcome, StepResult};
+use crate::exchange::{Exchange, ResolvedRequest};
+use crate::http::HttpError;
+use crate::model::{Role, SnapshotSpec};
+use crate::plan::{CompiledStep, PlannedStep};
+use crate::resolve::resolve;
+use crate::secret::{register_all, register_secret_fields};
+use crate::snapshot::{self, Verdict};
+use crate::state::Entry;
+use crate::template::RenderContext;
+
+use super::persist::unix_now;
+use super::session::lifetime;
+use super::{Runner, blank};
+
+/// Values a step captured, and which of them are secret.
+#[derive(Default)]
+struct Captured {
+    values: serde_json::Map<String, serde_json::Value>,
+    secret: Vec<String>,
+}
+
+impl Runner<'_, '_, '_, '_> {
+    /// Runs one step once: skips it when an input is missing, reuses its persisted result
+    /// when allowed, else sends it.
+    pub(super) async fn attempt(&mut self, index: usize, allow_cached: bool) -> StepOutcome {
+        let plan = self.plan;
+        let ps = &plan.steps[index];
+        let step = &ps.step;
+        let mut outcome = blank(step);
+        if let Some(reason) = self.missing_input(ps) {
+            outcome.result = StepResult::Skipped(reason);
+            return outcome;
+        }
+        let ctx = RenderContext::new(&self.scope, self.sources);
+        let request = match resolve(step, &ctx, &self.base_dir, &plan.masker) {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.result =
+                    StepResult::Error(StepError { message: e.message, span: Some(e.span), help: None });
+                return outcome;
+            }
+        };
+        outcome.url = Some(request.url.clone());
+        let key = (step.lifecycle.once || step.lifecycle.cache).then(|| self.state_key(&step.name, &request));
+        if let Some(key) = &key
+            && (allow_cached || step.lifecycle.once)
+            && let Some(entry) = self.lookup(key)
+        {
+            outcome.result = self.reuse(&entry);
+            return outcome;
+        }
+        self.exchange(step, &request, &ctx, key, outcome).await
+    }
+
+    /// Sends the request (polling as asked), then captures, checks, snapshots and keeps
+    /// what the step asks for.
+    async fn exchange(
+        &mut self,
+        step: &CompiledStep<'_>,
+        request: &ResolvedRequest,
+        ctx: &RenderContext<'_>,
+        key: Option<String>,
+        mut outcome: StepOutcome,
+    ) -> StepOutcome {
+        let (ex, stopped) = match self.send_polling(step, request, ctx, &mut outcome.notes).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                self.sink.event(&Event::Exchange { request, response: None });
+                outcome.result = StepResult::Error(http_error(&e, step));
+                return outcome;
+            }
+        };
+        outcome.status = Some(ex.status);
+        outcome.elapsed = ex.elapsed;
+        // Secrets in the response are registered before anything about it is shown.
+        if let Some(doc) = ex.json() {
+            register_secret_fields(&self.plan.masker, doc);
+        }
+        let mut failures: Vec<Failure> = stopped.into_iter().collect();
+        let captured = self.capture_all(step, &ex, &mut failures);
+        self.sink.event(&Event::Exchange { request, response: Some(&ex) });
+        // A wrong status explains a missing capture better than the capture does: list it first.
+        let mut checked = assert::check(step, &ex, ctx);
+        checked.append(&mut failures);
+        if !checked.is_empty() {
+            outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
+            outcome.result = StepResult::Failed(checked);
+            return outcome;
+        }
+        if let Some(spec) = &step.snapshot {
+            match self.compare_snapshot(step, spec, request, &ex).await {
+                Ok(verdict) => outcome.snapshot = Some(verdict),
+                Err(e) => {
+                    outcome.result = StepResult::Error(e);
+                    return outcome;
+                }
+            }
+        }
+        self.remember(step, key, &ex, captured);
+        outcome
+    }
+
+    /// Why the step cannot run: a captured value it reads never arrived.
+    fn missing_input(&self, ps: &PlannedStep<'_>) -> Option<String> {
+        let need = ps.needs.iter().find(|n| !self.scope.contains(&n.name))?;
+        let by = self.last.get(&need.from).map(|&o| &self.outcomes[o]);
+        let why = match by.map(|o| &o.result) {
+            Some(StepResult::Skipped(_)) => "it was skipped",
+            Some(StepResult::Error(_)) => "it ended in an error",
+            Some(_) => "it failed",
+            None => "it did not run",
+        };
+        let by_name = &self.plan.step(need.from).name;
+        Some(format!("needs `{}`, which step `{by_name}` did not capture ({why})", need.name))
+    }
+
+    /// Takes a persisted result instead of sending.
+    fn reuse(&mut self, entry: &Entry) -> StepResult {
+        for (name, value) in &entry.captures {
+            if entry.secret.contains(name) {
+                register_all(&self.plan.masker, value);
+            }
+            self.scope.set_json(name, value);
+        }
+        if let Some(t) = entry.expires_at {
+            let left = Duration::from_secs(u64::try_from(t - unix_now()).unwrap_or(0));
+            self.track_expiry(left);
+        }
+        let saved = jiff::Timestamp::from_second(entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
+        StepResult::Reused(format!("reused from state (saved {saved})"))
+    }
+
+    /// Reads every capture into the scope; a missing one (not optional) is a failure.
+    fn capture_all(
+        &mut self,
+        step: &CompiledStep<'_>,
+        ex: &Exchange,
+        failures: &mut Vec<Failure>,
+    ) -> Captured {
+        let mut out = Captured::default();
+        for cap in &step.captures {
+            match capture(&cap.source, ex) {
+                Ok(value) => {
+                    if cap.secret.unwrap_or(step.role == Role::Auth) {
+                        register_all(&self.plan.masker, &value);
+                        out.secret.push(cap.name.name.clone());
+                    }
+                    self.scope.set_json(&cap.name.name, &value);
+                    out.values.insert(cap.name.name.clone(), value);
+                }
+                Err(_) if cap.optional => {}
+                Err(e) => failures.push(Failure {
+                    span: cap.name.span,
+                    subject: format!("capture `{}`", cap.name.name),
+                    expected: "a value".into(),
+                    actual: e.to_string(),
+                }),
+            }
+        }
+        out
+    }
+
+    /// Compares the response with the step's snapshot file (file I/O off the async path).
+    async fn compare_snapshot(
+        &self,
+        step: &CompiledStep<'_>,
+        spec: &SnapshotSpec,
+        request: &ResolvedRequest,
+        ex: &Exchange,
+    ) -> Result<(PathBuf, Verdict), StepError> {
+        let line = format!("{} {}", request.method, path_and_query(&request.url));
+        let text = snapshot::render(&self.plan.name, &step.name, &line, ex, spec, &self.plan.masker);
+        let path = snapshot::path_for(&self.collection_path, &step.name);
+        let (file, mode) = (path.clone(), self.update);
+        let error = |message: String| StepError { message, span: Some(spec.span), help: None };
+        match tokio::task::spawn_blocking(move || snapshot::compare(&file, &text, mode)).await {
+            Ok(Ok(v)) => Ok((path, v)),
+            Ok(Err(e)) => Err(error(format!("cannot use snapshot {}: {e}", path.display()))),
+            Err(e) => Err(error(format!("snapshot task failed: {e}"))),
+        }
+    }
+
+    /// Tracks the credentials' lifetime and keeps `once:`/`cache:` results for later.
+    fn remember(&mut self, step: &CompiledStep<'_>, key: Option<String>, ex: &Exchange, captured: Captured) {
+        let lifetime = step.lifecycle.expires_in.as_ref().and_then(|e| lifetime(e, ex));
+        if let Some(l) = lifetime {
+            self.track_expiry(l);
+        }
+        let Some(key) = key else { return };
+        let expires_at =
+            if step.lifecycle.once { None } else { lifetime.map(|l| unix_now() + l.as_secs() as i64) };
+        let entry = Entry {
+            collection: self.collection_id.clone(),
+            environment: self.persist.environment.clone(),
+            step: step.name.clone(),
+            captures: captured.values,
+            secret: captured.secret,
+            saved_at: unix_now(),
+            expires_at,
+        };
+        self.persist.updates.push((key, entry));
+    }
+}
+
+/// `/path?query` of a URL: snapshots must not depend on the server's host and port.
+fn path_and_query(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+fn http_error(e: &HttpError, step: &CompiledStep<'_>) -> StepError {
+    let help = match e {
+        HttpError::Tls(_) => Some(
+            "pass the server's CA with `--cacert PATH`, or `--insecure` to skip verification (not for production)"
+                .to_string(),
+        ),
+        HttpError::Timeout(_) => Some("raise the limit with `timeout:` on the step or `--timeout`".to_string()),
+        HttpError::Connect(_) => Some("is the server running and the URL right?".to_string()),
+        _ => None,
+    };
+    StepError { message: e.to_string(), span: Some(step.url.span()), help }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_and_query;
+
+    #[test]
+    fn snapshot_request_lines_leave_out_scheme_host_and_port() {
+        assert_eq!(path_and_query("http://127.0.0.1:4242/users?page=2"), "/users?page=2");
+        assert_eq!(path_and_query("https://example.test"), "/");
+        assert_eq!(path_and_query("/relative/path"), "/relative/path");
+    }
+}

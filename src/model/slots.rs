@@ -1,0 +1,246 @@
+//! Template slots: mapping every templated value of a step, and merging in the defaults.
+//!
+//! Each `map` destructures its type completely (no `..`), so a field added to a model
+//! type does not compile until it is handled here, and validation, which compiles steps
+//! through these maps, can never leave a templated field uncompiled.
+
+use super::{AuthSpec, Body, Check, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role, Step};
+use crate::source::Key;
+
+fn pairs<'s, T, U>(items: &'s [(Key, T)], f: &mut impl FnMut(&'s T) -> U) -> Vec<(Key, U)> {
+    items.iter().map(|(k, v)| (k.clone(), f(v))).collect()
+}
+
+impl<T> Step<T> {
+    /// The same step with every template slot mapped by `f`, in source order.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Step<U> {
+        let Step {
+            name,
+            named,
+            name_span,
+            role,
+            method,
+            url,
+            query,
+            headers,
+            body,
+            auth,
+            timeout,
+            captures,
+            expect,
+            span,
+            lifecycle,
+            snapshot,
+            tags,
+            retry,
+        } = self;
+        Step {
+            name: name.clone(),
+            named: *named,
+            name_span: *name_span,
+            role: *role,
+            method: method.clone(),
+            url: f(url),
+            query: pairs(query, f),
+            headers: pairs(headers, f),
+            auth: auth.as_ref().map(|a| a.map(f)),
+            body: body.as_ref().map(|b| b.map(f)),
+            timeout: *timeout,
+            captures: captures.clone(),
+            expect: expect.map(f),
+            span: *span,
+            lifecycle: lifecycle.clone(),
+            snapshot: snapshot.clone(),
+            tags: tags.clone(),
+            retry: retry.as_ref().map(|r| r.map(f)),
+        }
+    }
+}
+
+impl<'n, T> Step<&'n T> {
+    /// Folds the collection's defaults into this step, so it says everything it sends:
+    /// default query and headers unless the step names them (a step's `null` removes the
+    /// default, and the default is then not part of the step at all), the default timeout,
+    /// and the credentials it sends (`oauth2`: the collection has an OAuth2 profile).
+    pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: bool) -> Self {
+        let Defaults { headers, query, auth, timeout } = defaults;
+        self.query = merged(query, self.query, false);
+        let own_authorization =
+            self.headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("authorization"));
+        self.headers = merged(headers, self.headers, true);
+        self.timeout = self.timeout.or(*timeout);
+        if self.role == Role::Request && self.auth.is_none() {
+            self.auth = match auth {
+                Some(a) => Some(a.map(&mut |n| n)),
+                None if oauth2 => Some(AuthSpec::OAuth2),
+                None => None,
+            };
+        }
+        // An `Authorization:` header written on the step wins over any credential shorthand.
+        if own_authorization || matches!(self.auth, Some(AuthSpec::None)) {
+            self.auth = None;
+        }
+        self
+    }
+}
+
+/// Default pairs the step does not name, then the step's own.
+fn merged<'n, T>(
+    defaults: &'n [(Key, T)],
+    own: Vec<(Key, &'n T)>,
+    case_insensitive: bool,
+) -> Vec<(Key, &'n T)> {
+    let same = |a: &str, b: &str| if case_insensitive { a.eq_ignore_ascii_case(b) } else { a == b };
+    let mut out: Vec<(Key, &'n T)> = defaults
+        .iter()
+        .filter(|(k, _)| !own.iter().any(|(o, _)| same(&o.name, &k.name)))
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
+    out.extend(own);
+    out
+}
+
+impl<T> AuthSpec<T> {
+    /// The same credentials with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> AuthSpec<U> {
+        match self {
+            AuthSpec::Bearer(t) => AuthSpec::Bearer(f(t)),
+            AuthSpec::Basic { username, password } => {
+                AuthSpec::Basic { username: f(username), password: f(password) }
+            }
+            AuthSpec::None => AuthSpec::None,
+            AuthSpec::OAuth2 => AuthSpec::OAuth2,
+        }
+    }
+}
+
+impl<T> Body<T> {
+    /// The same body with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Body<U> {
+        match self {
+            Body::Json(t) => Body::Json(f(t)),
+            Body::Form(items) => Body::Form(pairs(items, f)),
+            Body::Multipart(parts) => Body::Multipart(parts.iter().map(|p| p.map(f)).collect()),
+            Body::Raw { body, content_type } => {
+                Body::Raw { body: f(body), content_type: content_type.as_ref().map(&mut *f) }
+            }
+        }
+    }
+}
+
+impl<T> Part<T> {
+    /// The same part with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Part<U> {
+        let Part { name, kind } = self;
+        let kind = match kind {
+            PartKind::Text(t) => PartKind::Text(f(t)),
+            PartKind::File { path, filename, content_type } => PartKind::File {
+                path: f(path),
+                filename: filename.as_ref().map(&mut *f),
+                content_type: content_type.as_ref().map(&mut *f),
+            },
+        };
+        Part { name: name.clone(), kind }
+    }
+}
+
+impl<T> Expect<T> {
+    /// The same expectations with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Expect<U> {
+        let Expect { status, headers, json, body_contains, content_type } = self;
+        Expect {
+            status: status.clone(),
+            headers: headers.iter().map(|(k, m)| (k.clone(), m.map(f))).collect(),
+            json: json.iter().map(|(p, m)| (p.clone(), m.map(f))).collect(),
+            body_contains: body_contains.iter().map(&mut *f).collect(),
+            content_type: content_type.as_ref().map(&mut *f),
+        }
+    }
+}
+
+impl<T> Matcher<T> {
+    /// The same matcher with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Matcher<U> {
+        let Matcher { checks, span } = self;
+        Matcher { checks: checks.iter().map(|c| c.map(f)).collect(), span: *span }
+    }
+}
+
+impl<T> Check<T> {
+    /// The same check with its template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Check<U> {
+        match self {
+            Check::Equals(t) => Check::Equals(f(t)),
+            Check::Exists(b) => Check::Exists(*b),
+            Check::Matches(r) => Check::Matches(r.clone()),
+            Check::Len(t) => Check::Len(f(t)),
+            Check::Compare(op, t) => Check::Compare(*op, f(t)),
+            Check::Contains(t) => Check::Contains(f(t)),
+            Check::Type(t, span) => Check::Type(*t, *span),
+        }
+    }
+}
+
+impl<T> RetrySpec<T> {
+    /// The same polling settings with each template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> RetrySpec<U> {
+        let RetrySpec { count, interval, until, fail_if, span } = self;
+        RetrySpec {
+            count: *count,
+            interval: *interval,
+            until: until.as_ref().map(|e| e.map(f)),
+            fail_if: fail_if.as_ref().map(|e| e.map(f)),
+            span: *span,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{AuthSpec, Body, Check};
+    use crate::testing::Fixture;
+
+    #[test]
+    fn map_visits_every_templated_value_in_a_step() {
+        let f = Fixture::new(
+            "requests:\n  - url: u\n    query: {q: q}\n    headers: {h: h}\n    basic: {username: bu, password: bp}\n    multipart:\n      t: t\n      f: {file: fp, filename: fn, content_type: fc}\n    expect:\n      headers: {x: ex}\n      json: {$.a: {equals: eq, len: 1, gt: 2, contains: co}}\n      body_contains: [bc]\n      content_type: ct\n    retry:\n      until: {body_contains: un}\n      fail_if: {body_contains: fi}\n",
+        );
+        let mut seen = Vec::new();
+        let _ = f.collection.requests[0]
+            .map(&mut |n| seen.push(n.to_json().to_string().trim_matches('"').to_string()));
+        assert_eq!(
+            seen,
+            [
+                "u", "q", "h", "bu", "bp", "t", "fp", "fn", "fc", "ex", "eq", "1", "2", "co", "bc", "ct",
+                "un", "fi"
+            ]
+        );
+    }
+
+    #[test]
+    fn mapping_keeps_the_shape() {
+        let f = Fixture::new(
+            "requests:\n  - url: u\n    json: {a: 1}\n    bearer: t\n    expect: {json: {$.a: {type: string}}}\n",
+        );
+        let mapped = f.collection.requests[0].map(&mut |n| n.span);
+        assert!(matches!(mapped.body, Some(Body::Json(_))));
+        assert!(matches!(mapped.auth, Some(AuthSpec::Bearer(_))));
+        assert!(matches!(mapped.expect.json[0].1.checks[0], Check::Type(..)));
+    }
+
+    #[test]
+    fn defaults_fold_into_requests_and_auth_steps_keep_their_own_credentials() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {A: '1'}\n  bearer: tok\nauth:\n  - url: l\nrequests:\n  - url: u\n",
+        );
+        let c = &f.collection;
+        let auth = c.auth[0].map(&mut |n| n).with_defaults(&c.defaults, false);
+        let request = c.requests[0].map(&mut |n| n).with_defaults(&c.defaults, false);
+        assert_eq!(auth.headers.len(), 1, "default headers apply to auth steps");
+        assert!(auth.auth.is_none(), "default credentials are what auth steps establish");
+        assert!(matches!(request.auth, Some(AuthSpec::Bearer(_))));
+        let none = crate::model::Defaults::default();
+        let oauth = c.requests[0].map(&mut |n| n).with_defaults(&none, true);
+        assert!(matches!(oauth.auth, Some(AuthSpec::OAuth2)));
+    }
+}

@@ -1,0 +1,291 @@
+//! Semantic checks: variables, data flow between steps, templates.
+//!
+//! Runs after parsing and before anything is sent. `vars` resolves the variable layers;
+//! this file folds every step into its compiled form (templates compiled once, defaults
+//! merged) and checks that each variable a step reads is defined by then: an undefined
+//! name gets a did-you-mean, a name captured by a later step gets both positions. Every
+//! problem is collected, not just the first.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::model::{AuthSpec, Collection, Role, Step, oauth2_vars};
+use crate::plan::{Need, Plan, PlannedStep};
+use crate::secret::Masker;
+use crate::source::{SourceMap, Span};
+use crate::template::{Engine, FUNCTIONS, Scope};
+use crate::yaml::Node;
+
+mod vars;
+
+pub use vars::{Overrides, resolve_vars};
+
+/// Checks a collection's data flow and folds its steps into a [`Plan`]: each authored step,
+/// with the defaults merged and its credentials resolved, becomes a step that carries its
+/// own compiled templates.
+pub fn check<'a>(
+    c: &'a Collection,
+    engine: &'a Engine,
+    scope: Scope,
+    sources: &SourceMap,
+    masker: &Masker,
+) -> Result<Plan<'a>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let steps: Vec<&Step<Node>> = c.steps().collect();
+    // capture name → (step index, span of the capture key), in run order.
+    let mut captured: HashMap<&str, Vec<(usize, Span)>> = HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        for cap in &s.captures {
+            captured.entry(cap.name.name.as_str()).or_default().push((i, cap.name.span));
+        }
+    }
+    let static_ctx = Arc::new(scope.clone()).context();
+    let mut planned = Vec::with_capacity(steps.len());
+    for (i, authored) in steps.iter().enumerate() {
+        let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
+        let mut used = Vec::new();
+        let step = merged.map(&mut |node: &&'a Node| {
+            let before = diags.len();
+            let compiled = engine.compile_into(node, sources, &mut diags);
+            if diags.len() == before {
+                let mut vars = Vec::new();
+                compiled.variables(sources, &mut vars);
+                // A template that reads only known variables is rendered once now, so a
+                // mistake such as `{{ user.nmae }}` is caught before anything is sent.
+                if !compiled.is_literal()
+                    && vars.iter().all(|(v, _)| scope.contains(v))
+                    && let Err(e) = compiled.render(&static_ctx, sources)
+                {
+                    diags.push(e.to_diagnostic());
+                }
+                used.extend(vars);
+            }
+            compiled
+        });
+        if let Some(AuthSpec::OAuth2) = step.auth {
+            used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
+        }
+        let needs = needs_of(i, used, &steps, &scope, &captured, sources, &mut diags);
+        planned.push(PlannedStep { index: i, step, needs });
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let selected = vec![true; planned.len()];
+    Ok(Plan {
+        name: c.name.clone(),
+        file: c.file,
+        tags: c.tags.clone(),
+        scope: Arc::new(scope),
+        steps: planned,
+        selected,
+        masker: masker.clone(),
+    })
+}
+
+/// The captured variables step `i` reads, each with the earlier step that provides it; a
+/// variable that is neither defined nor captured earlier is a problem.
+fn needs_of(
+    i: usize,
+    used: Vec<(String, Span)>,
+    steps: &[&Step<Node>],
+    scope: &Scope,
+    captured: &HashMap<&str, Vec<(usize, Span)>>,
+    sources: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Need> {
+    let mut needs: Vec<Need> = Vec::new();
+    let mut reported = HashSet::new();
+    for (name, span) in used {
+        if scope.contains(&name) || needs.iter().any(|n| n.name == name) {
+            continue;
+        }
+        let sites = captured.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        // The step that provides a value in sequence; refresh-only steps merely renew it.
+        let provider = sites
+            .iter()
+            .rev()
+            .find(|(j, _)| *j < i && !steps[*j].lifecycle.refresh_only)
+            .or_else(|| sites.iter().rev().find(|(j, _)| *j < i));
+        if let Some((j, _)) = provider {
+            needs.push(Need { name, from: *j });
+            continue;
+        }
+        if reported.insert(name.clone()) {
+            diags.push(undefined(&name, span, sites, steps, i, scope, captured, sources));
+        }
+    }
+    needs
+}
+
+#[allow(clippy::too_many_arguments)]
+fn undefined(
+    name: &str,
+    span: Span,
+    later: &[(usize, Span)],
+    steps: &[&Step<Node>],
+    i: usize,
+    scope: &Scope,
+    captured: &HashMap<&str, Vec<(usize, Span)>>,
+    sources: &SourceMap,
+) -> Diagnostic {
+    if let Some((j, cap_span)) = later.first() {
+        let by = steps[*j];
+        let when = if *j == i {
+            "captured by this same step; a capture is available to the steps after it".to_string()
+        } else {
+            format!("captured by step `{}`, which runs after this one", by.name)
+        };
+        let hint = if *j == i {
+            format!("read `{name}` in a step after `{}`", by.name)
+        } else if by.role == Role::Request && steps[i].role == Role::Auth {
+            format!(
+                "auth steps run before requests: move `{}` under `auth:`, before `{}`",
+                by.name, steps[i].name
+            )
+        } else {
+            format!("move step `{}` before `{}`", by.name, steps[i].name)
+        };
+        return Diagnostic::error(Code::CapturedTooLate, format!("`{name}` is used before it is captured"))
+            .at(span, format!("used in step `{}`", steps[i].name))
+            .also(*cap_span, when)
+            .help(hint);
+    }
+    let called = {
+        let full = sources.get(span.file).map(|f| &f.text[span.end.min(f.text.len())..]).unwrap_or("");
+        full.trim_start().starts_with('(')
+    };
+    if called {
+        return Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`"))
+            .at(span, "not a function")
+            .help(match did_you_mean(name, FUNCTIONS.iter().copied()) {
+                Some(f) => format!("did you mean `{f}()`?"),
+                None => format!("available functions: {}", FUNCTIONS.join(", ")),
+            });
+    }
+    let earlier = captured.iter().filter(|(_, sites)| sites.iter().any(|(j, _)| *j < i)).map(|(n, _)| *n);
+    let known: Vec<&str> = scope.names().chain(earlier).collect();
+    let hint = match did_you_mean(name, known.iter().copied()) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => {
+            format!("define `{name}` under `vars:`, pass `--var {name}=…`, or capture it in an earlier step")
+        }
+    };
+    Diagnostic::error(Code::UndefinedVariable, format!("undefined variable `{name}`"))
+        .at(span, "not defined")
+        .help(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Fixture;
+
+    #[test]
+    fn a_step_that_nulls_a_default_header_is_not_checked_against_it() {
+        // The login step removes the session header it is about to capture; the default
+        // header reading the capture applies only to the steps after it.
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    headers: {X-Session: null}\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        let plan = f.valid();
+        assert!(plan.step(0).headers.iter().all(|(k, t)| k.name != "X-Session" || t.is_literal()));
+        assert_eq!(plan.steps[1].needs, [Need { name: "session".into(), from: 0 }]);
+    }
+
+    #[test]
+    fn a_default_header_reading_a_later_capture_is_captured_too_late() {
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        assert_eq!(f.codes(), ["captured-too-late"]);
+    }
+
+    #[test]
+    fn needs_point_at_the_step_that_captures() {
+        let f = Fixture::new(
+            "requests:\n  - name: a\n    url: http://h/a\n    capture: {id: $.id}\n  - name: b\n    url: 'http://h/b/{{ id }}'\n",
+        );
+        let plan = f.valid();
+        assert!(plan.steps[0].needs.is_empty());
+        assert_eq!(plan.steps[1].needs, [Need { name: "id".into(), from: 0 }]);
+    }
+
+    #[test]
+    fn an_undefined_variable_gets_a_did_you_mean() {
+        let f = Fixture::new("vars: {base_url: http://h}\nrequests:\n  - url: '{{ base_ulr }}/a'\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "undefined-variable");
+        assert_eq!(ds[0].help.as_deref(), Some("did you mean `base_url`?"));
+    }
+
+    #[test]
+    fn a_capture_read_by_its_own_step_is_too_late() {
+        let f = Fixture::new("requests:\n  - url: 'http://h/{{ id }}'\n    capture: {id: $.id}\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "captured-too-late");
+        assert!(ds[0].help.as_deref().unwrap_or("").contains("in a step after"), "{:?}", ds[0].help);
+    }
+
+    #[test]
+    fn variables_may_use_variables_defined_below_them() {
+        let f = Fixture::new(
+            "vars:\n  url: '{{ host }}/v1'\n  host: http://h\nrequests:\n  - url: '{{ url }}'\n",
+        );
+        let plan = f.valid();
+        let ctx = f.context(&plan, &[]);
+        assert_eq!(ctx.text(&plan.step(0).url, "url").expect("text"), "http://h/v1");
+    }
+
+    #[test]
+    fn a_cycle_between_variables_names_every_member() {
+        let f = Fixture::new("vars:\n  a: '{{ b }}'\n  b: '{{ a }}'\nrequests:\n  - url: http://h\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "variable-cycle");
+        assert!(ds[0].message.contains("`a`") && ds[0].message.contains("`b`"), "{}", ds[0].message);
+    }
+
+    #[test]
+    fn an_unset_environment_variable_is_missing_env_from_its_typed_cause() {
+        let f = Fixture::new("vars:\n  key: \"{{ env('NO_SUCH_VAR_X') }}\"\nrequests:\n  - url: http://h\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "missing-env");
+        assert!(ds[0].help.as_deref().unwrap_or("").starts_with("set NO_SUCH_VAR_X"), "{:?}", ds[0].help);
+        let set = Fixture::with_env(
+            "vars:\n  key: \"{{ env('X_SET') }}\"\nrequests:\n  - url: http://h\n",
+            &[("X_SET", "1")],
+        );
+        assert!(set.codes().is_empty());
+    }
+
+    #[test]
+    fn overrides_win_over_vars_and_secret_named_ones_are_masked() {
+        let f = Fixture::new("vars: {api_token: file}\nrequests:\n  - url: 'http://h/{{ api_token }}'\n");
+        let plan = f.plan_with(&[("api_token", "cli-tok-42")]).expect("valid");
+        let ctx = f.context(&plan, &[]);
+        assert_eq!(ctx.text(&plan.step(0).url, "url").expect("text"), "http://h/cli-tok-42");
+        assert_eq!(f.masker.mask("cli-tok-42"), crate::secret::MASK);
+    }
+
+    #[test]
+    fn a_field_typo_in_a_known_variable_is_caught_before_sending() {
+        let f = Fixture::new("vars:\n  user: {name: ann}\nrequests:\n  - url: 'http://h/{{ user.nmae }}'\n");
+        let ds = f.plan().err().expect("invalid");
+        assert_eq!(ds[0].code, "render-error");
+        assert!(ds[0].message.contains("user.nmae"), "{}", ds[0].message);
+    }
+
+    #[test]
+    fn oauth2_requests_need_the_access_token_from_the_token_step() {
+        let f = Fixture::new(
+            "auth:\n  oauth2:\n    grant: client_credentials\n    token_url: http://h/token\n    client_id: app\n    client_secret: cs\nrequests:\n  - name: me\n    url: http://h/me\n",
+        );
+        let plan = f.valid();
+        let me = plan.steps.iter().find(|ps| ps.step.name == "me").expect("me");
+        assert!(matches!(me.step.auth, Some(AuthSpec::OAuth2)));
+        assert_eq!(me.needs.len(), 1);
+        assert_eq!(me.needs[0].name, "access_token");
+        assert_eq!(plan.step(me.needs[0].from).role, Role::Auth);
+    }
+}

@@ -17,18 +17,24 @@ pub struct Server {
 
 /// How a test playground is served.
 enum Mode {
-    Plain(baton_playground::Knobs),
+    Plain(baton_playground::Knobs, Option<Duration>),
     Tls,
 }
 
 impl Server {
     pub fn start() -> Server {
-        Server::launch(Mode::Plain(Default::default())).0
+        Server::launch(Mode::Plain(Default::default(), None)).0
     }
 
     /// A playground with failure knobs set from the start.
     pub fn start_with(knobs: baton_playground::Knobs) -> Server {
-        Server::launch(Mode::Plain(knobs)).0
+        Server::launch(Mode::Plain(knobs, None)).0
+    }
+
+    /// A playground whose tokens live `lifetime` (sub-second lifetimes keep lifecycle
+    /// tests from waiting whole seconds).
+    pub fn with_token_lifetime(lifetime: Duration) -> Server {
+        Server::launch(Mode::Plain(Default::default(), Some(lifetime))).0
     }
 
     /// A playground over HTTPS; also returns its CA certificate (PEM).
@@ -45,8 +51,12 @@ impl Server {
             rt.block_on(async move {
                 let addr = "127.0.0.1:0".parse().expect("addr");
                 let (pg, pem) = match mode {
-                    Mode::Plain(knobs) => {
-                        (baton_playground::Playground::start_with(addr, knobs).await.expect("start"), None)
+                    Mode::Plain(knobs, lifetime) => {
+                        let pg = baton_playground::Playground::start_with(addr, knobs).await.expect("start");
+                        if lifetime.is_some() {
+                            pg.set_token_lifetime(lifetime);
+                        }
+                        (pg, None)
                     }
                     Mode::Tls => {
                         let (pg, pem) =

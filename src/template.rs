@@ -190,22 +190,13 @@ impl Engine {
         sources: &SourceMap,
     ) -> Result<Template<'a>, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let c = self.compile_node(node, sources, &mut diags);
+        let c = self.compile_into(node, sources, &mut diags);
         if diags.is_empty() { Ok(c) } else { Err(diags) }
     }
 
     /// Compiles a YAML value, adding its problems to `diags` (the result is then a
     /// placeholder that renders to null).
     pub fn compile_into<'a>(
-        &'a self,
-        node: &'a Node,
-        sources: &SourceMap,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Template<'a> {
-        self.compile_node(node, sources, diags)
-    }
-
-    fn compile_node<'a>(
         &'a self,
         node: &'a Node,
         sources: &SourceMap,
@@ -257,10 +248,10 @@ impl Engine {
                 }
             }
             Value::Seq(items) => {
-                Kind::Seq(items.iter().map(|n| self.compile_node(n, sources, diags)).collect())
+                Kind::Seq(items.iter().map(|n| self.compile_into(n, sources, diags)).collect())
             }
             Value::Map(entries) => Kind::Map(
-                entries.iter().map(|(k, v)| (k.name.clone(), self.compile_node(v, sources, diags))).collect(),
+                entries.iter().map(|(k, v)| (k.name.clone(), self.compile_into(v, sources, diags))).collect(),
             ),
             _ => Kind::Literal(node.to_json()),
         }

@@ -52,7 +52,8 @@ pub async fn execute(
         .get(plan.file)
         .map(|f| (f.path.clone(), f.canonical.display().to_string()))
         .unwrap_or_default();
-    let name_width = plan.sequence().map(|ps| label_width(&ps.step)).max().unwrap_or(0);
+    // Refresh-only steps count: they are printed when they renew credentials.
+    let name_width = plan.steps.iter().map(|ps| label_width(&ps.step)).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &plan.name, path: &path, name_width });
     let mut runner = Runner {
         plan,

@@ -422,7 +422,10 @@ fn resolve(
             let update =
                 UpdateMode::resolve(r.update_snapshots, env.get("BATON_UPDATE").map(String::as_str), ci)
                     .map_err(|e| {
-                        usage(Diagnostic::usage(Code::BadEnv, e).help("use BATON_UPDATE=always, new or no"))
+                        usage(
+                            Diagnostic::usage(Code::BadEnv, e.to_string())
+                                .help("use BATON_UPDATE=always, new or no"),
+                        )
                     })?;
             (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast, update }, state)
         }

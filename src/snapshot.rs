@@ -27,9 +27,14 @@ pub enum UpdateMode {
     No,
 }
 
+/// `BATON_UPDATE` holds a value that is not an update mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("BATON_UPDATE={0} is not one of always, new, no")]
+pub struct UnknownUpdateMode(pub String);
+
 impl UpdateMode {
     /// Resolves the flag, `BATON_UPDATE` and `CI`; an unknown `BATON_UPDATE` is an error.
-    pub fn resolve(flag: bool, baton_update: Option<&str>, ci: bool) -> Result<Self, String> {
+    pub fn resolve(flag: bool, baton_update: Option<&str>, ci: bool) -> Result<Self, UnknownUpdateMode> {
         if flag {
             return Ok(UpdateMode::Always);
         }
@@ -37,7 +42,7 @@ impl UpdateMode {
             Some("always") => Ok(UpdateMode::Always),
             Some("new") => Ok(UpdateMode::New),
             Some("no") => Ok(UpdateMode::No),
-            Some(other) => Err(format!("BATON_UPDATE={other} is not one of always, new, no")),
+            Some(other) => Err(UnknownUpdateMode(other.to_string())),
             None if ci => Ok(UpdateMode::No),
             None => Ok(UpdateMode::New),
         }
@@ -263,7 +268,7 @@ mod tests {
     fn baton_update_is_trimmed_and_named_in_the_error() {
         assert_eq!(UpdateMode::resolve(false, Some(" always "), false), Ok(UpdateMode::Always));
         let err = UpdateMode::resolve(false, Some("yes"), true).expect_err("unknown");
-        assert_eq!(err, "BATON_UPDATE=yes is not one of always, new, no");
+        assert_eq!(err.to_string(), "BATON_UPDATE=yes is not one of always, new, no");
     }
 
     #[test]

@@ -514,10 +514,15 @@ fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
         .ok()
         .map(Duration::from_secs)
         .or_else(|| jiff::SignedDuration::from_str(raw).ok().and_then(|d| Duration::try_from(d).ok()));
-    parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
+    let d = parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
         Diagnostic::usage(Code::BadTimeout, format!("`--timeout {raw}` is not a positive duration"))
             .help("examples: 10s, 500ms, 2m")
-    })
+    })?;
+    if d > crate::model::MAX_TIMEOUT {
+        return Err(Diagnostic::usage(Code::BadTimeout, format!("`--timeout {raw}` is longer than a day"))
+            .help("give a timeout up to 24h"));
+    }
+    Ok(d)
 }
 
 fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliError> {
@@ -660,7 +665,7 @@ mod tests {
         assert_eq!(timeout("10"), Some(Duration::from_secs(10)));
         assert_eq!(timeout("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(timeout("2m"), Some(Duration::from_secs(120)));
-        for bad in ["0", "0s", "soon", "-5s"] {
+        for bad in ["0", "0s", "soon", "-5s", "86401", "25h", "18446744073709551615"] {
             let u = rejected(&["run", "c.yaml", &format!("--timeout={bad}")], &[]);
             assert_eq!(u.diagnostic.code, "bad-timeout", "{bad}");
             assert_eq!(u.diagnostic.exit, crate::exit::Exit::Usage);

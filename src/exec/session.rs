@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::event::{Note, RenewReason, StepResult};
 use crate::exchange::Exchange;
-use crate::model::{Expiry, Role};
+use crate::model::{Expiry, MAX_LIFETIME, Role};
 
 use super::Runner;
 
@@ -13,16 +13,25 @@ pub(super) fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(30))
 }
 
-/// How long the credentials from this response live.
-pub(super) fn lifetime(expiry: &Expiry, ex: &Exchange) -> Option<Duration> {
-    match expiry {
-        Expiry::Fixed(d) => Some(*d),
+/// How long the credentials from this response live: `Ok(None)` when the response does
+/// not say, an error (the value as sent) when what it says is not a lifetime from zero to
+/// [`MAX_LIFETIME`].
+pub(super) fn lifetime(expiry: &Expiry, ex: &Exchange) -> Result<Option<Duration>, String> {
+    let secs = match expiry {
+        Expiry::Fixed(d) => return Ok(Some(*d)),
         Expiry::JsonPath(p) => {
-            let doc = ex.json()?;
-            let v = p.compiled.query(doc).exactly_one().ok()?;
-            let secs = v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
-            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+            let Some(v) = ex.json().and_then(|doc| p.compiled.query(doc).exactly_one().ok()) else {
+                return Ok(None);
+            };
+            match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+                Some(secs) => (secs, v.to_string()),
+                None => return Ok(None),
+            }
         }
+    };
+    match Duration::try_from_secs_f64(secs.0) {
+        Ok(d) if d <= MAX_LIFETIME => Ok(Some(d)),
+        _ => Err(secs.1),
     }
 }
 
@@ -71,7 +80,9 @@ impl Runner<'_, '_, '_, '_> {
 
     /// Credentials valid for `lifetime` from now: renew them a little before.
     pub(super) fn track_expiry(&mut self, lifetime: Duration) {
-        let at = Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime));
+        let lifetime = lifetime.min(MAX_LIFETIME);
+        let now = Instant::now();
+        let at = now.checked_add(lifetime.saturating_sub(refresh_margin(lifetime))).unwrap_or(now);
         self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
     }
 }
@@ -79,6 +90,28 @@ impl Runner<'_, '_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn token(body: &str) -> Exchange {
+        Exchange::new(200, vec![("content-type".into(), "application/json".into())], body.as_bytes().to_vec())
+    }
+
+    fn from_json(body: &str) -> Result<Option<Duration>, String> {
+        let f =
+            crate::testing::Fixture::new("auth:\n  - url: x\n    expires_in: $.expires_in\nrequests: []\n");
+        let expiry = f.collection.auth[0].lifecycle.expires_in.clone().expect("expiry");
+        lifetime(&expiry, &token(body))
+    }
+
+    #[test]
+    fn token_lifetimes_out_of_range_are_errors_not_panics() {
+        assert_eq!(from_json(r#"{"expires_in": 3600}"#), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(from_json(r#"{"expires_in": "0.25"}"#), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(from_json(r#"{"access_token": "t"}"#), Ok(None), "no lifetime given");
+        for huge in ["1e19", "1e300", "18446744073709551615", "-1", "315360001"] {
+            let body = format!(r#"{{"expires_in": {huge}}}"#);
+            assert!(from_json(&body).is_err(), "{huge}");
+        }
+    }
 
     #[test]
     fn renewal_margin_is_a_tenth_of_the_lifetime_capped_at_thirty_seconds() {

@@ -86,6 +86,19 @@ impl Runner<'_, '_, '_, '_> {
         }
         let mut failures: Vec<Failure> = stopped.into_iter().collect();
         let captured = self.capture_all(step, &ex, &mut failures);
+        let lifetime = match step.lifecycle.expires_in.as_ref().map(|e| lifetime(e, &ex)) {
+            Some(Ok(l)) => l,
+            Some(Err(value)) => {
+                failures.push(Failure {
+                    span: step.name_span,
+                    subject: "expires_in".into(),
+                    expected: "a lifetime from 0 to 10 years, in seconds".into(),
+                    actual: crate::assert::excerpt(&value, 40),
+                });
+                None
+            }
+            None => None,
+        };
         self.sink.event(&Event::Exchange { request, response: Some(&ex) });
         // A wrong status explains a missing capture better than the capture does: list it first.
         let mut checked = assert::check(step, &ex, ctx);
@@ -104,7 +117,7 @@ impl Runner<'_, '_, '_, '_> {
                 }
             }
         }
-        self.remember(step, key, &ex, captured);
+        self.remember(step, key, lifetime, captured);
         outcome
     }
 
@@ -131,7 +144,7 @@ impl Runner<'_, '_, '_, '_> {
             self.scope.set_json(name, value);
         }
         if let Some(t) = entry.expires_at {
-            let left = Duration::from_secs(u64::try_from(t - unix_now()).unwrap_or(0));
+            let left = Duration::from_secs(u64::try_from(t.saturating_sub(unix_now())).unwrap_or(0));
             self.track_expiry(left);
         }
         let saved = jiff::Timestamp::from_second(entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
@@ -189,14 +202,22 @@ impl Runner<'_, '_, '_, '_> {
     }
 
     /// Tracks the credentials' lifetime and keeps `once:`/`cache:` results for later.
-    fn remember(&mut self, step: &CompiledStep<'_>, key: Option<String>, ex: &Exchange, captured: Captured) {
-        let lifetime = step.lifecycle.expires_in.as_ref().and_then(|e| lifetime(e, ex));
+    fn remember(
+        &mut self,
+        step: &CompiledStep<'_>,
+        key: Option<String>,
+        lifetime: Option<Duration>,
+        captured: Captured,
+    ) {
         if let Some(l) = lifetime {
             self.track_expiry(l);
         }
         let Some(key) = key else { return };
-        let expires_at =
-            if step.lifecycle.once { None } else { lifetime.map(|l| unix_now() + l.as_secs() as i64) };
+        let expires_at = if step.lifecycle.once {
+            None
+        } else {
+            lifetime.map(|l| unix_now().saturating_add(i64::try_from(l.as_secs()).unwrap_or(i64::MAX)))
+        };
         let entry = Entry {
             collection: self.collection_id.clone(),
             environment: self.persist.environment.clone(),

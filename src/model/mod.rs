@@ -20,6 +20,12 @@ use crate::yaml::Node;
 
 mod slots;
 
+/// The longest timeout a step or run may set: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The longest lifetime a credential may have, from a collection or a token server:
+/// ten years. Longer values are refused, never wrapped or clamped silently.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// A parsed collection file.
 #[derive(Debug, Clone)]
 pub struct Collection {

@@ -13,8 +13,8 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
-    Expiry, IncludeSpec, JsonType, Lifecycle, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec,
-    StatusExpect, StatusPattern, Step,
+    Expiry, IncludeSpec, JsonType, Lifecycle, MAX_LIFETIME, MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec,
+    Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
@@ -252,7 +252,7 @@ impl Parser<'_> {
             headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
             query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
             auth: self.auth_shorthand(map),
-            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout")),
+            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
         }
     }
 
@@ -316,7 +316,7 @@ impl Parser<'_> {
             headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
             body,
             auth: self.auth_shorthand(map),
-            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout")),
+            timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
             captures: field(map, "capture").map_or_else(Vec::new, |n| self.captures(n)),
             expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
             span: node.span,
@@ -356,14 +356,8 @@ impl Parser<'_> {
         };
         let interval = match field(m, "interval") {
             None => Duration::from_secs(1),
-            Some(n) => self.duration(n, "retry.interval")?,
+            Some(n) => self.duration(n, "retry.interval", MAX_RETRY_INTERVAL)?,
         };
-        if interval > Duration::from_secs(300) {
-            self.err(
-                Diagnostic::error(Code::BadRetry, "`retry.interval` is longer than 5 minutes")
-                    .at(field(m, "interval").map_or(node.span, |n| n.span), "too long"),
-            );
-        }
         let until = field(m, "until").map(|n| self.expect(n));
         let fail_if = field(m, "fail_if").map(|n| self.expect(n));
         Some(RetrySpec { count, interval, until, fail_if, span: node.span })
@@ -433,7 +427,7 @@ impl Parser<'_> {
     fn expiry(&mut self, node: &Node) -> Option<Expiry> {
         match &node.value {
             Value::Str(s) if s.starts_with('$') => self.jsonpath(s, node.span).map(Expiry::JsonPath),
-            _ => self.duration(node, "expires_in").map(Expiry::Fixed),
+            _ => self.duration(node, "expires_in", MAX_LIFETIME).map(Expiry::Fixed),
         }
     }
 
@@ -566,23 +560,33 @@ impl Parser<'_> {
         Some(AuthSpec::Basic { username: username?, password: password? })
     }
 
-    fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+    /// A positive duration of at most `max`: whole or fractional seconds, or text like `500ms`.
+    fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
         let parsed = match &node.value {
-            Value::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
-            Value::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Value::Int(i) if *i > 0 => Some(Duration::from_secs(i.unsigned_abs())),
+            Value::Float(f) if *f > 0.0 => Duration::try_from_secs_f64(*f).ok().or(Some(Duration::MAX)),
             Value::Str(s) => jiff::SignedDuration::from_str(s)
                 .ok()
                 .filter(|d| d.is_positive())
                 .and_then(|d| Duration::try_from(d).ok()),
             _ => None,
         };
-        if parsed.is_none() {
-            self.err(
+        match parsed {
+            None => self.err(
                 Diagnostic::error(Code::BadDuration, format!("`{what}` is not a positive duration"))
                     .at(node.span, "expected e.g. `5s`, `500ms`, `1m` or a number of seconds"),
-            );
+            ),
+            Some(d) if d > max => self.err(
+                Diagnostic::error(
+                    Code::BadDuration,
+                    format!("`{what}` is longer than {}", long_duration(max)),
+                )
+                .at(node.span, "out of range")
+                .help(format!("give `{what}` a value up to {}", long_duration(max))),
+            ),
+            Some(d) => return Some(d),
         }
-        parsed
+        None
     }
 
     fn jsonpath(&mut self, text: &str, span: Span) -> Option<Compiled<JsonPath>> {
@@ -866,6 +870,22 @@ impl Parser<'_> {
     }
 }
 
+/// The longest pause between polling attempts.
+const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// A limit in words: `5 minutes`, `1 day`, `10 years`.
+fn long_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        s if s % (365 * 86_400) == 0 => (s / (365 * 86_400), "year"),
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3600 == 0 => (s / 3600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// How to write a field whose shape was wrong.
 fn shape_hint(what: &str) -> Option<String> {
     let last = what.rsplit('.').next().unwrap_or(what);
@@ -946,5 +966,50 @@ mod tests {
         let c = parse_str("requests:\n  - url: /a\n  - method: post\n    url: /b\n").expect("valid");
         assert_eq!(c.requests[0].name, "GET /a");
         assert_eq!(c.requests[1].name, "POST /b");
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+    use crate::testing::Fixture;
+
+    fn duration_problem(field: &str) -> String {
+        let mut map = crate::source::SourceMap::default();
+        let text = format!("auth:\n  - url: x\n{field}\nrequests: []\n");
+        let id = map.add("t.yaml", text.clone());
+        let node = crate::yaml::parse(map.get(id).expect("file"), id).expect("yaml");
+        let errs = parse_collection(&node, id, &text, "t").expect_err("out of range");
+        assert_eq!(errs[0].code, "bad-duration", "{field}");
+        errs[0].message.clone()
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        assert_eq!(duration_problem("    timeout: 1e20"), "`timeout` is longer than 1 day");
+        assert_eq!(duration_problem("    timeout: 90000"), "`timeout` is longer than 1 day");
+        assert_eq!(duration_problem("    expires_in: 1e300"), "`expires_in` is longer than 10 years");
+        assert_eq!(
+            duration_problem("    expires_in: 9223372036854775807"),
+            "`expires_in` is longer than 10 years"
+        );
+        assert_eq!(
+            duration_problem("    retry: {interval: 1e300}"),
+            "`retry.interval` is longer than 5 minutes"
+        );
+        assert_eq!(duration_problem("    timeout: -1"), "`timeout` is not a positive duration");
+    }
+
+    #[test]
+    fn durations_within_range_parse_from_numbers_and_text() {
+        let f = Fixture::new(
+            "auth:\n  - url: x\n    timeout: 1.5\n    expires_in: 315360000\nrequests:\n  - url: y\n    timeout: 250ms\n",
+        );
+        assert_eq!(f.collection.auth[0].timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(f.collection.requests[0].timeout, Some(Duration::from_millis(250)));
+        assert!(
+            matches!(f.collection.auth[0].lifecycle.expires_in, Some(Expiry::Fixed(d)) if d == MAX_LIFETIME)
+        );
+        assert_eq!(long_duration(Duration::from_secs(90)), "90 seconds");
     }
 }

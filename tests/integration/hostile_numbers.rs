@@ -1,0 +1,61 @@
+//! Numbers a hostile token server sends: out of range is a clear failure, never a panic.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::support::Test;
+
+/// A raw HTTP server on 127.0.0.1:0 that answers every request with `body` as JSON, for at
+/// most `max` connections or ten seconds, whichever comes first.
+fn answering(body: &'static str, max: usize) -> (String, std::thread::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < max && Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+            served += 1;
+        }
+        served
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_token_lifetime_out_of_range_fails_the_auth_step_without_a_panic() {
+    for body in [
+        r#"{"access_token":"tok-1e19","expires_in":1e19}"#,
+        r#"{"access_token":"tok-max","expires_in":18446744073709551615}"#,
+        r#"{"access_token":"tok-neg","expires_in":-5}"#,
+    ] {
+        let (url, server) = answering(body, 1);
+        let yaml = format!(
+            "auth:\n  oauth2:\n    token_url: {url}/token\n    client_id: app\n    client_secret: s3cret-value\nrequests:\n  - url: {url}/api\n"
+        );
+        let t = Test::new().collection("c.yaml", &yaml);
+        let report = t.path("report.json");
+        let out = t.clone().args(&["run", "c.yaml", "--report", &format!("json={report}")]).run();
+        assert_eq!(out.code, 4, "{body}\n{}", out.all());
+        assert!(!out.all().contains("panicked"), "{}", out.all());
+        assert!(out.stdout.contains("expires_in: expected a lifetime from 0 to 10 years"), "{}", out.stdout);
+        let written = std::fs::read_to_string(&report).expect("the report is still written");
+        assert!(written.contains("\"exit_code\": 4"), "{written}");
+        assert!(!out.all().contains("s3cret-value") && !out.all().contains("tok-"), "{}", out.all());
+        assert_eq!(server.join().expect("server"), 1, "only the token request was sent");
+    }
+}

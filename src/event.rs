@@ -105,6 +105,8 @@ pub enum Note {
         status: u16,
         /// How long baton waited.
         wait: Duration,
+        /// What `Retry-After` asked for (more than `wait` when capped by the timeout).
+        asked: Duration,
     },
     /// `retry.fail_if` matched at this attempt, ending the poll.
     PollStopped {
@@ -127,7 +129,13 @@ impl std::fmt::Display for Note {
             Note::Refresh(why) => write!(f, "refresh: {why}"),
             Note::RetriedAfter401 => f.write_str("retried after 401 and re-authentication"),
             Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
-            Note::Throttled { status, wait } => {
+            Note::Throttled { status, wait, asked } if asked > wait => write!(
+                f,
+                "waited {} after {status} (Retry-After asked {}; capped by the request's timeout)",
+                human_duration(*wait),
+                human_duration(*asked)
+            ),
+            Note::Throttled { status, wait, .. } => {
                 write!(f, "waited {} after {status} (Retry-After)", human_duration(*wait))
             }
             Note::PollStopped { attempt } => write!(f, "polling stopped at attempt {attempt}"),
@@ -286,10 +294,27 @@ mod tests {
     }
 
     #[test]
+    fn a_capped_wait_says_what_was_asked() {
+        let capped = Note::Throttled {
+            status: 503,
+            wait: Duration::from_secs(30),
+            asked: Duration::from_secs(100_000),
+        };
+        assert_eq!(
+            capped.to_string(),
+            "waited 30.0 s after 503 (Retry-After asked 100000.0 s; capped by the request's timeout)"
+        );
+    }
+
+    #[test]
     fn notes_are_typed_and_read_as_one_line() {
         let mut o = outcome(Role::Request, StepResult::Passed);
         assert_eq!(o.notes_text(), None);
-        o.notes.push(Note::Throttled { status: 429, wait: Duration::from_millis(1500) });
+        o.notes.push(Note::Throttled {
+            status: 429,
+            wait: Duration::from_millis(1500),
+            asked: Duration::from_millis(1500),
+        });
         o.notes.push(Note::Attempts { attempt: 3, of: 5 });
         o.notes.push(Note::Again(RenewReason::Got401));
         assert_eq!(

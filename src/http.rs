@@ -140,6 +140,11 @@ impl HttpClient {
         Ok(HttpClient { client, timeout })
     }
 
+    /// The timeout `req` is sent with: its own (the step's), else the run's.
+    pub fn timeout_for(&self, req: &ResolvedRequest) -> Duration {
+        req.timeout.unwrap_or(self.timeout)
+    }
+
     /// Sends one request and reads the whole response.
     pub async fn send(&self, req: &ResolvedRequest) -> Result<Exchange, HttpError> {
         let url = reqwest::Url::parse(&req.url)

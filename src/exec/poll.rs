@@ -17,8 +17,6 @@ use super::Runner;
 const MAX_THROTTLE_RETRIES: u32 = 3;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The wait after a throttled answer without `Retry-After`.
-const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(1);
 
 /// `Retry-After` as seconds or an HTTP date (relative to `now`, Unix seconds).
 pub(super) fn retry_after(value: Option<&str>, now: i64) -> Option<Duration> {
@@ -34,11 +32,25 @@ fn retry_after_of(ex: &Exchange) -> Option<Duration> {
     retry_after(ex.header("retry-after"), super::persist::unix_now())
 }
 
-/// How long to wait after a throttled answer, when the step did not ask for that status.
-fn throttle_wait(step: &CompiledStep<'_>, ex: &Exchange) -> Option<Duration> {
+/// A wait a server asked for, and the wait baton will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Wait {
+    /// What `Retry-After` asked for.
+    pub asked: Duration,
+    /// What baton waits: the ask, capped by the request's timeout and [`MAX_RETRY_AFTER`].
+    pub wait: Duration,
+}
+
+/// The wait after a throttled answer (429/503 with a `Retry-After` the step did not ask
+/// for); `None` when the answer is final. A throttled answer without `Retry-After` is
+/// final: the server did not say when to come back.
+fn throttle_wait(step: &CompiledStep<'_>, ex: &Exchange, cap: Duration) -> Option<Wait> {
     let expected = step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(ex.status)));
-    (matches!(ex.status, 429 | 503) && !expected)
-        .then(|| retry_after_of(ex).unwrap_or(DEFAULT_THROTTLE_WAIT).min(MAX_RETRY_AFTER))
+    if !matches!(ex.status, 429 | 503) || expected {
+        return None;
+    }
+    let asked = retry_after_of(ex)?;
+    Some(Wait { asked, wait: asked.min(cap) })
 }
 
 /// What one polled answer means.
@@ -87,6 +99,8 @@ impl Runner<'_, '_, '_, '_> {
     ) -> Result<(Exchange, Option<Failure>), HttpError> {
         let retry = step.retry.as_ref();
         let attempts = retry.map_or(1, |r| r.count);
+        // No wait a server asks for outlasts the request's own timeout.
+        let cap = self.client.timeout_for(request).min(MAX_RETRY_AFTER);
         let (mut throttled, mut attempt) = (0, 0);
         loop {
             attempt += 1;
@@ -105,11 +119,11 @@ impl Runner<'_, '_, '_, '_> {
                 Err(e) => return Err(e),
             };
             if throttled < MAX_THROTTLE_RETRIES
-                && let Some(wait) = throttle_wait(step, &ex)
+                && let Some(Wait { asked, wait }) = throttle_wait(step, &ex, cap)
             {
                 throttled += 1;
                 self.show_attempt(request, &ex);
-                notes.push(Note::Throttled { status: ex.status, wait });
+                notes.push(Note::Throttled { status: ex.status, wait, asked });
                 tokio::time::sleep(wait).await;
                 attempt -= 1;
                 continue;
@@ -129,8 +143,7 @@ impl Runner<'_, '_, '_, '_> {
                 Poll::Again => {}
             }
             self.show_attempt(request, &ex);
-            tokio::time::sleep(r.interval.max(retry_after_of(&ex).unwrap_or_default().min(MAX_RETRY_AFTER)))
-                .await;
+            tokio::time::sleep(r.interval.max(retry_after_of(&ex).unwrap_or_default().min(cap))).await;
         }
     }
 

@@ -1,4 +1,5 @@
-//! Numbers a hostile token server sends: out of range is a clear failure, never a panic.
+//! Numbers a hostile server sends: out of range is a clear failure, never a panic, and
+//! no wait it asks for outlasts the request's timeout.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -9,13 +10,23 @@ use crate::support::Test;
 /// A raw HTTP server on 127.0.0.1:0 that answers every request with `body` as JSON, for at
 /// most `max` connections or ten seconds, whichever comes first.
 fn answering(body: &'static str, max: usize) -> (String, std::thread::JoinHandle<usize>) {
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    answering_in_turn(vec![response; max])
+}
+
+/// A raw HTTP server that gives the raw `responses` in turn, one per connection, then
+/// stops (or after ten seconds); it returns how many it gave.
+fn answering_in_turn(responses: Vec<String>) -> (String, std::thread::JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let handle = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut served = 0;
-        while served < max && Instant::now() < deadline {
+        while served < responses.len() && Instant::now() < deadline {
             let Ok((mut conn, _)) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
@@ -24,11 +35,7 @@ fn answering(body: &'static str, max: usize) -> (String, std::thread::JoinHandle
             let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(response.as_bytes());
+            let _ = conn.write_all(responses[served].as_bytes());
             served += 1;
         }
         served
@@ -58,4 +65,36 @@ fn a_token_lifetime_out_of_range_fails_the_auth_step_without_a_panic() {
         assert!(!out.all().contains("s3cret-value") && !out.all().contains("tok-"), "{}", out.all());
         assert_eq!(server.join().expect("server"), 1, "only the token request was sent");
     }
+}
+
+fn raw(status: &str, extra: &str) -> String {
+    format!("HTTP/1.1 {status}\r\n{extra}content-length: 2\r\nconnection: close\r\n\r\nok")
+}
+
+#[test]
+fn a_retry_after_longer_than_the_timeout_is_capped_by_it() {
+    let (url, server) =
+        answering_in_turn(vec![raw("503 Service Unavailable", "retry-after: 100000\r\n"), raw("200 OK", "")]);
+    let t = Test::new().collection("c.yaml", &format!("requests:\n  - name: busy\n    url: {url}/x\n"));
+    let started = Instant::now();
+    let out = t.args(&["run", "c.yaml", "--timeout", "1s"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        crate::support::squeeze(&out.stdout)
+            .contains("(waited 1.0 s after 503 (Retry-After asked 100000.0 s; capped"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(server.join().expect("server"), 2);
+}
+
+#[test]
+fn a_throttled_answer_without_retry_after_is_final() {
+    let (url, server) = answering_in_turn(vec![raw("503 Service Unavailable", ""), raw("200 OK", "")]);
+    let t = Test::new().collection("c.yaml", &format!("requests:\n  - name: busy\n    url: {url}/x\n"));
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "the 503 stands: {}", out.all());
+    assert!(!out.stdout.contains("waited"), "{}", out.stdout);
+    drop(server); // it still waits for a second connection that never comes; it stops by itself
 }

@@ -93,7 +93,7 @@ fn check_rest(
                     span: n.span(),
                     subject: "body".into(),
                     expected: format!("to contain {needle:?}"),
-                    actual: excerpt(&text, 200),
+                    actual: ctx.excerpt(&text, 200),
                 })
             });
             out.extend(checked.err());
@@ -176,10 +176,6 @@ pub fn excerpt(text: &str, max: usize) -> String {
     out
 }
 
-fn show(v: Option<&Json>) -> String {
-    v.map_or_else(|| "nothing (no match)".to_string(), |v| excerpt(&v.to_string(), 300))
-}
-
 fn num(v: &Json) -> Option<f64> {
     match v {
         Json::Number(n) => n.as_f64(),
@@ -207,7 +203,7 @@ fn matcher(
     ctx: &RenderContext<'_>,
     out: &mut Vec<Failure>,
 ) {
-    let actual = Actual { value: actual, subject, text_mode };
+    let actual = Actual { value: actual, subject, text_mode, ctx };
     for c in &m.checks {
         let rendered = |n: &Template<'_>| ctx.render(n).map_err(|e| render_failure(n, e));
         let result = match c {
@@ -232,11 +228,17 @@ struct Actual<'v> {
     subject: &'v str,
     /// Headers are text: `3` equals `"3"`.
     text_mode: bool,
+    ctx: &'v RenderContext<'v>,
 }
 
 impl Actual<'_> {
+    /// The actual value for a message: a masked excerpt.
+    fn show(&self) -> String {
+        self.value.map_or_else(|| "nothing (no match)".to_string(), |v| self.ctx.excerpt(&v.to_string(), 300))
+    }
+
     fn fail(&self, expected: String, span: Span) -> Failure {
-        Failure { span, subject: self.subject.to_string(), expected, actual: show(self.value) }
+        Failure { span, subject: self.subject.to_string(), expected, actual: self.show() }
     }
 
     fn equals(&self, want: &Json, span: Span) -> Result<(), Failure> {
@@ -265,8 +267,8 @@ impl Actual<'_> {
             (l, _) => {
                 let mut f = self.fail(format!("length {}", as_text(want)), span);
                 f.actual = l.map_or_else(
-                    || format!("{} (no length)", show(self.value)),
-                    |l| format!("length {l}: {}", show(self.value)),
+                    || format!("{} (no length)", self.show()),
+                    |l| format!("length {l}: {}", self.show()),
                 );
                 Err(f)
             }
@@ -305,7 +307,7 @@ impl Actual<'_> {
             Some(a) if t.matches(a) => Ok(()),
             Some(a) => {
                 let mut f = self.fail(format!("type {}", type_name(t)), span);
-                f.actual = format!("{} {}", JsonType::of(a), show(self.value));
+                f.actual = format!("{} {}", JsonType::of(a), self.show());
                 Err(f)
             }
             None => Err(self.fail(format!("type {}", type_name(t)), span)),

@@ -26,6 +26,7 @@ mod load;
 mod model;
 mod parse;
 mod plan;
+mod printable;
 mod recipe;
 mod report;
 mod resolve;

@@ -83,6 +83,22 @@ impl Masker {
         self.inner.read().ok().and_then(|i| i.matcher.as_ref().map(|m| m.is_match(text))).unwrap_or(false)
     }
 
+    /// The first `max` characters of `text`, masked *before* it is cut, so no part of a
+    /// secret that straddles the cut can show. Only a window of `max` plus the longest
+    /// secret spelling is read, so a huge body costs no more than a short one.
+    pub fn excerpt(&self, text: &str, max: usize) -> String {
+        let longest =
+            self.inner.read().map(|i| i.patterns.iter().map(|p| p.chars().count()).max()).ok().flatten();
+        let window_len = max.saturating_add(longest.unwrap_or(0));
+        let end = text.char_indices().nth(window_len).map_or(text.len(), |(i, _)| i);
+        let masked = self.mask(&text[..end]);
+        let mut out: String = masked.chars().take(max).collect();
+        if masked.chars().nth(max).is_some() || end < text.len() {
+            out.push('…');
+        }
+        out
+    }
+
     /// `text` with every secret spelling replaced by [`MASK`].
     pub fn mask(&self, text: &str) -> String {
         let Ok(inner) = self.inner.read() else {
@@ -144,6 +160,21 @@ pub fn basic_credential(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_mask_before_they_cut() {
+        let m = Masker::default();
+        let secret = "s3cr3t-0123456789-abcdefghijklmnop-XYZ";
+        m.add(secret);
+        for cut in 1..secret.len() + 4 {
+            let text = format!("{}{secret} and more", "x".repeat(cut));
+            let shown = m.excerpt(&text, cut + 10);
+            assert!(!shown.contains("s3cr"), "cut {cut}: {shown}");
+            assert!(shown.ends_with('…'), "{shown}");
+        }
+        assert_eq!(m.excerpt("short", 10), "short");
+        assert_eq!(Masker::default().excerpt("abcdef", 3), "abc…");
+    }
 
     #[test]
     fn secret_names_cover_credentials_not_their_metadata() {

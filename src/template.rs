@@ -531,12 +531,27 @@ fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
 pub struct RenderContext<'r> {
     vars: MjValue,
     sources: &'r SourceMap,
+    masker: Option<Masker>,
 }
 
 impl<'r> RenderContext<'r> {
     /// A context over a snapshot of `scope`.
     pub fn new(scope: &Scope, sources: &'r SourceMap) -> Self {
-        RenderContext { vars: Arc::new(scope.clone()).context(), sources }
+        RenderContext { vars: Arc::new(scope.clone()).context(), sources, masker: None }
+    }
+
+    /// The same context; excerpts it makes of response text are masked before they are cut.
+    pub fn masking(mut self, masker: &Masker) -> Self {
+        self.masker = Some(masker.clone());
+        self
+    }
+
+    /// The first `max` characters of `text` for a message (masked first, when masking).
+    pub fn excerpt(&self, text: &str, max: usize) -> String {
+        match &self.masker {
+            Some(m) => m.excerpt(text, max),
+            None => crate::assert::excerpt(text, max),
+        }
     }
 
     /// Renders a value, keeping its JSON type.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::assert::{self, Failure, excerpt};
+use crate::assert::{self, Failure};
 use crate::capture::capture;
 use crate::event::{Event, StepError, StepOutcome, StepResult};
 use crate::exchange::{Exchange, ResolvedRequest};
@@ -39,7 +39,7 @@ impl Runner<'_, '_, '_, '_> {
             outcome.result = StepResult::Skipped(reason);
             return outcome;
         }
-        let ctx = RenderContext::new(&self.scope, self.sources);
+        let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
         let request = match resolve(step, &ctx, &self.base_dir, &plan.masker) {
             Ok(r) => r,
             Err(e) => {
@@ -93,7 +93,7 @@ impl Runner<'_, '_, '_, '_> {
                     span: step.name_span,
                     subject: "expires_in".into(),
                     expected: "a lifetime from 0 to 10 years, in seconds".into(),
-                    actual: crate::assert::excerpt(&value, 40),
+                    actual: self.plan.masker.excerpt(&value, 40),
                 });
                 None
             }
@@ -104,7 +104,7 @@ impl Runner<'_, '_, '_, '_> {
         let mut checked = assert::check(step, &ex, ctx);
         checked.append(&mut failures);
         if !checked.is_empty() {
-            outcome.body_excerpt = Some(excerpt(&ex.text(), 300));
+            outcome.body_excerpt = Some(self.plan.masker.excerpt(&ex.text(), 300));
             outcome.result = StepResult::Failed(checked);
             return outcome;
         }

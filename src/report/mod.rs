@@ -15,6 +15,7 @@ pub use terminal::Terminal;
 
 use crate::assert::Failure;
 use crate::event::{StepOutcome, StepResult};
+use crate::printable::{block, line};
 use crate::snapshot::Verdict;
 use crate::source::{SourceMap, Span};
 
@@ -82,10 +83,11 @@ pub struct Problem {
 }
 
 fn failure_problem(f: &Failure, sources: &SourceMap) -> Problem {
+    let (expected, actual) = (line(&f.expected), line(&f.actual));
     Problem {
         is_error: false,
-        message: format!("{}: expected {}", f.subject, f.expected),
-        detail: format!("expected: {}\nactual: {}", f.expected, f.actual),
+        message: format!("{}: expected {expected}", line(&f.subject)),
+        detail: format!("expected: {expected}\nactual: {actual}"),
         position: position(sources, f.span),
     }
 }
@@ -96,7 +98,7 @@ pub fn problems(s: &StepOutcome, sources: &SourceMap) -> Vec<Problem> {
         StepResult::Failed(failures) => failures.iter().map(|f| failure_problem(f, sources)).collect(),
         StepResult::Error(e) => vec![Problem {
             is_error: true,
-            message: e.message.clone(),
+            message: line(&e.message).into_owned(),
             detail: e.help.clone().unwrap_or_default(),
             position: e.span.and_then(|sp| position(sources, sp)),
         }],
@@ -104,7 +106,9 @@ pub fn problems(s: &StepOutcome, sources: &SourceMap) -> Vec<Problem> {
     };
     if let Some((path, verdict)) = &s.snapshot {
         let (message, detail) = match verdict {
-            Verdict::Mismatch(diff) => (format!("snapshot mismatch: {}", path.display()), diff.clone()),
+            Verdict::Mismatch(diff) => {
+                (format!("snapshot mismatch: {}", path.display()), block(diff).into_owned())
+            }
             Verdict::Missing => (format!("snapshot missing: {}", path.display()), "not written in CI".into()),
             _ => return out,
         };

@@ -7,11 +7,11 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::assert::excerpt;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult, human_duration};
 use crate::exit::Exit;
 use crate::model::Role;
+use crate::printable::{block, line};
 use crate::secret::Masker;
 use crate::snapshot::Verdict;
 use crate::source::SourceMap;
@@ -76,12 +76,13 @@ impl Terminal {
         };
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
         // An unnamed step is named after its method and URL, which the line shows anyway.
-        let label = if s.named { format!("{}{role}", s.name) } else { role.trim_start().to_string() };
+        let label = if s.named { format!("{}{role}", line(&s.name)) } else { role.trim_start().to_string() };
         let pad = self.name_width.saturating_sub(label.chars().count());
         let detail = match (&s.result, &s.url) {
-            (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {reason}{DIM:#}"),
-            (StepResult::Reused(how), _) => format!("{DIM}{how}{DIM:#}"),
+            (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {}{DIM:#}", line(reason)),
+            (StepResult::Reused(how), _) => format!("{DIM}{}{DIM:#}", line(how)),
             (_, Some(url)) => {
+                let url = line(url);
                 let status = s.status.map_or_else(|| "---".to_string(), |c| c.to_string());
                 format!(
                     "{:<6} {url} {BOLD}{status}{BOLD:#} {DIM}{}{DIM:#}",
@@ -91,18 +92,17 @@ impl Terminal {
             }
             (_, None) => s.method.clone(),
         };
-        let note = s.notes_text().map_or_else(String::new, |n| format!(" {DIM}({n}){DIM:#}"));
+        let note = s.notes_text().map_or_else(String::new, |n| format!(" {DIM}({}){DIM:#}", line(&n)));
         let gap = if label.is_empty() && pad == 0 { "" } else { "  " };
         self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}{gap}{detail}{note}", ""));
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {
-                    let d = Diagnostic::error(
-                        Code::ExpectationFailed,
-                        format!("{}: expected {}", f.subject, f.expected),
-                    )
-                    .at(f.span, format!("expected {}", f.expected))
-                    .note(format!("actual: {}", f.actual));
+                    let (subject, expected) = (line(&f.subject), line(&f.expected));
+                    let d =
+                        Diagnostic::error(Code::ExpectationFailed, format!("{subject}: expected {expected}"))
+                            .at(f.span, format!("expected {expected}"))
+                            .note(format!("actual: {}", line(&f.actual)));
                     self.diagnostic(&d);
                 }
                 if s.role == Role::Auth
@@ -111,14 +111,14 @@ impl Terminal {
                     let status = s.status.map_or_else(String::new, |c| format!(" {c}"));
                     self.print(&format!(
                         "    auth step `{}` failed with{status}; response body: {}",
-                        s.name,
-                        excerpt(b, 300)
+                        line(&s.name),
+                        line(b)
                     ));
                 }
             }
             StepResult::Error(e) => {
-                let mut d =
-                    Diagnostic::error(Code::RequestFailed, e.message.clone()).with_exit(Exit::Runtime);
+                let mut d = Diagnostic::error(Code::RequestFailed, line(&e.message).into_owned())
+                    .with_exit(Exit::Runtime);
                 if let Some(span) = e.span {
                     d = d.at(span, "this request");
                 }
@@ -143,14 +143,14 @@ impl Terminal {
             )),
             Verdict::Mismatch(diff) => {
                 self.print(&format!("    {RED}snapshot mismatch: {path}{RED:#}"));
-                for line in diff.lines() {
-                    let style = match line.as_bytes().first() {
-                        Some(b'-') if !line.starts_with("---") => RED,
-                        Some(b'+') if !line.starts_with("+++") => GREEN,
+                for l in block(diff).lines() {
+                    let style = match l.as_bytes().first() {
+                        Some(b'-') if !l.starts_with("---") => RED,
+                        Some(b'+') if !l.starts_with("+++") => GREEN,
                         Some(b'@') => DIM,
                         _ => Style::new(),
                     };
-                    self.print(&format!("    {style}{line}{style:#}"));
+                    self.print(&format!("    {style}{l}{style:#}"));
                 }
                 self.print(&format!("    {DIM}accept the new response with --update-snapshots{DIM:#}"));
             }
@@ -212,13 +212,13 @@ impl Terminal {
         request: &crate::exchange::ResolvedRequest,
         response: Option<&crate::exchange::Exchange>,
     ) {
-        let mut t = format!("{BOLD}> {} {}{BOLD:#}\n", request.method, request.url);
+        let mut t = format!("{BOLD}> {} {}{BOLD:#}\n", request.method, line(&request.url));
         for (n, v) in &request.headers {
-            t.push_str(&format!("> {n}: {v}\n"));
+            t.push_str(&format!("> {}: {}\n", line(n), line(v)));
         }
         if let Some(body) = request.body.preview() {
             t.push_str(">\n");
-            for l in excerpt(&body, TRACE_BODY_LIMIT).lines() {
+            for l in block(&self.masker.excerpt(&body, TRACE_BODY_LIMIT)).lines() {
                 t.push_str(&format!("> {l}\n"));
             }
         }
@@ -230,7 +230,7 @@ impl Terminal {
                 human_duration(r.elapsed)
             ));
             for (n, v) in &r.headers {
-                t.push_str(&format!("< {n}: {v}\n"));
+                t.push_str(&format!("< {}: {}\n", line(n), line(v)));
             }
             if !r.body.is_empty() {
                 t.push_str("<\n");
@@ -238,7 +238,7 @@ impl Terminal {
                     Some(j) => serde_json::to_string_pretty(j).unwrap_or_default(),
                     None => r.text().into_owned(),
                 };
-                for l in excerpt(&body, TRACE_BODY_LIMIT).lines() {
+                for l in block(&self.masker.excerpt(&body, TRACE_BODY_LIMIT)).lines() {
                     t.push_str(&format!("< {l}\n"));
                 }
             }
@@ -252,7 +252,7 @@ impl Sink for Terminal {
         match event {
             Event::CollectionStarted { name, path, name_width } => {
                 self.name_width = (*name_width).min(40);
-                self.print(&format!("{BOLD}{name}{BOLD:#} {DIM}({}){DIM:#}", path.display()));
+                self.print(&format!("{BOLD}{}{BOLD:#} {DIM}({}){DIM:#}", line(name), path.display()));
             }
             Event::Exchange { request, response } => {
                 if self.verbose {

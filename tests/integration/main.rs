@@ -8,6 +8,7 @@ mod auth;
 mod ci;
 mod cli;
 mod hostile_numbers;
+mod hostile_output;
 mod invalid;
 mod robustness;
 mod run;

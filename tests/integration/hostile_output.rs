@@ -1,0 +1,69 @@
+//! Text from a hostile server cannot forge output lines or reach the terminal as control
+//! sequences: captured values, URLs, headers and bodies are printed escaped.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::support::Test;
+
+/// Answers every request (at most `max`, or for ten seconds) with a JSON body whose
+/// `next` field holds a newline, a fake GitHub command and an ESC sequence, and a header
+/// holding a C1 control sequence introducer (hyper refuses ESC in header values).
+fn forging_server(max: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < max && Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body =
+                r#"{"next":"/x\n::error ::forged\u001b[2J","note":"line1\r\n::warning ::also forged"}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-trace: a\u{9b}31mred\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+            served += 1;
+        }
+    });
+    url
+}
+
+#[test]
+fn captured_control_characters_are_printed_escaped() {
+    let url = forging_server(4);
+    let yaml = format!(
+        "vars: {{base: '{url}'}}\nrequests:\n  - name: first\n    url: '{{{{ base }}}}/start'\n    capture: {{next: $.next}}\n  - name: second\n    url: '{{{{ base }}}}{{{{ next }}}}'\n    expect: {{json: {{$.note: nothing}}}}\n"
+    );
+    let out = Test::new().collection("c.yaml", &yaml).args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 1, "the second step's expectation fails: {}", out.all());
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{name} has a line a CI system would take for a command:\n{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{name} carries a raw ESC:\n{text}");
+    }
+    assert!(
+        out.stdout.contains(r"/x\n::error ::forged\u{1b}[2J"),
+        "the URL is shown escaped:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(r"line1\r\n::warning ::also forged"),
+        "the actual value too:\n{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains(r"x-trace: a\u{9b}31mred"), "headers in -v traces:\n{}", out.stderr);
+    assert!(!out.all().contains('\u{9b}'), "no raw C1 control either");
+}

@@ -63,22 +63,36 @@ pub fn io_reason(e: &std::io::Error) -> String {
 
 /// Reads one file into the source map, checking size and encoding.
 pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Diagnostic::usage(Code::MissingPath, format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
-    })?;
+    };
+    // Read at most one byte past the limit: an endless file (`/dev/zero`, a pipe) costs
+    // no more than a file just over it.
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX_FILE_BYTES as u64 + 1), &mut bytes)
+        .map_err(cannot)?;
     if bytes.len() > MAX_FILE_BYTES {
+        let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         // Keep only the first line, so the message can still point at the file.
         let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
         let first = String::from_utf8_lossy(&first[..first.len().min(200)]).into_owned();
         let id = sources.add(path, first);
         return Err(Diagnostic::error(
             Code::FileTooLarge,
-            format!(
-                "`{}` is {:.1} MiB; collections are limited to {} MiB",
-                path.display(),
-                bytes.len() as f64 / 1048576.0,
-                MAX_FILE_BYTES / 1048576
-            ),
+            match size {
+                Some(len) => format!(
+                    "`{}` is {:.1} MiB; collections are limited to {} MiB",
+                    path.display(),
+                    len as f64 / 1048576.0,
+                    MAX_FILE_BYTES / 1048576
+                ),
+                None => format!(
+                    "`{}` holds more than {} MiB; collections are limited to that",
+                    path.display(),
+                    MAX_FILE_BYTES / 1048576
+                ),
+            },
         )
         .at(Span::new(id, 0, 0), "this file")
         .help("split it into several collections, or move large payloads into files sent with `multipart:`")
@@ -107,6 +121,17 @@ pub fn read(path: &Path, sources: &mut SourceMap) -> Result<FileId, Diagnostic> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_file_is_read_only_up_to_the_limit() {
+        let mut sources = SourceMap::default();
+        let started = std::time::Instant::now();
+        let d = read(Path::new("/dev/zero"), &mut sources).expect_err("too large");
+        assert_eq!(d.code, Code::FileTooLarge);
+        assert_eq!(d.message, "`/dev/zero` holds more than 4 MiB; collections are limited to that");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
 
     fn names(files: &[PathBuf]) -> Vec<String> {
         files.iter().map(|f| f.file_name().expect("name").to_string_lossy().into_owned()).collect()

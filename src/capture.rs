@@ -74,6 +74,14 @@ pub fn describe_body(ex: &Exchange) -> String {
         return "empty".to_string();
     }
     let kind = ex.media_type().unwrap_or_else(|| "without a content type".to_string());
+    let says_json = kind == "application/json" || kind.ends_with("+json");
+    if says_json && ex.json().is_none() {
+        // The server says JSON but sent something else: say where it stops being JSON.
+        let why = serde_json::from_slice::<serde::de::IgnoredAny>(&ex.body)
+            .err()
+            .map_or_else(String::new, |e| format!(": {e}"));
+        return format!("{kind} that is not valid JSON ({} bytes{why})", ex.body.len());
+    }
     format!("{kind} ({} bytes)", ex.body.len())
 }
 
@@ -117,6 +125,15 @@ mod tests {
         assert_eq!(capture(&s[2], &ex), Ok(json!("ok token=ab12 end")));
         assert_eq!(capture(&s[3], &ex), Ok(json!("ab12")), "group 1, not the whole match");
         assert_eq!(capture(&s[4], &ex), Err(CaptureError::NoHeader { name: "X-None".into() }));
+    }
+
+    #[test]
+    fn a_body_that_claims_json_but_is_not_says_where_it_breaks() {
+        let ex = Exchange::new(200, vec![("content-type".into(), "application/json".into())], b"{\"a\": 1,}".to_vec());
+        assert_eq!(
+            describe_body(&ex),
+            "application/json that is not valid JSON (9 bytes: key must be a string at line 1 column 9)"
+        );
     }
 
     #[test]

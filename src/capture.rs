@@ -129,7 +129,11 @@ mod tests {
 
     #[test]
     fn a_body_that_claims_json_but_is_not_says_where_it_breaks() {
-        let ex = Exchange::new(200, vec![("content-type".into(), "application/json".into())], b"{\"a\": 1,}".to_vec());
+        let ex = Exchange::new(
+            200,
+            vec![("content-type".into(), "application/json".into())],
+            b"{\"a\": 1,}".to_vec(),
+        );
         assert_eq!(
             describe_body(&ex),
             "application/json that is not valid JSON (9 bytes: key must be a string at line 1 column 9)"

@@ -163,12 +163,14 @@ pub struct CollectionOutcome {
     pub steps: Vec<StepOutcome>,
     /// Wall time.
     pub elapsed: Duration,
+    /// baton itself failed (a bug) while running this collection; the last step says how.
+    pub crashed: bool,
 }
 
 impl CollectionOutcome {
     /// The exit code this outcome implies.
     pub fn exit(&self) -> Exit {
-        let mut exit = Exit::Passed;
+        let mut exit = if self.crashed { Exit::Internal } else { Exit::Passed };
         for s in &self.steps {
             let e = match (&s.result, s.role) {
                 (StepResult::Error(_), _) | (StepResult::Failed(_), Role::Auth) => Exit::Runtime,
@@ -257,7 +259,13 @@ mod tests {
     }
 
     fn collection(steps: Vec<StepOutcome>) -> CollectionOutcome {
-        CollectionOutcome { name: "c".into(), path: PathBuf::new(), steps, elapsed: Duration::ZERO }
+        CollectionOutcome {
+            name: "c".into(),
+            path: PathBuf::new(),
+            steps,
+            elapsed: Duration::ZERO,
+            crashed: false,
+        }
     }
 
     fn failed() -> StepResult {

@@ -43,4 +43,4 @@ mod app;
 #[cfg(test)]
 mod testing;
 
-pub use app::run;
+pub use app::{install_panic_hook, run};

@@ -30,6 +30,7 @@ fn file_stem(path: &std::path::Path) -> String {
 
 pub(super) fn run_collections(opts: &RunOptions) -> Exit {
     let masker = Masker::default();
+    let _ = super::PANIC_MASKER.set(masker.clone());
     let files = match load::expand(&opts.paths) {
         Ok(f) => f,
         Err(d) => {
@@ -236,8 +237,13 @@ impl FileRun<'_> {
         } else {
             Terminal::new(masker, sources, verbose)
         };
-        let outcome =
-            execute(plan, self.client, self.sources, &self.opts.exec, &mut persist, &mut terminal).await;
+        let run = execute(plan, self.client, self.sources, &self.opts.exec, &mut persist, &mut terminal);
+        // A bug in baton ends this collection, not the run: the other files still run, the
+        // reports are written and the state entries made so far are saved.
+        let outcome = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+            Ok(outcome) => outcome,
+            Err(payload) => crashed(plan, self.sources, &payload, &mut terminal),
+        };
         terminal.finish();
         self.progress.done(&outcome.name, || {
             let _ = anstream::stdout().write_all(&out.take());
@@ -245,6 +251,50 @@ impl FileRun<'_> {
         });
         (outcome, persist.updates)
     }
+}
+
+/// The outcome of a collection whose run panicked: one error step saying so.
+fn crashed(
+    plan: &Plan<'_>,
+    sources: &SourceMap,
+    payload: &(dyn std::any::Any + Send),
+    sink: &mut dyn crate::event::Sink,
+) -> CollectionOutcome {
+    use crate::event::{Event, StepError, StepOutcome, StepResult};
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    let step = StepOutcome {
+        name: "(internal error)".into(),
+        named: true,
+        role: crate::model::Role::Request,
+        method: String::new(),
+        url: None,
+        status: None,
+        elapsed: std::time::Duration::ZERO,
+        result: StepResult::Error(StepError {
+            message: format!("baton hit a bug while running this collection: {what}"),
+            span: None,
+            help: Some("exit code 101; please report it with the collection (secrets removed)".into()),
+        }),
+        span: crate::source::Span::default(),
+        body_excerpt: None,
+        notes: Vec::new(),
+        snapshot: None,
+    };
+    sink.event(&Event::StepFinished(&step));
+    let path = sources.get(plan.file).map(|f| f.path.clone()).unwrap_or_default();
+    let outcome = CollectionOutcome {
+        name: plan.name.clone(),
+        path,
+        steps: vec![step],
+        elapsed: std::time::Duration::ZERO,
+        crashed: true,
+    };
+    sink.event(&Event::CollectionFinished(&outcome));
+    outcome
 }
 
 /// A cloneable in-memory writer: a parallel file's output, printed when the file is done.
@@ -350,5 +400,40 @@ fn report_orphan_snapshots(plans: &[Plan<'_>], sources: &SourceMap, masker: &Mas
                 masker,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Sink, StepResult};
+    use crate::testing::Fixture;
+
+    #[derive(Default)]
+    struct Seen(Vec<String>);
+
+    impl Sink for Seen {
+        fn event(&mut self, event: &Event<'_>) {
+            match event {
+                Event::StepFinished(s) => self.0.push(format!("step {}", s.name)),
+                Event::CollectionFinished(o) => self.0.push(format!("done {}", o.name)),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_collection_whose_run_panicked_is_an_internal_error_in_every_report() {
+        let f = Fixture::new("name: c\nrequests:\n  - url: http://h\n");
+        let plan = f.valid();
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("overflow"));
+        let mut seen = Seen::default();
+        let outcome = crashed(&plan, &f.sources, payload.as_ref(), &mut seen);
+        assert_eq!(outcome.exit(), Exit::Internal);
+        assert_eq!(Exit::Internal.code(), 101);
+        assert!(
+            matches!(&outcome.steps[0].result, StepResult::Error(e) if e.message.ends_with(": overflow"))
+        );
+        assert_eq!(seen.0, ["step (internal error)", "done c"]);
     }
 }

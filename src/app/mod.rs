@@ -47,6 +47,26 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
     }
 }
 
+/// The run's secrets, for the panic hook (set once, when collections are loaded).
+static PANIC_MASKER: std::sync::OnceLock<Masker> = std::sync::OnceLock::new();
+
+/// Replaces the default panic message (which could print a secret, and reads as a crash
+/// of the user's collection) with one masked line that says it is a bug in baton.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let text = format!("error[internal]: baton hit a bug{at}: {what}");
+        let masked = PANIC_MASKER.get().map_or_else(|| text.clone(), |m| m.mask(&text));
+        let _ = writeln!(std::io::stderr(), "{}", crate::printable::line(&masked));
+    }));
+}
+
 fn eprint(text: &str, masker: &Masker) {
     let _ = writeln!(anstream::stderr(), "{}", masker.mask(text.trim_end()));
 }

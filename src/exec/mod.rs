@@ -76,6 +76,7 @@ pub async fn execute(
         path,
         steps: std::mem::take(&mut runner.outcomes),
         elapsed: started.elapsed(),
+        crashed: false,
     };
     runner.sink.event(&Event::CollectionFinished(&outcome));
     outcome

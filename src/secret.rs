@@ -34,15 +34,60 @@ impl std::fmt::Debug for Masker {
     }
 }
 
-/// Spellings of a secret as it may appear on the wire or in output.
+/// Characters a URL path percent-encodes (the WHATWG path set).
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// Secrets shorter than this are masked only where they stand alone (not inside words),
+/// or `test` would blank every `test` in the output.
+pub const SHORT_SECRET: usize = 6;
+
+/// Spellings of a secret as it may appear on the wire or in output: as is, form- and
+/// percent-encoded (upper- and lower-case hex, path and full sets), JSON-escaped (also
+/// with `\/`), with `+` decoded to a space, and upper- or lower-cased.
 fn spellings(secret: &str) -> Vec<String> {
-    let mut out = vec![secret.to_string()];
     let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     let pct = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let path = percent_encoding::utf8_percent_encode(secret, PATH).to_string();
+    let lower_hex = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c == '%' {
+                out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+            }
+        }
+        out
+    };
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json = json.trim_matches('"').to_string();
-    for s in [form, pct, json] {
-        if !out.contains(&s) {
+    let mut candidates = vec![
+        secret.to_string(),
+        lower_hex(&pct),
+        lower_hex(&form),
+        pct,
+        form,
+        path,
+        json.replace('/', "\\/"),
+        json,
+        secret.replace('+', " "),
+    ];
+    if secret.chars().count() >= SHORT_SECRET {
+        candidates.push(secret.to_uppercase());
+        candidates.push(secret.to_lowercase());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(candidates.len());
+    for s in candidates {
+        if !s.is_empty() && !out.contains(&s) {
             out.push(s);
         }
     }
@@ -80,7 +125,9 @@ impl Masker {
 
     /// Whether `text` contains any registered secret.
     pub fn contains_secret(&self, text: &str) -> bool {
-        self.inner.read().ok().and_then(|i| i.matcher.as_ref().map(|m| m.is_match(text))).unwrap_or(false)
+        let any = self.inner.read().ok().and_then(|i| i.matcher.as_ref().map(|m| m.is_match(text)));
+        // A short secret inside a word does not count, as in `mask`.
+        any.unwrap_or(false) && self.mask(text) != text
     }
 
     /// The first `max` characters of `text`, masked *before* it is cut, so no part of a
@@ -99,18 +146,39 @@ impl Masker {
         out
     }
 
-    /// `text` with every secret spelling replaced by [`MASK`].
+    /// `text` with every secret spelling replaced by [`MASK`]. A spelling shorter than
+    /// [`SHORT_SECRET`] characters is replaced only where it is not part of a longer word.
     pub fn mask(&self, text: &str) -> String {
         let Ok(inner) = self.inner.read() else {
             return text.to_string();
         };
-        match &inner.matcher {
-            Some(m) => {
-                let masks = vec![MASK; inner.patterns.len()];
-                m.replace_all(text, &masks)
+        let Some(m) = &inner.matcher else { return text.to_string() };
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for found in m.find_iter(text) {
+            let short = inner.patterns[found.pattern().as_usize()].chars().count() < SHORT_SECRET;
+            let inside_word = short
+                && (word(text[..found.start()].chars().next_back())
+                    || word(text[found.end()..].chars().next()));
+            if inside_word {
+                continue;
             }
-            None => text.to_string(),
+            out.push_str(&text[last..found.start()]);
+            out.push_str(MASK);
+            last = found.end();
         }
+        out.push_str(&text[last..]);
+        out
+    }
+
+    /// Whether a secret shorter than [`SHORT_SECRET`] characters is registered (it is
+    /// masked only as a whole word, which is worth a warning).
+    pub fn has_short_secret(&self) -> bool {
+        self.inner
+            .read()
+            .map(|i| i.secrets.iter().any(|s| s.expose_secret().chars().count() < SHORT_SECRET))
+            .unwrap_or(false)
     }
 }
 
@@ -160,6 +228,43 @@ pub fn basic_credential(user: &str, password: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_a_server_or_filter_produces_is_masked() {
+        let m = Masker::default();
+        let secret = "p@ss/w+rd Ab";
+        m.add(secret);
+        let echoes = [
+            "p@ss/w+rd Ab",
+            "p%40ss%2Fw%2Brd%20Ab",
+            "p%40ss%2fw%2brd%20Ab",
+            "p%40ss%2Fw%2Brd+Ab",
+            "p@ss/w+rd%20Ab",
+            "p@ss\\/w+rd Ab",
+            "p@ss/w rd Ab",
+            "P@SS/W+RD AB",
+            "p@ss/w+rd ab",
+        ];
+        for echo in echoes {
+            assert_eq!(m.mask(&format!("[{echo}]")), format!("[{MASK}]"), "{echo}");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_masked_only_as_whole_words() {
+        let m = Masker::default();
+        m.add("test");
+        assert!(m.has_short_secret());
+        assert_eq!(
+            m.mask("secret=test, testing project-test-x"),
+            format!("secret={MASK}, testing project-{MASK}-x")
+        );
+        assert_eq!(m.mask("contest attested"), "contest attested");
+        let long = Masker::default();
+        long.add("hunter22");
+        assert!(!long.has_short_secret());
+        assert_eq!(long.mask("xhunter22x"), format!("x{MASK}x"), "long secrets are masked anywhere");
+    }
 
     #[test]
     fn excerpts_mask_before_they_cut() {

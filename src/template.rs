@@ -429,6 +429,58 @@ impl Template<'_> {
         self.span
     }
 
+    /// Renders like [`Template::render`]; each templated string that read a secret but does
+    /// not show it as such becomes a secret (lists and mappings are judged per entry).
+    fn render_tainting(
+        &self,
+        ctx: &MjValue,
+        sources: &SourceMap,
+        masker: &Masker,
+    ) -> Result<serde_json::Value, RenderError> {
+        match &self.kind {
+            Kind::Seq(items) => items
+                .iter()
+                .map(|c| c.render_tainting(ctx, sources, masker))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Into::into),
+            Kind::Map(entries) => {
+                let mut out = serde_json::Map::with_capacity(entries.len());
+                for (k, c) in entries {
+                    out.insert(k.clone(), c.render_tainting(ctx, sources, masker)?);
+                }
+                Ok(out.into())
+            }
+            _ => {
+                let value = self.render(ctx, sources)?;
+                if self.reads_secret(ctx, masker) {
+                    taint(&value, masker);
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    /// Whether rendering this value reads a secret: it calls `secret_env()` or reads a
+    /// variable whose value holds a registered secret.
+    fn reads_secret(&self, vars: &MjValue, masker: &Masker) -> bool {
+        let reads = |names: std::collections::HashSet<String>, site: &Site| {
+            site.source.contains("secret_env")
+                || names.iter().any(|n| {
+                    vars.get_attr(n).ok().filter(|v| !v.is_undefined()).is_some_and(|v| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        masker.contains_secret(&text)
+                    })
+                })
+        };
+        match &self.kind {
+            Kind::Literal(_) => false,
+            Kind::Text(t, site) => reads(t.undeclared_variables(false), site),
+            Kind::Expr(e, site) => reads(e.undeclared_variables(false), site),
+            Kind::Seq(items) => items.iter().any(|t| t.reads_secret(vars, masker)),
+            Kind::Map(entries) => entries.iter().any(|(_, t)| t.reads_secret(vars, masker)),
+        }
+    }
+
     /// Renders with `ctx` as the variables.
     pub fn render(&self, ctx: &MjValue, sources: &SourceMap) -> Result<serde_json::Value, RenderError> {
         match &self.kind {
@@ -554,9 +606,14 @@ impl<'r> RenderContext<'r> {
         }
     }
 
-    /// Renders a value, keeping its JSON type.
+    /// Renders a value, keeping its JSON type. When masking, a value that read a secret
+    /// (a secret variable, or `secret_env()`) but does not contain it as such (a filter
+    /// changed its spelling: `upper`, `urlencode`, `replace`…) becomes a secret itself.
     pub fn render(&self, t: &Template<'_>) -> Result<serde_json::Value, RenderError> {
-        t.render(&self.vars, self.sources)
+        match &self.masker {
+            Some(m) => t.render_tainting(&self.vars, self.sources, m),
+            None => t.render(&self.vars, self.sources),
+        }
     }
 
     /// Renders a value that must be text (a URL, a header, a file name); numbers and
@@ -577,6 +634,16 @@ impl<'r> RenderContext<'r> {
     /// A variable's value, when it is set and not null.
     pub fn var(&self, name: &str) -> Option<MjValue> {
         self.vars.get_attr(name).ok().filter(|v| !v.is_undefined() && !v.is_none())
+    }
+}
+
+/// Registers every string of `value` that does not already show a secret as a secret.
+fn taint(value: &serde_json::Value, masker: &Masker) {
+    match value {
+        serde_json::Value::String(s) if !masker.contains_secret(s) => masker.add(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| taint(v, masker)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| taint(v, masker)),
+        _ => {}
     }
 }
 

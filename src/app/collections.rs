@@ -31,6 +31,22 @@ fn file_stem(path: &std::path::Path) -> String {
 pub(super) fn run_collections(opts: &RunOptions) -> Exit {
     let masker = Masker::default();
     let _ = super::PANIC_MASKER.set(masker.clone());
+    let exit = load_check_run(opts, &masker);
+    if masker.has_short_secret() {
+        eprint(
+            &format!(
+                "warning: a secret of fewer than {} characters is masked only where it stands alone as a word; \
+                 longer secrets are masked everywhere",
+                crate::secret::SHORT_SECRET
+            ),
+            &masker,
+        );
+    }
+    exit
+}
+
+fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
+    let masker = masker.clone();
     let files = match load::expand(&opts.paths) {
         Ok(f) => f,
         Err(d) => {

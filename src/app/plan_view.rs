@@ -24,7 +24,7 @@ pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Maske
             );
         }
     }
-    let ctx = RenderContext::new(&scope, sources);
+    let ctx = RenderContext::new(&scope, sources).masking(masker);
     let base = sources
         .get(plan.file)
         .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))

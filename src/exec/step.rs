@@ -104,7 +104,10 @@ impl Runner<'_, '_, '_, '_> {
         let mut checked = assert::check(step, &ex, ctx);
         checked.append(&mut failures);
         if !checked.is_empty() {
-            outcome.body_excerpt = Some(self.plan.masker.excerpt(&ex.text(), 300));
+            // A JSON body is shown decoded (re-serialised): a secret the server spelled with
+            // `\uXXXX` or `\/` escapes is then masked like any other.
+            let shown = ex.json().map_or_else(|| ex.text().into_owned(), ToString::to_string);
+            outcome.body_excerpt = Some(self.plan.masker.excerpt(&shown, 300));
             outcome.result = StepResult::Failed(checked);
             return outcome;
         }

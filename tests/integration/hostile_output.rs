@@ -67,3 +67,69 @@ fn captured_control_characters_are_printed_escaped() {
     assert!(out.stderr.contains(r"x-trace: a\u{9b}31mred"), "headers in -v traces:\n{}", out.stderr);
     assert!(!out.all().contains('\u{9b}'), "no raw C1 control either");
 }
+
+#[test]
+fn a_secret_changed_by_a_filter_or_echoed_encoded_is_still_masked() {
+    let server = crate::support::Server::start();
+    let secret = "Pa$$/w+rd-Zq9";
+    let yaml = "requests:\n  - name: echo\n    url: BASE/echo\n    query:\n      q: \"{{ secret_env('PW') | urlencode }}\"\n      u: \"{{ secret_env('PW') | upper }}\"\n    headers:\n      X-Low: \"{{ secret_env('PW') | lower }}\"\n      X-Rev: \"{{ secret_env('PW') | reverse }}\"\n    expect: {status: 200, body_contains: [never-there]}\n";
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", yaml)
+        .env("PW", secret)
+        .args(&["run", "c.yaml", "-v"])
+        .run();
+    assert_eq!(out.code, 1, "the body_contains fails, so the echo is shown: {}", out.all());
+    let reversed: String = secret.chars().rev().collect();
+    let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    for spelling in [secret.to_string(), secret.to_uppercase(), secret.to_lowercase(), reversed, encoded] {
+        assert!(!out.all().contains(&spelling), "`{spelling}` shows:\n{}", out.all());
+    }
+    assert!(out.stderr.contains("X-Rev: •••"), "{}", out.stderr);
+}
+
+#[test]
+fn a_secret_the_server_spells_with_json_escapes_is_masked_in_a_failed_step() {
+    // The token server sends the token plainly; the next auth step's answer echoes it
+    // back \u-escaped (a failed auth step shows its body).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < 2 && Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let (status, body) = if served == 0 {
+                ("200 OK", r#"{"access_token":"tok/ABCDEFGH12345"}"#)
+            } else {
+                ("403 Forbidden", r#"{"error":"bad token \u0074ok\/ABCDEFGH12345"}"#)
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+            served += 1;
+        }
+    });
+    let yaml = format!(
+        "auth:\n  - name: token\n    url: {url}/token\n    capture: {{token: $.access_token}}\n  - name: session\n    url: {url}/session\n    bearer: '{{{{ token }}}}'\nrequests: []\n"
+    );
+    let t = Test::new().collection("c.yaml", &yaml);
+    let report = t.path("r.json");
+    let out = t.clone().args(&["run", "c.yaml", "--report", &format!("json={report}")]).run();
+    assert_eq!(out.code, 4, "a failed auth step: {}", out.all());
+    let written = std::fs::read_to_string(&report).expect("report");
+    for text in [&out.stdout, &out.stderr, &written] {
+        assert!(!text.contains("ABCDEFGH12345"), "{text}");
+    }
+    assert!(out.stdout.contains("bad token •••"), "the body excerpt is shown, masked:\n{}", out.stdout);
+}

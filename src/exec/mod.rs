@@ -7,8 +7,9 @@
 //! The parts: this file holds the collection loop; `step` one step's life (resolve →
 //! send/poll → capture → assert → snapshot); `poll` polling and throttling; `session`
 //! the credentials (authenticate, renew, expiry); `persist` what `once:`/`cache:` keep
-//! between runs.
+//! between runs; `origin` keeps credentials with the origins the collection names.
 
+mod origin;
 mod persist;
 mod poll;
 mod session;
@@ -69,6 +70,7 @@ pub async fn execute(
         refresh_at: None,
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
+        origins: origin::named_origins(plan, sources),
     };
     runner.run_all(opts.fail_fast).await;
     let outcome = CollectionOutcome {
@@ -105,6 +107,8 @@ struct Runner<'r, 'p, 'a, 's> {
     outcomes: Vec<StepOutcome>,
     /// Plan step index → its latest outcome.
     last: HashMap<usize, usize>,
+    /// The origins the collection names; credentials go nowhere else.
+    origins: Vec<String>,
 }
 
 impl Runner<'_, '_, '_, '_> {

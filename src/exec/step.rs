@@ -49,6 +49,10 @@ impl Runner<'_, '_, '_, '_> {
             }
         };
         outcome.url = Some(request.url.clone());
+        if let Err(e) = super::origin::check(ps, &request, &self.origins, self.sources) {
+            outcome.result = StepResult::Error(e);
+            return outcome;
+        }
         let key = (step.lifecycle.once || step.lifecycle.cache).then(|| self.state_key(&step.name, &request));
         if let Some(key) = &key
             && (allow_cached || step.lifecycle.once)

@@ -133,3 +133,76 @@ fn a_secret_the_server_spells_with_json_escapes_is_masked_in_a_failed_step() {
     }
     assert!(out.stdout.contains("bad token •••"), "the body excerpt is shown, masked:\n{}", out.stdout);
 }
+
+/// A server on 127.0.0.1:0 that records what it receives (for ten seconds at most).
+fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            if let Ok(mut s) = log.lock() {
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn a_captured_value_cannot_move_credentials_to_another_host() {
+    let (other, received) = recording_server();
+    // The playground cannot be told what Location to send: a raw server can.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < 2 && Instant::now() < deadline {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let response = if served == 0 {
+                let body = r#"{"access_token":"tok-pinned-98765"}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                format!(
+                    "HTTP/1.1 201 Created\r\nlocation: @{other}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                )
+            };
+            let _ = conn.write_all(response.as_bytes());
+            served += 1;
+        }
+    });
+    let yaml = format!(
+        "vars: {{base_url: '{base}'}}\nauth:\n  - name: token\n    url: '{{{{ base_url }}}}/token'\n    capture: {{token: $.access_token}}\ndefaults:\n  bearer: '{{{{ token }}}}'\nrequests:\n  - name: create\n    method: POST\n    url: '{{{{ base_url }}}}/items'\n    capture: {{item_url: {{header: location}}}}\n  - name: follow\n    url: '{{{{ base_url }}}}{{{{ item_url }}}}'\n"
+    );
+    let out = Test::new().collection("c.yaml", &yaml).args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("chosen by the captured `item_url`"), "{}", out.stdout);
+    std::thread::sleep(Duration::from_millis(100));
+    let seen = received.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(seen.is_empty(), "the other host received:\n{seen}");
+    assert!(!out.all().contains("tok-pinned-98765"), "{}", out.all());
+}

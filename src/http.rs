@@ -4,15 +4,31 @@
 //! `--cacert`, keep-alive, gzip/brotli/deflate). It sends a fully rendered
 //! [`ResolvedRequest`] and returns an [`Exchange`] whose body is read once and whose
 //! JSON is parsed at most once, on first use.
+//!
+//! Two promises against servers baton does not control live here:
+//! - **Bounded bodies.** The body is read as a stream of decoded bytes and reading stops
+//!   as soon as it passes the cap (`--max-body-size`), so an endless or compressed body
+//!   costs at most the cap.
+//! - **Redirects by baton's rules, not reqwest's.** reqwest follows nothing; [`HttpClient`]
+//!   follows up to the [`RedirectPolicy`]'s count. On a change of origin it strips every
+//!   credential header, refuses to re-send a body that holds secrets, and it never
+//!   follows https → http unless the policy allows it.
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
 
-pub use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
+pub use crate::exchange::{Exchange, RedirectPolicy, ResolvedBody, ResolvedPart, ResolvedRequest};
+use crate::resolve::SENSITIVE_HEADERS;
+use crate::secret::is_secret_name;
+
+/// The largest decoded response body read by default: above the 200 MB bodies of the
+/// benchmark, far below what would exhaust a CI runner.
+pub const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
 
 /// Client settings from the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Default per-request timeout.
     pub timeout: Option<Duration>,
@@ -20,6 +36,22 @@ pub struct ClientOptions {
     pub cacert: Option<Vec<u8>>,
     /// Skip certificate verification.
     pub insecure: bool,
+    /// Largest decoded response body, in bytes.
+    pub max_body: u64,
+    /// How requests follow redirects unless a step says otherwise.
+    pub redirects: RedirectPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: None,
+            cacert: None,
+            insecure: false,
+            max_body: DEFAULT_MAX_BODY,
+            redirects: RedirectPolicy::default(),
+        }
+    }
 }
 
 /// Why a request could not complete.
@@ -58,12 +90,77 @@ pub enum HttpError {
     /// Connection refused, DNS failure, reset…
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The decoded response body passed the cap; reading stopped there.
+    #[error("response body larger than {} (the limit); raise it with --max-body-size", human_size(*limit))]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// Still redirected after following as many redirects as allowed.
+    #[error(
+        "still redirected after {limit} redirects (the limit), last to `{url}`; raise it with --max-redirects"
+    )]
+    TooManyRedirects {
+        /// Redirects followed.
+        limit: u32,
+        /// Where the last redirect pointed.
+        url: String,
+    },
+    /// A redirect from https to plain http, not allowed by the policy.
+    #[error(
+        "refused a redirect from HTTPS to plain HTTP (`{from}` to `{to}`); \
+         pass --allow-insecure-redirects to follow it (credentials are still not sent)"
+    )]
+    InsecureRedirect {
+        /// The https URL that redirected.
+        from: String,
+        /// The http URL it pointed at.
+        to: String,
+    },
+    /// A 307/308 to another origin would re-send a body that holds credentials.
+    #[error(
+        "refused a {status} redirect to another origin (`{origin}`): it would re-send the request body, \
+         which holds credentials; point the step at the final URL instead"
+    )]
+    SecretBodyRedirect {
+        /// 307 or 308.
+        status: u16,
+        /// The other origin, `scheme://host:port`.
+        origin: String,
+    },
+    /// A redirect whose `Location` is not a URL baton can follow.
+    #[error("cannot follow the {status} redirect to `{location}`: {reason}")]
+    BadRedirect {
+        /// The redirect's status.
+        status: u16,
+        /// The `Location` header as received.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// Anything else reqwest reports.
     #[error("{0}")]
     Other(String),
     /// The client could not be built (bad `--cacert`…).
     #[error("{0}")]
     Setup(String),
+}
+
+/// A byte count for messages: the largest unit that states it exactly (`256 MiB`,
+/// `1 MB`, `1500 bytes`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "kB"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
+        .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -104,11 +201,159 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
     }
 }
 
+/// Headers that carry credentials: never sent to an origin other than the one the
+/// request was written for.
+fn is_credential_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    SENSITIVE_HEADERS.contains(&name)
+        || ["authorization", "proxy-authorization", "cookie", "cookie2"].contains(&name)
+        || is_secret_name(name)
+}
+
+/// Whether re-sending `body` to another origin would hand it credentials: a field named
+/// like a secret, or any raw text when the request carried credentials (it may hold them
+/// in a shape baton cannot read).
+fn body_holds_secrets(body: &ResolvedBody, carried_credentials: bool) -> bool {
+    match body {
+        ResolvedBody::None => false,
+        ResolvedBody::Json(value) => json_has_secret_key(value),
+        ResolvedBody::Form(pairs) => pairs.iter().any(|(name, _)| is_secret_name(name)),
+        ResolvedBody::Multipart(parts) => parts.iter().any(|p| match p {
+            ResolvedPart::Text { name, .. } | ResolvedPart::File { name, .. } => is_secret_name(name),
+        }),
+        ResolvedBody::Raw { .. } => carried_credentials,
+    }
+}
+
+/// Any object key at any depth named like a secret (iterative: bodies nest arbitrarily).
+fn json_has_secret_key(value: &serde_json::Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.keys().any(|k| is_secret_name(k)) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `scheme://host:port` of a URL, for messages.
+fn origin_text(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// A request on its way through redirects: what the next hop sends.
+struct Hop<'r> {
+    method: Method,
+    url: Url,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// `None` once a 301/302/303 turned the request into a GET.
+    body: Option<&'r ResolvedBody>,
+}
+
+impl Hop<'_> {
+    /// Applies one redirect answered with `status` to `next`, by the rules in the module
+    /// doc; `carried_credentials` is about the request as written.
+    fn redirect(
+        &mut self,
+        status: StatusCode,
+        next: Url,
+        policy: RedirectPolicy,
+        carried_credentials: bool,
+    ) -> Result<(), HttpError> {
+        if self.url.scheme() == "https" && next.scheme() == "http" && !policy.allow_insecure {
+            return Err(HttpError::InsecureRedirect { from: self.url.to_string(), to: next.to_string() });
+        }
+        // 301/302 turn any method into GET in practice (browsers, curl -L); 303 says so.
+        if matches!(status.as_u16(), 301..=303) && self.method != Method::HEAD {
+            self.method = Method::GET;
+            self.body = None;
+            self.headers.retain(|(n, _)| {
+                !matches!(
+                    n.as_str(),
+                    "content-type" | "content-length" | "content-encoding" | "transfer-encoding"
+                )
+            });
+        }
+        if next.origin() != self.url.origin() {
+            if let Some(body) = self.body
+                && body_holds_secrets(body, carried_credentials)
+            {
+                return Err(HttpError::SecretBodyRedirect {
+                    status: status.as_u16(),
+                    origin: origin_text(&next),
+                });
+            }
+            // `Host` written for the first origin would misdirect the request at the next one.
+            self.headers.retain(|(n, _)| !is_credential_header(n) && n != reqwest::header::HOST);
+        }
+        self.url = next;
+        Ok(())
+    }
+}
+
+/// Where a redirect answer points, resolved against the URL that answered; `None` when
+/// the answer is not a redirect to follow (not 301/302/303/307/308, or no `Location`).
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Option<Result<Url, HttpError>> {
+    let status = response.status();
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let raw = response.headers().get(reqwest::header::LOCATION)?;
+    let location = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let bad = |reason: String| HttpError::BadRedirect {
+        status: status.as_u16(),
+        location: location.clone(),
+        reason,
+    };
+    Some(match std::str::from_utf8(raw.as_bytes()) {
+        Err(_) => Err(bad("the Location header is not UTF-8".into())),
+        Ok(text) => match current.join(text.trim()) {
+            Err(e) => Err(bad(e.to_string())),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                Err(bad(format!("scheme `{}` is not http or https", url.scheme())))
+            }
+            Ok(url) => Ok(url),
+        },
+    })
+}
+
+/// Reads the decoded body as it arrives, stopping as soon as it passes `limit`.
+async fn read_body(
+    response: &mut reqwest::Response,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Vec<u8>, HttpError> {
+    // Without compression the length is known up front: no need to read what will be refused.
+    let known = response.content_length();
+    if known.is_some_and(|n| n > limit) {
+        return Err(HttpError::BodyTooLarge { limit });
+    }
+    let presize = usize::try_from(known.unwrap_or(0).min(limit)).unwrap_or(0);
+    let mut body = Vec::with_capacity(presize);
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, timeout))? {
+        let total = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
+        if total > limit {
+            return Err(HttpError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The run's HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
+    max_body: u64,
+    redirects: RedirectPolicy,
 }
 
 /// Default request timeout when neither the step nor `--timeout` sets one.
@@ -124,7 +369,8 @@ impl HttpClient {
             .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(10));
+            // Redirects are followed by `send`, under baton's rules.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &opts.cacert {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| HttpError::Setup(format!("--cacert: not a PEM certificate bundle: {e}")))?;
@@ -137,12 +383,35 @@ impl HttpClient {
             b = b.tls_danger_accept_invalid_certs(true);
         }
         let client = b.build().map_err(|e| HttpError::Setup(chain(&e)))?;
-        Ok(HttpClient { client, timeout })
+        Ok(HttpClient { client, timeout, max_body: opts.max_body, redirects: opts.redirects })
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request, following redirects by the run's policy, and reads the whole
+    /// response.
     pub async fn send(&self, req: &ResolvedRequest) -> Result<Exchange, HttpError> {
-        let url = reqwest::Url::parse(&req.url)
+        self.send_with(req, self.redirects).await
+    }
+
+    /// Sends one request, following redirects by `policy`, and reads the whole response.
+    /// The request's timeout covers every redirect and the body.
+    pub async fn send_with(
+        &self,
+        req: &ResolvedRequest,
+        policy: RedirectPolicy,
+    ) -> Result<Exchange, HttpError> {
+        let timeout = req.timeout.unwrap_or(self.timeout);
+        tokio::time::timeout(timeout, self.follow(req, policy, timeout))
+            .await
+            .unwrap_or(Err(HttpError::Timeout(timeout)))
+    }
+
+    async fn follow(
+        &self,
+        req: &ResolvedRequest,
+        policy: RedirectPolicy,
+        timeout: Duration,
+    ) -> Result<Exchange, HttpError> {
+        let url = Url::parse(&req.url)
             .map_err(|e| HttpError::InvalidUrl { url: req.url.clone(), reason: e.to_string() })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(HttpError::InvalidUrl {
@@ -150,20 +419,54 @@ impl HttpClient {
                 reason: format!("scheme `{}` is not http or https", url.scheme()),
             });
         }
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|e| HttpError::Other(e.to_string()))?;
-        let timeout = req.timeout.unwrap_or(self.timeout);
-        let mut rb = self.client.request(method, url).timeout(timeout);
-        let mut has_content_type = false;
+        let method =
+            Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Other(e.to_string()))?;
+        let mut headers = Vec::with_capacity(req.headers.len());
         for (name, value) in &req.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
             let v = HeaderValue::from_str(value)
                 .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
-            has_content_type |= n == reqwest::header::CONTENT_TYPE;
-            rb = rb.header(n, v);
+            headers.push((n, v));
         }
-        rb = match &req.body {
+        let carried_credentials = headers.iter().any(|(n, _)| is_credential_header(n));
+        let mut hop = Hop { method, url, headers, body: Some(&req.body) };
+        let mut redirects = Vec::new();
+        let started = Instant::now();
+        let mut response = loop {
+            let response = self.send_once(&hop, timeout).await?;
+            let next = match redirect_target(&hop.url, &response) {
+                Some(next) if policy.max > 0 => next?,
+                _ => break response,
+            };
+            if redirects.len() >= usize::try_from(policy.max).unwrap_or(usize::MAX) {
+                return Err(HttpError::TooManyRedirects { limit: policy.max, url: next.to_string() });
+            }
+            hop.redirect(response.status(), next, policy, carried_credentials)?;
+            redirects.push(hop.url.to_string());
+        };
+        let status = response.status().as_u16();
+        let version = format!("{:?}", response.version());
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = read_body(&mut response, self.max_body, timeout).await?;
+        let mut exchange = Exchange::received(status, version, headers, body, started.elapsed());
+        exchange.redirects = redirects;
+        Ok(exchange)
+    }
+
+    /// One request of a chain, as `hop` says; the body is rebuilt for each hop (a
+    /// multipart file is read again).
+    async fn send_once(&self, hop: &Hop<'_>, timeout: Duration) -> Result<reqwest::Response, HttpError> {
+        let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
+        let has_content_type = hop.headers.iter().any(|(n, _)| n == reqwest::header::CONTENT_TYPE);
+        for (n, v) in &hop.headers {
+            rb = rb.header(n.clone(), v.clone());
+        }
+        rb = match hop.body.unwrap_or(&ResolvedBody::None) {
             ResolvedBody::None => rb,
             ResolvedBody::Json(v) => {
                 let bytes = serde_json::to_vec(v).map_err(|e| HttpError::Other(e.to_string()))?;
@@ -181,17 +484,7 @@ impl HttpClient {
             }
             ResolvedBody::Multipart(parts) => rb.multipart(multipart(parts).await?),
         };
-        let started = Instant::now();
-        let resp = rb.send().await.map_err(|e| classify(&e, timeout))?;
-        let status = resp.status().as_u16();
-        let version = format!("{:?}", resp.version());
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let body = resp.bytes().await.map_err(|e| classify(&e, timeout))?.to_vec();
-        Ok(Exchange::received(status, version, headers, body, started.elapsed()))
+        rb.send().await.map_err(|e| classify(&e, timeout))
     }
 }
 

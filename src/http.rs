@@ -120,13 +120,15 @@ pub enum HttpError {
     /// A 307/308 to another origin would re-send a body that holds credentials.
     #[error(
         "refused a {status} redirect to another origin (`{origin}`): it would re-send the request body, \
-         which holds credentials; point the step at the final URL instead"
+         {why}; point the step at the final URL instead"
     )]
     SecretBodyRedirect {
         /// 307 or 308.
         status: u16,
         /// The other origin, `scheme://host:port`.
         origin: String,
+        /// What makes the body secret, as a clause.
+        why: &'static str,
     },
     /// A redirect whose `Location` is not a URL baton can follow.
     #[error("cannot follow the {status} redirect to `{location}`: {reason}")]
@@ -210,19 +212,22 @@ fn is_credential_header(name: &HeaderName) -> bool {
         || is_secret_name(name)
 }
 
-/// Whether re-sending `body` to another origin would hand it credentials: a field named
-/// like a secret, or any raw text when the request carried credentials (it may hold them
-/// in a shape baton cannot read).
-fn body_holds_secrets(body: &ResolvedBody, carried_credentials: bool) -> bool {
-    match body {
+/// Why re-sending `body` to another origin would hand it credentials, if it would: a
+/// field named like a secret, or any raw text when the request carried credentials (it
+/// may hold them in a shape baton cannot read).
+fn secret_in_body(body: &ResolvedBody, carried_credentials: bool) -> Option<&'static str> {
+    let named = match body {
         ResolvedBody::None => false,
         ResolvedBody::Json(value) => json_has_secret_key(value),
         ResolvedBody::Form(pairs) => pairs.iter().any(|(name, _)| is_secret_name(name)),
         ResolvedBody::Multipart(parts) => parts.iter().any(|p| match p {
             ResolvedPart::Text { name, .. } | ResolvedPart::File { name, .. } => is_secret_name(name),
         }),
-        ResolvedBody::Raw { .. } => carried_credentials,
-    }
+        ResolvedBody::Raw { .. } => {
+            return carried_credentials.then_some("raw text that may hold the request's credentials");
+        }
+    };
+    named.then_some("which has a field named like a credential")
 }
 
 /// Any object key at any depth named like a secret (iterative: bodies nest arbitrarily).
@@ -282,12 +287,11 @@ impl Hop<'_> {
             });
         }
         if next.origin() != self.url.origin() {
-            if let Some(body) = self.body
-                && body_holds_secrets(body, carried_credentials)
-            {
+            if let Some(why) = self.body.and_then(|b| secret_in_body(b, carried_credentials)) {
                 return Err(HttpError::SecretBodyRedirect {
                     status: status.as_u16(),
                     origin: origin_text(&next),
+                    why,
                 });
             }
             // `Host` written for the first origin would misdirect the request at the next one.
@@ -547,6 +551,176 @@ mod tests {
             body: ResolvedBody::None,
             timeout: Some(Duration::from_millis(200)),
         }
+    }
+
+    fn hop<'r>(method: &str, url: &str, headers: &[(&str, &'static str)], body: &'r ResolvedBody) -> Hop<'r> {
+        Hop {
+            method: Method::from_bytes(method.as_bytes()).expect("method"),
+            url: Url::parse(url).expect("url"),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (HeaderName::from_bytes(n.as_bytes()).expect("name"), HeaderValue::from_static(v))
+                })
+                .collect(),
+            body: Some(body),
+        }
+    }
+
+    fn names<'h>(hop: &'h Hop<'_>) -> Vec<&'h str> {
+        hop.headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn to(url: &str) -> Url {
+        Url::parse(url).expect("url")
+    }
+
+    const CREDENTIALS: &[(&str, &'static str)] = &[
+        ("authorization", "Bearer t"),
+        ("proxy-authorization", "Basic p"),
+        ("cookie", "sid=1"),
+        ("x-api-key", "k"),
+        ("api-key", "k"),
+        ("x-auth-token", "t"),
+        ("x-client-secret", "s"),
+        ("accept", "application/json"),
+        ("x-request-id", "42"),
+    ];
+
+    fn redirect(hop: &mut Hop<'_>, status: u16, next: &str) -> Result<(), HttpError> {
+        let carried = hop.headers.iter().any(|(n, _)| is_credential_header(n));
+        hop.redirect(
+            StatusCode::from_u16(status).expect("status"),
+            to(next),
+            RedirectPolicy::default(),
+            carried,
+        )
+    }
+
+    #[test]
+    fn another_origin_gets_no_credential_header_and_the_same_origin_keeps_them() {
+        let body = ResolvedBody::None;
+        let mut same = hop("GET", "http://127.0.0.1:1000/a", CREDENTIALS, &body);
+        redirect(&mut same, 302, "http://127.0.0.1:1000/b").expect("same origin");
+        assert_eq!(names(&same).len(), CREDENTIALS.len(), "same origin keeps every header");
+        for other in ["http://127.0.0.1:2000/b", "http://localhost:1000/b", "https://127.0.0.1:1000/b"] {
+            let mut h = hop("GET", "http://127.0.0.1:1000/a", CREDENTIALS, &body);
+            redirect(&mut h, 302, other).expect("followed");
+            assert_eq!(names(&h), ["accept", "x-request-id"], "{other}");
+            assert_eq!(h.url, to(other));
+        }
+    }
+
+    #[test]
+    fn the_default_port_is_the_same_origin_and_host_headers_stay_behind() {
+        let body = ResolvedBody::None;
+        let mut h = hop("GET", "https://api.example.test/a", &[("authorization", "Bearer t")], &body);
+        redirect(&mut h, 301, "https://api.example.test:443/b").expect("same origin");
+        assert_eq!(names(&h), ["authorization"]);
+        let mut h = hop("GET", "http://a.test/", &[("host", "a.test"), ("accept", "*/*")], &body);
+        redirect(&mut h, 302, "http://b.test/").expect("followed");
+        assert_eq!(names(&h), ["accept"]);
+    }
+
+    #[test]
+    fn see_other_and_friends_turn_into_a_get_without_a_body_but_head_stays_head() {
+        let body = ResolvedBody::Form(vec![("password".into(), "pw".into())]);
+        for status in [301, 302, 303] {
+            let mut h =
+                hop("POST", "http://127.0.0.1:1/login", &[("content-type", "x"), ("accept", "y")], &body);
+            // Even to another origin: the secret body is not re-sent, so nothing to refuse.
+            redirect(&mut h, status, "http://127.0.0.1:2/home").expect("followed");
+            assert_eq!((h.method.as_str(), h.body.is_none()), ("GET", true), "{status}");
+            assert_eq!(names(&h), ["accept"], "{status}: no content headers without a body");
+        }
+        let mut h = hop("HEAD", "http://127.0.0.1:1/x", &[], &ResolvedBody::None);
+        redirect(&mut h, 303, "http://127.0.0.1:1/y").expect("followed");
+        assert_eq!(h.method, Method::HEAD);
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_keep_method_and_body() {
+        let body = ResolvedBody::Json(serde_json::json!({"name": "x"}));
+        for status in [307, 308] {
+            let mut h = hop("PUT", "http://127.0.0.1:1/a", &[("content-type", "application/json")], &body);
+            redirect(&mut h, status, "http://127.0.0.1:2/b").expect("no secret in the body");
+            assert_eq!((h.method.as_str(), h.body.is_some()), ("PUT", true));
+            assert_eq!(names(&h), ["content-type"]);
+        }
+    }
+
+    #[test]
+    fn a_body_holding_secrets_is_never_resent_to_another_origin() {
+        let bodies = [
+            ResolvedBody::Form(vec![
+                ("grant_type".into(), "password".into()),
+                ("client_secret".into(), "s".into()),
+            ]),
+            ResolvedBody::Json(serde_json::json!({"user": {"profile": [{"Password": "pw"}]}})),
+            ResolvedBody::Multipart(vec![ResolvedPart::Text { name: "api_key".into(), value: "k".into() }]),
+        ];
+        for body in &bodies {
+            for status in [307, 308] {
+                let mut h = hop("POST", "https://a.test/token", &[], body);
+                let err = redirect(&mut h, status, "https://b.test/token").expect_err("secret body");
+                assert!(
+                    matches!(err, HttpError::SecretBodyRedirect { status: s, ref origin, .. } if s == status && origin == "https://b.test"),
+                    "{err}"
+                );
+                let mut h = hop("POST", "https://a.test/token", &[], body);
+                redirect(&mut h, status, "https://a.test/v2/token").expect("the same origin may have it");
+            }
+        }
+    }
+
+    #[test]
+    fn a_raw_body_is_resent_elsewhere_only_when_the_request_carried_no_credentials() {
+        let body = ResolvedBody::Raw { text: "<q>opaque</q>".into(), content_type: None };
+        let mut h = hop("POST", "http://a.test/", &[], &body);
+        redirect(&mut h, 307, "http://b.test/").expect("nothing secret about it");
+        let mut h = hop("POST", "http://a.test/", &[("x-api-key", "k")], &body);
+        let err = redirect(&mut h, 307, "http://b.test/").expect_err("may hold the credential");
+        assert!(matches!(err, HttpError::SecretBodyRedirect { .. }), "{err}");
+    }
+
+    #[test]
+    fn https_to_http_is_refused_unless_allowed_and_then_still_strips_credentials() {
+        let body = ResolvedBody::None;
+        let mut h = hop("GET", "https://a.test/x", &[("x-api-key", "k")], &body);
+        let err = redirect(&mut h, 302, "http://a.test/x").expect_err("downgrade");
+        assert_eq!(
+            err.to_string(),
+            "refused a redirect from HTTPS to plain HTTP (`https://a.test/x` to `http://a.test/x`); \
+             pass --allow-insecure-redirects to follow it (credentials are still not sent)"
+        );
+        let allow = RedirectPolicy { allow_insecure: true, ..RedirectPolicy::default() };
+        h.redirect(StatusCode::FOUND, to("http://a.test/x"), allow, true).expect("allowed");
+        assert!(names(&h).is_empty(), "a change of scheme is a change of origin");
+    }
+
+    #[test]
+    fn credential_headers_are_the_sensitive_list_and_secret_looking_names() {
+        let is = |n: &str| is_credential_header(&HeaderName::from_bytes(n.as_bytes()).expect("name"));
+        for name in SENSITIVE_HEADERS.iter().copied().chain(["cookie2", "x-session-token", "x-app-password"])
+        {
+            assert!(is(name), "{name}");
+        }
+        for name in ["accept", "content-type", "x-token-type", "user-agent"] {
+            assert!(!is(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_in_the_unit_that_states_them_exactly() {
+        assert_eq!(human_size(DEFAULT_MAX_BODY), "256 MiB");
+        assert_eq!(human_size(1_000_000), "1 MB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(3 * 1024), "3 KiB");
+        assert_eq!(human_size(1500), "1500 bytes");
+        assert_eq!(
+            HttpError::BodyTooLarge { limit: DEFAULT_MAX_BODY }.to_string(),
+            "response body larger than 256 MiB (the limit); raise it with --max-body-size"
+        );
     }
 
     #[test]

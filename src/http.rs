@@ -161,7 +161,7 @@ pub fn human_size(bytes: u64) -> String {
     ];
     UNITS
         .iter()
-        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
+        .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
         .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
 }
 
@@ -575,7 +575,7 @@ mod tests {
         Url::parse(url).expect("url")
     }
 
-    const CREDENTIALS: &[(&str, &'static str)] = &[
+    const CREDENTIALS: &[(&str, &str)] = &[
         ("authorization", "Bearer t"),
         ("proxy-authorization", "Basic p"),
         ("cookie", "sid=1"),

@@ -123,3 +123,16 @@ fn a_bad_max_body_size_is_a_usage_error_that_shows_the_forms() {
     assert!(out.stderr.contains("`--max-body-size 12 parsecs` is not a positive size"), "{}", out.stderr);
     assert!(out.stderr.contains("10MB, 512KiB, 1GiB"), "{}", out.stderr);
 }
+
+#[test]
+fn a_head_answer_declaring_a_large_length_has_no_body_to_refuse() {
+    let server = RawServer::start(|_, w, _| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n";
+        let _ = w.write_all(head.as_bytes());
+    });
+    let yaml = format!("name: head\nrequests:\n  - {{method: HEAD, url: \"{}/big\"}}\n", server.url("http"));
+    let out =
+        Test::new().collection("c.yaml", &yaml).args(&["run", "c.yaml", "--max-body-size", "1MB"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(server.received()[0].method, "HEAD");
+}

@@ -265,3 +265,25 @@ fn https_to_http_is_refused_unless_allowed_and_never_carries_credentials() {
     assert_eq!(b.received().len(), 1);
     assert_nothing_leaked(&b, &out);
 }
+
+#[test]
+fn a_location_baton_cannot_follow_is_an_error_naming_it() {
+    let a = RawServer::start(|req, w, _| {
+        let location: &[u8] = if req.path == "/ftp" { b"ftp://127.0.0.1/file" } else { b"/caf\xe9" };
+        let head = [
+            b"HTTP/1.1 302 Found\r\nLocation: ",
+            location,
+            b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ];
+        let _ = w.write_all(&head.concat());
+    });
+    let base = a.url("http");
+    let yaml =
+        format!("name: bad location\nrequests:\n  - url: \"{base}/ftp\"\n  - url: \"{base}/latin1\"\n");
+    let out = run(&yaml, &[]);
+    assert_eq!(out.code, 4, "{}", out.all());
+    let ftp = "cannot follow the 302 redirect to `ftp://127.0.0.1/file`: scheme `ftp` is not http or https";
+    assert!(out.stdout.contains(ftp), "{}", out.all());
+    assert!(out.stdout.contains("the Location header is not UTF-8"), "{}", out.all());
+    assert_eq!(a.received().len(), 2, "nothing was followed");
+}

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::exec::ExecOptions;
-use crate::http::ClientOptions;
+use crate::http::{ClientOptions, DEFAULT_MAX_BODY, RedirectPolicy};
 use crate::parse::is_identifier;
 use crate::report::{ReportKind, ReportRequest};
 use crate::snapshot::UpdateMode;
@@ -155,6 +155,15 @@ struct RunArgs {
     /// Do not verify TLS certificates (prints a warning).
     #[arg(long)]
     insecure: bool,
+    /// Largest response body read, decoded: 10MB, 512KiB, 1GiB or bytes (default 256MiB).
+    #[arg(long, value_name = "SIZE")]
+    max_body_size: Option<String>,
+    /// Redirects followed per request; 0 follows none (default 10).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    max_redirects: Option<u32>,
+    /// Follow redirects from https to plain http (credentials are still not sent).
+    #[arg(long)]
+    allow_insecure_redirects: bool,
     /// Stop at the first failed step.
     #[arg(long)]
     fail_fast: bool,
@@ -366,6 +375,9 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 timeout: None,
                 cacert: None,
                 insecure: false,
+                max_body_size: None,
+                max_redirects: None,
+                allow_insecure_redirects: false,
                 fail_fast: false,
                 state: None,
                 update_snapshots: false,
@@ -407,7 +419,18 @@ fn resolve(
                 })?),
                 None => None,
             };
-            let client = ClientOptions { timeout, cacert, insecure: r.insecure };
+            let max_body = r.max_body_size.as_deref().map(parse_size).transpose().map_err(usage)?;
+            let redirects = RedirectPolicy {
+                max: r.max_redirects.unwrap_or(RedirectPolicy::DEFAULT_MAX),
+                allow_insecure: r.allow_insecure_redirects,
+            };
+            let client = ClientOptions {
+                timeout,
+                cacert,
+                insecure: r.insecure,
+                max_body: max_body.unwrap_or(DEFAULT_MAX_BODY),
+                redirects,
+            };
             let state = StateLocation::from_flag(r.state);
             if r.jobs == 0 {
                 return Err(usage(
@@ -523,6 +546,29 @@ fn parse_timeout(raw: &str) -> Result<Duration, Diagnostic> {
             .help("give a timeout up to 24h"));
     }
     Ok(d)
+}
+
+/// `--max-body-size`: a whole number of bytes, optionally with a unit: kB/MB/GB (powers
+/// of 1000) or KiB/MiB/GiB (powers of 1024), any case, a space allowed before it.
+fn parse_size(raw: &str) -> Result<u64, Diagnostic> {
+    let text = raw.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier: Option<u64> = match unit.trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => Some(1),
+        "kb" => Some(1_000),
+        "mb" => Some(1_000_000),
+        "gb" => Some(1_000_000_000),
+        "kib" => Some(1 << 10),
+        "mib" => Some(1 << 20),
+        "gib" => Some(1 << 30),
+        _ => None,
+    };
+    let parsed = number.parse::<u64>().ok().zip(multiplier).and_then(|(n, m)| n.checked_mul(m));
+    parsed.filter(|n| *n > 0).ok_or_else(|| {
+        Diagnostic::usage(Code::BadSize, format!("`--max-body-size {raw}` is not a positive size"))
+            .help("examples: 10MB, 512KiB, 1GiB, or a number of bytes")
+    })
 }
 
 fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliError> {
@@ -669,6 +715,46 @@ mod tests {
             let u = rejected(&["run", "c.yaml", &format!("--timeout={bad}")], &[]);
             assert_eq!(u.diagnostic.code, "bad-timeout", "{bad}");
             assert_eq!(u.diagnostic.exit, crate::exit::Exit::Usage);
+        }
+    }
+
+    #[test]
+    fn max_body_size_takes_bytes_or_decimal_and_binary_units() {
+        let size = |raw: &str| options(&["run", "c.yaml", "--max-body-size", raw], &[]).client.max_body;
+        assert_eq!(size("1048576"), 1 << 20);
+        assert_eq!(size("10MB"), 10_000_000);
+        assert_eq!(size("512KiB"), 512 * 1024);
+        assert_eq!(size("1GiB"), 1 << 30);
+        assert_eq!(size(" 2 gb "), 2_000_000_000);
+        assert_eq!(options(&["run", "c.yaml"], &[]).client.max_body, DEFAULT_MAX_BODY);
+        for bad in
+            ["0", "0MB", "", "ten", "1.5GB", "10M", "-1", "5TB", "99999999999999999999", "18446744074GB"]
+        {
+            let u = rejected(&["run", "c.yaml", &format!("--max-body-size={bad}")], &[]);
+            assert_eq!(u.diagnostic.code, "bad-size", "{bad}");
+            assert_eq!(u.diagnostic.exit, crate::exit::Exit::Usage);
+        }
+    }
+
+    #[test]
+    fn redirect_flags_set_the_runs_default_policy() {
+        let policy = |args: &[&str]| {
+            let mut all = vec!["run", "c.yaml"];
+            all.extend_from_slice(args);
+            options(&all, &[]).client.redirects
+        };
+        assert_eq!(policy(&[]), RedirectPolicy::default());
+        assert_eq!(policy(&[]).max, 10);
+        assert_eq!(policy(&["--max-redirects", "0"]), RedirectPolicy { max: 0, allow_insecure: false });
+        let opted = policy(&["--max-redirects", "3", "--allow-insecure-redirects"]);
+        assert_eq!((opted.max, opted.allow_insecure), (3, true));
+        for bad in ["-1", "1001", "many"] {
+            let Err(CliError::Clap(text)) =
+                parse(argv(&["run", "c.yaml", &format!("--max-redirects={bad}")]), env(&[]))
+            else {
+                panic!("accepted --max-redirects {bad}")
+            };
+            assert!(text.contains("--max-redirects"), "{text}");
         }
     }
 

@@ -67,6 +67,8 @@ codes! {
     BadRetry = "bad-retry",
     /// `--shard` is not `K/N` with 1 <= K <= N.
     BadShard = "bad-shard",
+    /// `--max-body-size` is not a positive size like `10MB`, `512KiB` or a number of bytes.
+    BadSize = "bad-size",
     /// A status expectation is not a code 100-599 or a class like `2xx`.
     BadStatus = "bad-status",
     /// `--timeout` is not a duration.

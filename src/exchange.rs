@@ -88,6 +88,31 @@ impl ResolvedBody {
     }
 }
 
+/// How one request follows redirects: a per-run default (`--max-redirects`,
+/// `--allow-insecure-redirects`) that a step may later narrow.
+///
+/// Whatever the policy, a redirect to another origin never carries credentials, and a
+/// body holding secrets is never re-sent there (the `http` module enforces both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedirectPolicy {
+    /// Most redirects followed for one request; `0` returns a redirect as the response.
+    pub max: u32,
+    /// Follow redirects from `https` to plain `http` (refused by default).
+    pub allow_insecure: bool,
+}
+
+impl RedirectPolicy {
+    /// Redirects followed by default (reqwest's own default): plenty for login flows,
+    /// few enough that a redirect loop fails fast.
+    pub const DEFAULT_MAX: u32 = 10;
+}
+
+impl Default for RedirectPolicy {
+    fn default() -> Self {
+        RedirectPolicy { max: Self::DEFAULT_MAX, allow_insecure: false }
+    }
+}
+
 /// A response, read fully.
 #[derive(Debug)]
 pub struct Exchange {
@@ -99,8 +124,11 @@ pub struct Exchange {
     pub headers: Vec<(String, String)>,
     /// The body bytes.
     pub body: Vec<u8>,
-    /// Time from send to last body byte.
+    /// Time from send to last body byte (redirects included).
     pub elapsed: Duration,
+    /// Every URL a redirect led to, in order: the last one answered with this response.
+    /// Empty when the first answer was final.
+    pub redirects: Vec<String>,
     json: OnceLock<Option<serde_json::Value>>,
 }
 
@@ -113,7 +141,7 @@ impl Exchange {
         body: Vec<u8>,
         elapsed: Duration,
     ) -> Self {
-        Exchange { status, version, headers, body, elapsed, json: OnceLock::new() }
+        Exchange { status, version, headers, body, elapsed, redirects: Vec::new(), json: OnceLock::new() }
     }
 
     /// Builds an exchange in memory, for tests of capture and assert logic.
@@ -125,6 +153,7 @@ impl Exchange {
             headers,
             body,
             elapsed: Duration::ZERO,
+            redirects: Vec::new(),
             json: OnceLock::new(),
         }
     }

@@ -4,15 +4,31 @@
 //! `--cacert`, keep-alive, gzip/brotli/deflate). It sends a fully rendered
 //! [`ResolvedRequest`] and returns an [`Exchange`] whose body is read once and whose
 //! JSON is parsed at most once, on first use.
+//!
+//! Two promises against servers baton does not control live here:
+//! - **Bounded bodies.** The body is read as a stream of decoded bytes and reading stops
+//!   as soon as it passes the cap (`--max-body-size`), so an endless or compressed body
+//!   costs at most the cap.
+//! - **Redirects by baton's rules, not reqwest's.** reqwest follows nothing; [`HttpClient`]
+//!   follows up to the [`RedirectPolicy`]'s count. On a change of origin it strips every
+//!   credential header, refuses to re-send a body that holds secrets, and it never
+//!   follows https → http unless the policy allows it.
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
 
-pub use crate::exchange::{Exchange, ResolvedBody, ResolvedPart, ResolvedRequest};
+pub use crate::exchange::{Exchange, RedirectPolicy, ResolvedBody, ResolvedPart, ResolvedRequest};
+use crate::resolve::SENSITIVE_HEADERS;
+use crate::secret::is_secret_name;
+
+/// The largest decoded response body read by default: above the 200 MB bodies of the
+/// benchmark, far below what would exhaust a CI runner.
+pub const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
 
 /// Client settings from the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Default per-request timeout.
     pub timeout: Option<Duration>,
@@ -20,6 +36,22 @@ pub struct ClientOptions {
     pub cacert: Option<Vec<u8>>,
     /// Skip certificate verification.
     pub insecure: bool,
+    /// Largest decoded response body, in bytes.
+    pub max_body: u64,
+    /// How requests follow redirects unless a step says otherwise.
+    pub redirects: RedirectPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: None,
+            cacert: None,
+            insecure: false,
+            max_body: DEFAULT_MAX_BODY,
+            redirects: RedirectPolicy::default(),
+        }
+    }
 }
 
 /// Why a request could not complete.
@@ -58,12 +90,79 @@ pub enum HttpError {
     /// Connection refused, DNS failure, reset…
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The decoded response body passed the cap; reading stopped there.
+    #[error("response body larger than {} (the limit); raise it with --max-body-size", human_size(*limit))]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// Still redirected after following as many redirects as allowed.
+    #[error(
+        "still redirected after {limit} redirects (the limit), last to `{url}`; raise it with --max-redirects"
+    )]
+    TooManyRedirects {
+        /// Redirects followed.
+        limit: u32,
+        /// Where the last redirect pointed.
+        url: String,
+    },
+    /// A redirect from https to plain http, not allowed by the policy.
+    #[error(
+        "refused a redirect from HTTPS to plain HTTP (`{from}` to `{to}`); \
+         pass --allow-insecure-redirects to follow it (credentials are still not sent)"
+    )]
+    InsecureRedirect {
+        /// The https URL that redirected.
+        from: String,
+        /// The http URL it pointed at.
+        to: String,
+    },
+    /// A 307/308 to another origin would re-send a body that holds credentials.
+    #[error(
+        "refused a {status} redirect to another origin (`{origin}`): it would re-send the request body, \
+         {why}; point the step at the final URL instead"
+    )]
+    SecretBodyRedirect {
+        /// 307 or 308.
+        status: u16,
+        /// The other origin, `scheme://host:port`.
+        origin: String,
+        /// What makes the body secret, as a clause.
+        why: &'static str,
+    },
+    /// A redirect whose `Location` is not a URL baton can follow.
+    #[error("cannot follow the {status} redirect to `{location}`: {reason}")]
+    BadRedirect {
+        /// The redirect's status.
+        status: u16,
+        /// The `Location` header as received.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// Anything else reqwest reports.
     #[error("{0}")]
     Other(String),
     /// The client could not be built (bad `--cacert`…).
     #[error("{0}")]
     Setup(String),
+}
+
+/// A byte count for messages: the largest unit that states it exactly (`256 MiB`,
+/// `1 MB`, `1500 bytes`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "kB"),
+    ];
+    UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
+        .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -104,11 +203,161 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
     }
 }
 
+/// Headers that carry credentials: never sent to an origin other than the one the
+/// request was written for.
+fn is_credential_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    SENSITIVE_HEADERS.contains(&name)
+        || ["authorization", "proxy-authorization", "cookie", "cookie2"].contains(&name)
+        || is_secret_name(name)
+}
+
+/// Why re-sending `body` to another origin would hand it credentials, if it would: a
+/// field named like a secret, or any raw text when the request carried credentials (it
+/// may hold them in a shape baton cannot read).
+fn secret_in_body(body: &ResolvedBody, carried_credentials: bool) -> Option<&'static str> {
+    let named = match body {
+        ResolvedBody::None => false,
+        ResolvedBody::Json(value) => json_has_secret_key(value),
+        ResolvedBody::Form(pairs) => pairs.iter().any(|(name, _)| is_secret_name(name)),
+        ResolvedBody::Multipart(parts) => parts.iter().any(|p| match p {
+            ResolvedPart::Text { name, .. } | ResolvedPart::File { name, .. } => is_secret_name(name),
+        }),
+        ResolvedBody::Raw { .. } => {
+            return carried_credentials.then_some("raw text that may hold the request's credentials");
+        }
+    };
+    named.then_some("which has a field named like a credential")
+}
+
+/// Any object key at any depth named like a secret (iterative: bodies nest arbitrarily).
+fn json_has_secret_key(value: &serde_json::Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.keys().any(|k| is_secret_name(k)) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `scheme://host:port` of a URL, for messages.
+fn origin_text(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// A request on its way through redirects: what the next hop sends.
+struct Hop<'r> {
+    method: Method,
+    url: Url,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// `None` once a 301/302/303 turned the request into a GET.
+    body: Option<&'r ResolvedBody>,
+}
+
+impl Hop<'_> {
+    /// Applies one redirect answered with `status` to `next`, by the rules in the module
+    /// doc; `carried_credentials` is about the request as written.
+    fn redirect(
+        &mut self,
+        status: StatusCode,
+        next: Url,
+        policy: RedirectPolicy,
+        carried_credentials: bool,
+    ) -> Result<(), HttpError> {
+        if self.url.scheme() == "https" && next.scheme() == "http" && !policy.allow_insecure {
+            return Err(HttpError::InsecureRedirect { from: self.url.to_string(), to: next.to_string() });
+        }
+        // 301/302 turn any method into GET in practice (browsers, curl -L); 303 says so.
+        if matches!(status.as_u16(), 301..=303) && self.method != Method::HEAD {
+            self.method = Method::GET;
+            self.body = None;
+            self.headers.retain(|(n, _)| {
+                !matches!(
+                    n.as_str(),
+                    "content-type" | "content-length" | "content-encoding" | "transfer-encoding"
+                )
+            });
+        }
+        if next.origin() != self.url.origin() {
+            if let Some(why) = self.body.and_then(|b| secret_in_body(b, carried_credentials)) {
+                return Err(HttpError::SecretBodyRedirect {
+                    status: status.as_u16(),
+                    origin: origin_text(&next),
+                    why,
+                });
+            }
+            // `Host` written for the first origin would misdirect the request at the next one.
+            self.headers.retain(|(n, _)| !is_credential_header(n) && n != reqwest::header::HOST);
+        }
+        self.url = next;
+        Ok(())
+    }
+}
+
+/// Where a redirect answer points, resolved against the URL that answered; `None` when
+/// the answer is not a redirect to follow (not 301/302/303/307/308, or no `Location`).
+fn redirect_target(current: &Url, response: &reqwest::Response) -> Option<Result<Url, HttpError>> {
+    let status = response.status();
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let raw = response.headers().get(reqwest::header::LOCATION)?;
+    let location = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let bad = |reason: String| HttpError::BadRedirect {
+        status: status.as_u16(),
+        location: location.clone(),
+        reason,
+    };
+    Some(match std::str::from_utf8(raw.as_bytes()) {
+        Err(_) => Err(bad("the Location header is not UTF-8".into())),
+        Ok(text) => match current.join(text.trim()) {
+            Err(e) => Err(bad(e.to_string())),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                Err(bad(format!("scheme `{}` is not http or https", url.scheme())))
+            }
+            Ok(url) => Ok(url),
+        },
+    })
+}
+
+/// Reads the decoded body as it arrives, stopping as soon as it passes `limit`.
+async fn read_body(
+    response: &mut reqwest::Response,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Vec<u8>, HttpError> {
+    // Without compression the length is known up front: no need to read what will be refused.
+    let known = response.content_length();
+    if known.is_some_and(|n| n > limit) {
+        return Err(HttpError::BodyTooLarge { limit });
+    }
+    let presize = usize::try_from(known.unwrap_or(0).min(limit)).unwrap_or(0);
+    let mut body = Vec::with_capacity(presize);
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, timeout))? {
+        let total = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
+        if total > limit {
+            return Err(HttpError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The run's HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
+    max_body: u64,
+    redirects: RedirectPolicy,
 }
 
 /// Default request timeout when neither the step nor `--timeout` sets one.
@@ -124,7 +373,8 @@ impl HttpClient {
             .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(10));
+            // Redirects are followed by `send`, under baton's rules.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &opts.cacert {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| HttpError::Setup(format!("--cacert: not a PEM certificate bundle: {e}")))?;
@@ -137,7 +387,7 @@ impl HttpClient {
             b = b.tls_danger_accept_invalid_certs(true);
         }
         let client = b.build().map_err(|e| HttpError::Setup(chain(&e)))?;
-        Ok(HttpClient { client, timeout })
+        Ok(HttpClient { client, timeout, max_body: opts.max_body, redirects: opts.redirects })
     }
 
     /// The timeout `req` is sent with: its own (the step's), else the run's.
@@ -145,9 +395,32 @@ impl HttpClient {
         req.timeout.unwrap_or(self.timeout)
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request, following redirects by the run's policy, and reads the whole
+    /// response.
     pub async fn send(&self, req: &ResolvedRequest) -> Result<Exchange, HttpError> {
-        let url = reqwest::Url::parse(&req.url)
+        self.send_with(req, self.redirects).await
+    }
+
+    /// Sends one request, following redirects by `policy`, and reads the whole response.
+    /// The request's timeout covers every redirect and the body.
+    pub async fn send_with(
+        &self,
+        req: &ResolvedRequest,
+        policy: RedirectPolicy,
+    ) -> Result<Exchange, HttpError> {
+        let timeout = req.timeout.unwrap_or(self.timeout);
+        tokio::time::timeout(timeout, self.follow(req, policy, timeout))
+            .await
+            .unwrap_or(Err(HttpError::Timeout(timeout)))
+    }
+
+    async fn follow(
+        &self,
+        req: &ResolvedRequest,
+        policy: RedirectPolicy,
+        timeout: Duration,
+    ) -> Result<Exchange, HttpError> {
+        let url = Url::parse(&req.url)
             .map_err(|e| HttpError::InvalidUrl { url: req.url.clone(), reason: e.to_string() })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(HttpError::InvalidUrl {
@@ -155,20 +428,54 @@ impl HttpClient {
                 reason: format!("scheme `{}` is not http or https", url.scheme()),
             });
         }
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|e| HttpError::Other(e.to_string()))?;
-        let timeout = req.timeout.unwrap_or(self.timeout);
-        let mut rb = self.client.request(method, url).timeout(timeout);
-        let mut has_content_type = false;
+        let method =
+            Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Other(e.to_string()))?;
+        let mut headers = Vec::with_capacity(req.headers.len());
         for (name, value) in &req.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
             let v = HeaderValue::from_str(value)
                 .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
-            has_content_type |= n == reqwest::header::CONTENT_TYPE;
-            rb = rb.header(n, v);
+            headers.push((n, v));
         }
-        rb = match &req.body {
+        let carried_credentials = headers.iter().any(|(n, _)| is_credential_header(n));
+        let mut hop = Hop { method, url, headers, body: Some(&req.body) };
+        let mut redirects = Vec::new();
+        let started = Instant::now();
+        let mut response = loop {
+            let response = self.send_once(&hop, timeout).await?;
+            let next = match redirect_target(&hop.url, &response) {
+                Some(next) if policy.max > 0 => next?,
+                _ => break response,
+            };
+            if redirects.len() >= usize::try_from(policy.max).unwrap_or(usize::MAX) {
+                return Err(HttpError::TooManyRedirects { limit: policy.max, url: next.to_string() });
+            }
+            hop.redirect(response.status(), next, policy, carried_credentials)?;
+            redirects.push(hop.url.to_string());
+        };
+        let status = response.status().as_u16();
+        let version = format!("{:?}", response.version());
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = read_body(&mut response, self.max_body, timeout).await?;
+        let mut exchange = Exchange::received(status, version, headers, body, started.elapsed());
+        exchange.redirects = redirects;
+        Ok(exchange)
+    }
+
+    /// One request of a chain, as `hop` says; the body is rebuilt for each hop (a
+    /// multipart file is read again).
+    async fn send_once(&self, hop: &Hop<'_>, timeout: Duration) -> Result<reqwest::Response, HttpError> {
+        let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
+        let has_content_type = hop.headers.iter().any(|(n, _)| n == reqwest::header::CONTENT_TYPE);
+        for (n, v) in &hop.headers {
+            rb = rb.header(n.clone(), v.clone());
+        }
+        rb = match hop.body.unwrap_or(&ResolvedBody::None) {
             ResolvedBody::None => rb,
             ResolvedBody::Json(v) => {
                 let bytes = serde_json::to_vec(v).map_err(|e| HttpError::Other(e.to_string()))?;
@@ -186,17 +493,7 @@ impl HttpClient {
             }
             ResolvedBody::Multipart(parts) => rb.multipart(multipart(parts).await?),
         };
-        let started = Instant::now();
-        let resp = rb.send().await.map_err(|e| classify(&e, timeout))?;
-        let status = resp.status().as_u16();
-        let version = format!("{:?}", resp.version());
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let body = resp.bytes().await.map_err(|e| classify(&e, timeout))?.to_vec();
-        Ok(Exchange::received(status, version, headers, body, started.elapsed()))
+        rb.send().await.map_err(|e| classify(&e, timeout))
     }
 }
 
@@ -259,6 +556,176 @@ mod tests {
             body: ResolvedBody::None,
             timeout: Some(Duration::from_millis(200)),
         }
+    }
+
+    fn hop<'r>(method: &str, url: &str, headers: &[(&str, &'static str)], body: &'r ResolvedBody) -> Hop<'r> {
+        Hop {
+            method: Method::from_bytes(method.as_bytes()).expect("method"),
+            url: Url::parse(url).expect("url"),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (HeaderName::from_bytes(n.as_bytes()).expect("name"), HeaderValue::from_static(v))
+                })
+                .collect(),
+            body: Some(body),
+        }
+    }
+
+    fn names<'h>(hop: &'h Hop<'_>) -> Vec<&'h str> {
+        hop.headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn to(url: &str) -> Url {
+        Url::parse(url).expect("url")
+    }
+
+    const CREDENTIALS: &[(&str, &str)] = &[
+        ("authorization", "Bearer t"),
+        ("proxy-authorization", "Basic p"),
+        ("cookie", "sid=1"),
+        ("x-api-key", "k"),
+        ("api-key", "k"),
+        ("x-auth-token", "t"),
+        ("x-client-secret", "s"),
+        ("accept", "application/json"),
+        ("x-request-id", "42"),
+    ];
+
+    fn redirect(hop: &mut Hop<'_>, status: u16, next: &str) -> Result<(), HttpError> {
+        let carried = hop.headers.iter().any(|(n, _)| is_credential_header(n));
+        hop.redirect(
+            StatusCode::from_u16(status).expect("status"),
+            to(next),
+            RedirectPolicy::default(),
+            carried,
+        )
+    }
+
+    #[test]
+    fn another_origin_gets_no_credential_header_and_the_same_origin_keeps_them() {
+        let body = ResolvedBody::None;
+        let mut same = hop("GET", "http://127.0.0.1:1000/a", CREDENTIALS, &body);
+        redirect(&mut same, 302, "http://127.0.0.1:1000/b").expect("same origin");
+        assert_eq!(names(&same).len(), CREDENTIALS.len(), "same origin keeps every header");
+        for other in ["http://127.0.0.1:2000/b", "http://localhost:1000/b", "https://127.0.0.1:1000/b"] {
+            let mut h = hop("GET", "http://127.0.0.1:1000/a", CREDENTIALS, &body);
+            redirect(&mut h, 302, other).expect("followed");
+            assert_eq!(names(&h), ["accept", "x-request-id"], "{other}");
+            assert_eq!(h.url, to(other));
+        }
+    }
+
+    #[test]
+    fn the_default_port_is_the_same_origin_and_host_headers_stay_behind() {
+        let body = ResolvedBody::None;
+        let mut h = hop("GET", "https://api.example.test/a", &[("authorization", "Bearer t")], &body);
+        redirect(&mut h, 301, "https://api.example.test:443/b").expect("same origin");
+        assert_eq!(names(&h), ["authorization"]);
+        let mut h = hop("GET", "http://a.test/", &[("host", "a.test"), ("accept", "*/*")], &body);
+        redirect(&mut h, 302, "http://b.test/").expect("followed");
+        assert_eq!(names(&h), ["accept"]);
+    }
+
+    #[test]
+    fn see_other_and_friends_turn_into_a_get_without_a_body_but_head_stays_head() {
+        let body = ResolvedBody::Form(vec![("password".into(), "pw".into())]);
+        for status in [301, 302, 303] {
+            let mut h =
+                hop("POST", "http://127.0.0.1:1/login", &[("content-type", "x"), ("accept", "y")], &body);
+            // Even to another origin: the secret body is not re-sent, so nothing to refuse.
+            redirect(&mut h, status, "http://127.0.0.1:2/home").expect("followed");
+            assert_eq!((h.method.as_str(), h.body.is_none()), ("GET", true), "{status}");
+            assert_eq!(names(&h), ["accept"], "{status}: no content headers without a body");
+        }
+        let mut h = hop("HEAD", "http://127.0.0.1:1/x", &[], &ResolvedBody::None);
+        redirect(&mut h, 303, "http://127.0.0.1:1/y").expect("followed");
+        assert_eq!(h.method, Method::HEAD);
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_keep_method_and_body() {
+        let body = ResolvedBody::Json(serde_json::json!({"name": "x"}));
+        for status in [307, 308] {
+            let mut h = hop("PUT", "http://127.0.0.1:1/a", &[("content-type", "application/json")], &body);
+            redirect(&mut h, status, "http://127.0.0.1:2/b").expect("no secret in the body");
+            assert_eq!((h.method.as_str(), h.body.is_some()), ("PUT", true));
+            assert_eq!(names(&h), ["content-type"]);
+        }
+    }
+
+    #[test]
+    fn a_body_holding_secrets_is_never_resent_to_another_origin() {
+        let bodies = [
+            ResolvedBody::Form(vec![
+                ("grant_type".into(), "password".into()),
+                ("client_secret".into(), "s".into()),
+            ]),
+            ResolvedBody::Json(serde_json::json!({"user": {"profile": [{"Password": "pw"}]}})),
+            ResolvedBody::Multipart(vec![ResolvedPart::Text { name: "api_key".into(), value: "k".into() }]),
+        ];
+        for body in &bodies {
+            for status in [307, 308] {
+                let mut h = hop("POST", "https://a.test/token", &[], body);
+                let err = redirect(&mut h, status, "https://b.test/token").expect_err("secret body");
+                assert!(
+                    matches!(err, HttpError::SecretBodyRedirect { status: s, ref origin, .. } if s == status && origin == "https://b.test"),
+                    "{err}"
+                );
+                let mut h = hop("POST", "https://a.test/token", &[], body);
+                redirect(&mut h, status, "https://a.test/v2/token").expect("the same origin may have it");
+            }
+        }
+    }
+
+    #[test]
+    fn a_raw_body_is_resent_elsewhere_only_when_the_request_carried_no_credentials() {
+        let body = ResolvedBody::Raw { text: "<q>opaque</q>".into(), content_type: None };
+        let mut h = hop("POST", "http://a.test/", &[], &body);
+        redirect(&mut h, 307, "http://b.test/").expect("nothing secret about it");
+        let mut h = hop("POST", "http://a.test/", &[("x-api-key", "k")], &body);
+        let err = redirect(&mut h, 307, "http://b.test/").expect_err("may hold the credential");
+        assert!(matches!(err, HttpError::SecretBodyRedirect { .. }), "{err}");
+    }
+
+    #[test]
+    fn https_to_http_is_refused_unless_allowed_and_then_still_strips_credentials() {
+        let body = ResolvedBody::None;
+        let mut h = hop("GET", "https://a.test/x", &[("x-api-key", "k")], &body);
+        let err = redirect(&mut h, 302, "http://a.test/x").expect_err("downgrade");
+        assert_eq!(
+            err.to_string(),
+            "refused a redirect from HTTPS to plain HTTP (`https://a.test/x` to `http://a.test/x`); \
+             pass --allow-insecure-redirects to follow it (credentials are still not sent)"
+        );
+        let allow = RedirectPolicy { allow_insecure: true, ..RedirectPolicy::default() };
+        h.redirect(StatusCode::FOUND, to("http://a.test/x"), allow, true).expect("allowed");
+        assert!(names(&h).is_empty(), "a change of scheme is a change of origin");
+    }
+
+    #[test]
+    fn credential_headers_are_the_sensitive_list_and_secret_looking_names() {
+        let is = |n: &str| is_credential_header(&HeaderName::from_bytes(n.as_bytes()).expect("name"));
+        for name in SENSITIVE_HEADERS.iter().copied().chain(["cookie2", "x-session-token", "x-app-password"])
+        {
+            assert!(is(name), "{name}");
+        }
+        for name in ["accept", "content-type", "x-token-type", "user-agent"] {
+            assert!(!is(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_in_the_unit_that_states_them_exactly() {
+        assert_eq!(human_size(DEFAULT_MAX_BODY), "256 MiB");
+        assert_eq!(human_size(1_000_000), "1 MB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(3 * 1024), "3 KiB");
+        assert_eq!(human_size(1500), "1500 bytes");
+        assert_eq!(
+            HttpError::BodyTooLarge { limit: DEFAULT_MAX_BODY }.to_string(),
+            "response body larger than 256 MiB (the limit); raise it with --max-body-size"
+        );
     }
 
     #[test]

@@ -106,11 +106,11 @@ impl Runner<'_, '_, '_, '_> {
             attempt += 1;
             let ex = match self.client.send(request).await {
                 Ok(ex) => ex,
-                // While polling, a refused connection may just be a service still starting.
-                Err(e)
-                    if retry.is_some()
-                        && attempt < attempts
-                        && !matches!(e, HttpError::InvalidUrl { .. }) =>
+                // While polling, a refused or timed-out connection may just be a service
+                // still starting; anything else (a bad URL, a body over the cap, a refused
+                // redirect) would fail the same way again.
+                Err(HttpError::Connect(_) | HttpError::Timeout(_))
+                    if retry.is_some() && attempt < attempts =>
                 {
                     self.sink.event(&Event::Exchange { request, response: None });
                     tokio::time::sleep(retry.map_or(Duration::ZERO, |r| r.interval)).await;

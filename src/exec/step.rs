@@ -74,9 +74,12 @@ impl Runner<'_, '_, '_, '_> {
         key: Option<String>,
         mut outcome: StepOutcome,
     ) -> StepOutcome {
+        let started = std::time::Instant::now();
         let (ex, stopped) = match self.send_polling(step, request, ctx, &mut outcome.notes).await {
             Ok(sent) => sent,
             Err(e) => {
+                // A timeout after 30 s shows 30 s, not `0 ms`.
+                outcome.elapsed = started.elapsed();
                 self.sink.event(&Event::Exchange { request, response: None });
                 outcome.result = StepResult::Error(http_error(&e, step));
                 return outcome;

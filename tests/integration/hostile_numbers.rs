@@ -98,3 +98,21 @@ fn a_throttled_answer_without_retry_after_is_final() {
     assert!(!out.stdout.contains("waited"), "{}", out.stdout);
     drop(server); // it still waits for a second connection that never comes; it stops by itself
 }
+
+#[test]
+fn a_request_that_timed_out_shows_how_long_it_waited() {
+    // Accepts and never answers (for five seconds at most).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(held);
+    });
+    let t = Test::new().collection("c.yaml", &format!("requests:\n  - name: slow\n    url: {url}/x\n"));
+    let out = t.args(&["run", "c.yaml", "--timeout", "300ms"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    let shown = regex::Regex::new(r"--- (\d+) ms").expect("re");
+    let ms: u64 = shown.captures(&out.stdout).and_then(|c| c[1].parse().ok()).expect("a duration");
+    assert!(ms >= 300, "waited {ms} ms:\n{}", out.stdout);
+}

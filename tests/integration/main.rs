@@ -7,6 +7,7 @@ mod architecture;
 mod auth;
 mod ci;
 mod cli;
+mod hostile;
 mod hostile_numbers;
 mod hostile_output;
 mod invalid;

@@ -8,6 +8,7 @@ mod auth;
 mod ci;
 mod cli;
 mod invalid;
+mod local_files;
 mod robustness;
 mod run;
 mod snapshots_feature;

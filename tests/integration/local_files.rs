@@ -1,5 +1,5 @@
 //! The local files a run reads and writes besides collections: the state file (links,
-//! modes, its lock, unreadable contents).
+//! modes, its lock, unreadable contents) and `--env-file` (`$`, a BOM, positions).
 
 use crate::support::{Server, Test, squeeze};
 
@@ -112,4 +112,67 @@ fn a_file_that_is_not_baton_state_is_never_cleared_nor_advised_to_be() {
     assert_eq!(cleared.code, 2, "{}", cleared.all());
     assert!(cleared.stderr.contains("baton never overwrites a file it did not write"), "{}", cleared.stderr);
     assert_eq!(std::fs::read_to_string(&config).expect("read"), "{ this is not json");
+}
+
+/// A collection that echoes `PHRASE`, `ESCAPED`, `BACKSLASH` and `JOINED` and expects them.
+const ECHO_VALUES: &str = r#"requests:
+  - url: BASE/echo
+    query:
+      phrase: "{{ PHRASE }}"
+      escaped: "{{ ESCAPED }}"
+      backslash: "{{ BACKSLASH }}"
+      joined: "{{ JOINED }}"
+    expect:
+      json:
+        $.query.phrase: pa$word1
+        $.query.escaped: pa$word1
+        $.query.backslash: pa$word1
+        $.query.joined: pa$word1!
+"#;
+
+#[test]
+fn env_file_values_keep_their_dollars_and_a_byte_order_mark_is_accepted() {
+    let server = Server::start();
+    let env = "\u{feff}# saved by an editor that writes a BOM\nPHRASE='pa$word1'\nESCAPED=pa$$word1\n\
+               BACKSLASH=pa\\$word1\nJOINED=\"${PHRASE}!\"\n";
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", ECHO_VALUES)
+        .file(".env", env)
+        .args(&["run", "c.yaml", "--env-file", ".env"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
+#[test]
+fn an_unquoted_dollar_reading_an_unset_variable_is_an_error_at_its_line_not_an_empty_string() {
+    let server = Server::start();
+    let t = Test::new()
+        .server(&server)
+        .collection("c.yaml", ECHO_VALUES)
+        .file(".env", "PHRASE=pa$word1\nESCAPED=x\nBACKSLASH=x\nJOINED=x\n");
+    let out = t.clone().args(&["run", "c.yaml", "--env-file", ".env"]).run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.is_empty(), "nothing ran: {}", out.stdout);
+    assert!(out.stderr.contains("`$word1` reads `word1`, which is not set"), "{}", out.stderr);
+    assert!(out.stderr.contains(".env:1:10"), "{}", out.stderr);
+    assert!(out.stderr.contains("PHRASE=pa$word1"), "the line is shown: {}", out.stderr);
+    // Setting it in the environment is the one way the reference is read.
+    let out = t.env("word1", "sword").args(&["plan", "c.yaml", "--env-file", ".env"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("phrase=pasword"), "{}", out.stdout);
+}
+
+#[test]
+fn the_readme_shows_the_error_baton_prints_for_an_unset_reference() {
+    let out = Test::new()
+        .collection("c.yaml", ECHO_VALUES)
+        .file(".env", "HOST=api.example.com\nPASSWORD=pa$word1\n")
+        .args(&["validate", "c.yaml", "--env-file", ".env"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let section = readme.split("### Env files").nth(1).expect("section");
+    let shown = section.split("```text\n").nth(1).and_then(|s| s.split("```").next()).expect("text block");
+    assert_eq!(out.stderr.trim_end(), shown.trim_end());
 }

@@ -244,10 +244,11 @@ impl<'t> Parser<'t, '_> {
             return Err(EnvFileError::MissingEquals { name, at: self.trimmed(self.pos, end) });
         }
         self.pos += 1;
+        let after_equals = self.pos;
         self.skip_inline_space();
         let value = match self.peek() {
             Some(quote @ ('\'' | '"')) => self.quoted(&name, quote)?,
-            _ => self.unquoted()?,
+            _ => self.unquoted(self.pos > after_equals)?,
         };
         Ok(Some((name, value)))
     }
@@ -271,12 +272,14 @@ impl<'t> Parser<'t, '_> {
         Ok(rest[..len].to_string())
     }
 
-    /// An unquoted value: to the end of the line or a ` #` comment, trimmed.
-    fn unquoted(&mut self) -> Result<String, EnvFileError> {
+    /// An unquoted value: to the end of the line or a ` #` comment, trimmed. `spaced`:
+    /// whitespace came between `=` and the value, so a `#` right here starts a comment
+    /// (`A= # note`), while `A=#x` is the value `#x`, not an empty one.
+    fn unquoted(&mut self, spaced: bool) -> Result<String, EnvFileError> {
         let end = self.line_end();
         let mut chars = Vec::new();
         let mut iter = self.text[self.pos..end].char_indices().peekable();
-        let mut previous_space = true;
+        let mut previous_space = spaced;
         while let Some((i, c)) = iter.next() {
             let at = self.pos + i;
             if c == '#' && previous_space {
@@ -345,9 +348,7 @@ impl<'t> Parser<'t, '_> {
 
     /// The value with its `$` references replaced.
     fn expand(&self, chars: &[Char]) -> Result<String, EnvFileError> {
-        let mut i = 0;
-        let out = self.expand_until(chars, &mut i, 0, true)?;
-        Ok(out)
+        self.expand_until(chars, &mut 0, 0, true)
     }
 
     /// Expands from `chars[*i]` to the end or, inside `depth` braces, to an unmatched `}`
@@ -511,12 +512,22 @@ mod tests {
     #[test]
     fn names_values_comments_and_export() {
         let text =
-            "# settings\n\nA=1\n  B = two words  \nexport C=3\nexport=4\nD=\nE= # nothing\nF=x#y # z\n";
+            "# settings\n\nA=1\n  B = two words  \nexport C=3\nexport=4\nD=\nE= # nothing\nF=x#y # z\nG=#x\n";
         let got = read(text);
         let pairs: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             pairs,
-            [("A", "1"), ("B", "two words"), ("C", "3"), ("export", "4"), ("D", ""), ("E", ""), ("F", "x#y")]
+            [
+                ("A", "1"),
+                ("B", "two words"),
+                ("C", "3"),
+                ("export", "4"),
+                ("D", ""),
+                ("E", ""),
+                ("F", "x#y"),
+                ("G", "#x"),
+            ],
+            "a `#` starts a comment only after whitespace"
         );
     }
 

@@ -17,7 +17,7 @@ use crate::http::{ClientOptions, DEFAULT_MAX_BODY, RedirectPolicy};
 use crate::parse::is_identifier;
 use crate::report::{ReportKind, ReportRequest};
 use crate::snapshot::UpdateMode;
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 use crate::template::EnvMap;
 use crate::validate::Overrides;
 
@@ -458,7 +458,7 @@ fn resolve(
     let github_annotations = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let mut overrides = Overrides::default();
     for path in &common.env_files {
-        let pairs = read_env_file(path)?;
+        let pairs = read_env_file(path, &env)?;
         for (k, v) in pairs {
             env.entry(k.clone()).or_insert_with(|| v.clone());
             overrides.values.push((k, v));
@@ -571,7 +571,12 @@ fn parse_size(raw: &str) -> Result<u64, Diagnostic> {
     })
 }
 
-fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliError> {
+/// Reads one `--env-file`; `$` references read `env` (the environment as built so far:
+/// the process's, then earlier env files), then the file's own earlier entries.
+fn read_env_file(
+    path: &std::path::Path,
+    env: &HashMap<String, String>,
+) -> Result<Vec<(String, String)>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         usage(
             Diagnostic::usage(
@@ -581,40 +586,16 @@ fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, CliErr
             .help("check the path; the file holds NAME=value lines"),
         )
     })?;
-    let mut out = Vec::new();
-    let iter = dotenvy::from_read_iter(text.as_bytes());
-    for item in iter {
-        match item {
-            Ok(pair) => out.push(pair),
-            Err(dotenvy::Error::LineParse(line, index)) => {
-                let mut sources = SourceMap::default();
-                // dotenvy hands back the offending line; find that exact line, not a substring.
-                let mut start = 0;
-                for l in text.split_inclusive('\n') {
-                    if l.trim_end_matches(['\n', '\r']) == line {
-                        break;
-                    }
-                    start += l.len();
-                }
-                let start = start.min(text.len());
-                let id = sources.add(path, text.clone());
-                let at = start + line.char_indices().nth(index).map_or(line.len(), |(i, _)| i);
-                return Err(CliError::Usage(Box::new(UsageError {
-                    diagnostic: Diagnostic::usage(Code::BadEnvFile, "invalid line in env file")
-                        .at(Span::new(id, at, at + 1), "cannot parse from here")
-                        .help("lines look like NAME=value, NAME=\"quoted value\" or # comments"),
-                    sources,
-                })));
-            }
-            Err(e) => {
-                return Err(usage(Diagnostic::usage(
-                    Code::BadEnvFile,
-                    format!("cannot read --env-file `{}`: {e}", path.display()),
-                )));
-            }
-        }
-    }
-    Ok(out)
+    // Positions are reported in the text as editors show it: without a byte order mark.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
+    crate::env_file::parse(&text, |name| env.get(name).cloned()).map_err(|e| {
+        let mut sources = SourceMap::default();
+        let id = sources.add(path, text.clone());
+        CliError::Usage(Box::new(UsageError { diagnostic: e.diagnostic(id), sources }))
+    })
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ codes! {
     BadDuration = "bad-duration",
     /// An environment variable baton reads (`BATON_UPDATE`) has a value it does not take.
     BadEnv = "bad-env",
-    /// A line of an `--env-file` is not `NAME=value`.
+    /// A line of an `--env-file` is not `NAME=value`, or reads a variable that is not set.
     BadEnvFile = "bad-env-file",
     /// `--jobs` is not a positive number.
     BadJobs = "bad-jobs",

@@ -90,14 +90,15 @@ fn missing_scope_is_a_failed_expectation() {
 #[test]
 fn corrupt_state_is_reported_and_left_alone() {
     let server = Server::start();
-    let t = against(&server).file("state.json", "{ this is not json");
+    let broken = "{\"format\": \"baton-state\", \"version\": 1, \"entries\": {";
+    let t = against(&server).file("state.json", broken);
     let state = t.path("state.json");
     let out = t.args(&["run", "collections/clinked.yaml", "--state", &state]).run();
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("state.json"), "{}", out.stderr);
     assert!(out.stderr.contains("corrupt"), "{}", out.stderr);
     assert!(out.stderr.contains("baton state clear"), "{}", out.stderr);
-    assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ this is not json");
+    assert_eq!(std::fs::read_to_string(&state).expect("read"), broken);
 }
 
 #[test]

@@ -181,7 +181,7 @@ fn missing_env_file_is_a_usage_error() {
 
 #[test]
 fn env_file_with_an_invalid_line_is_a_usage_error() {
-    // dotenvy reads `this` as a name, then wants `=` and finds `is`.
+    // `this` is read as a name, then `=` is wanted and `is not valid` found.
     let t = Test::new().file("bad.env", "# settings\nGOOD=1\nthis is not valid\nAFTER=2\n");
     let env_file = t.path("bad.env");
     let text = usage_error(
@@ -189,6 +189,18 @@ fn env_file_with_an_invalid_line_is_a_usage_error() {
         t.args(&["validate", "collections/demo.yaml", "--env-file", &env_file]),
     );
     assert!(text.contains("bad.env:3:6"), "{text}");
+}
+
+#[test]
+fn env_file_with_an_unclosed_quote_points_at_the_quote_not_past_the_end() {
+    let t = Test::new().file("bad.env", "A=1\nB=\"never closed\nC=2\n");
+    let env_file = t.path("bad.env");
+    let text = usage_error(
+        "usage_env_file_unclosed_quote",
+        t.args(&["validate", "collections/demo.yaml", "--env-file", &env_file]),
+    );
+    assert!(text.contains("bad.env:2:3"), "{text}");
+    assert!(text.contains("B=\"never closed"), "the line is shown: {text}");
 }
 
 #[test]

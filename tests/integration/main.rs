@@ -11,6 +11,7 @@ mod hostile;
 mod hostile_numbers;
 mod hostile_output;
 mod invalid;
+mod local_files;
 mod robustness;
 mod run;
 mod snapshots_feature;

@@ -70,3 +70,26 @@ fn the_readme_collection_snippet_is_valid() {
     let out = Test::new().collection("readme.yaml", yaml).args(&["validate", "readme.yaml"]).run();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn the_readme_security_examples_run() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let section = readme.split("## Security").nth(1).and_then(|s| s.split("\n## ").next()).expect("section");
+    let commands: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("baton run api/ "))
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .collect();
+    assert!(commands.len() >= 2, "{commands:?}");
+    let server = crate::support::Server::start();
+    for flags in commands {
+        let mut args = vec!["run", "api/"];
+        args.extend(flags.split_whitespace());
+        let out = Test::new()
+            .server(&server)
+            .collection("api/c.yaml", "requests:\n  - url: BASE/text\n")
+            .args(&args)
+            .run();
+        assert_eq!(out.code, 0, "baton {args:?}\n{}", out.all());
+    }
+}

@@ -116,3 +116,42 @@ fn a_request_that_timed_out_shows_how_long_it_waited() {
     let ms: u64 = shown.captures(&out.stdout).and_then(|c| c[1].parse().ok()).expect("a duration");
     assert!(ms >= 300, "waited {ms} ms:\n{}", out.stdout);
 }
+
+#[test]
+fn huge_numbers_in_a_collection_are_invalid_not_a_crash() {
+    for (field, value) in [
+        ("timeout", "1e20"),
+        ("retry", "{interval: 1e300}"),
+        ("expires_in", "1e300"),
+        ("expires_in", "9223372036854775807"),
+    ] {
+        let yaml = format!("auth:\n  - url: http://127.0.0.1:9/t\n    {field}: {value}\nrequests: []\n");
+        let t = Test::new().collection("c.yaml", &yaml);
+        for cmd in ["validate", "run"] {
+            let out = t.clone().args(&[cmd, "c.yaml"]).run();
+            assert_eq!(out.code, 3, "{cmd} {field}: {value}\n{}", out.all());
+            assert!(out.stderr.contains("error[bad-duration]"), "{}", out.stderr);
+            assert!(out.stderr.contains("c.yaml:3:"), "points at the line: {}", out.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_short_secret_is_masked_as_a_word_only_and_warned_about() {
+    let server = crate::support::Server::start();
+    let yaml = "requests:\n  - name: echo\n    url: BASE/echo\n    headers:\n      X-Api-Key: \"{{ secret_env('KEY') }}\"\n      X-Note: testing the test-suite\n";
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", yaml)
+        .env("KEY", "test")
+        .args(&["run", "c.yaml", "-v"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("X-Api-Key: •••"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("X-Note: testing the •••-suite"),
+        "words that merely contain it stay: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("warning: a secret of fewer than 6 characters"), "{}", out.stderr);
+}

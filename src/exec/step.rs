@@ -93,19 +93,7 @@ impl Runner<'_, '_, '_, '_> {
         }
         let mut failures: Vec<Failure> = stopped.into_iter().collect();
         let captured = self.capture_all(step, &ex, &mut failures);
-        let lifetime = match step.lifecycle.expires_in.as_ref().map(|e| lifetime(e, &ex)) {
-            Some(Ok(l)) => l,
-            Some(Err(value)) => {
-                failures.push(Failure {
-                    span: step.name_span,
-                    subject: "expires_in".into(),
-                    expected: "a lifetime from 0 to 10 years, in seconds".into(),
-                    actual: self.plan.masker.excerpt(&value, 40),
-                });
-                None
-            }
-            None => None,
-        };
+        let lifetime = self.credential_lifetime(step, &ex, &mut failures);
         self.sink.event(&Event::Exchange { request, response: Some(&ex) });
         // A wrong status explains a missing capture better than the capture does: list it first.
         let mut checked = assert::check(step, &ex, ctx);
@@ -129,6 +117,27 @@ impl Runner<'_, '_, '_, '_> {
         }
         self.remember(step, key, lifetime, captured);
         outcome
+    }
+
+    /// How long the credentials this step fetched live; a lifetime out of range is a failure.
+    fn credential_lifetime(
+        &self,
+        step: &CompiledStep<'_>,
+        ex: &Exchange,
+        failures: &mut Vec<Failure>,
+    ) -> Option<Duration> {
+        match lifetime(step.lifecycle.expires_in.as_ref()?, ex) {
+            Ok(l) => l,
+            Err(value) => {
+                failures.push(Failure {
+                    span: step.name_span,
+                    subject: "expires_in".into(),
+                    expected: "a lifetime from 0 to 10 years, in seconds".into(),
+                    actual: self.plan.masker.excerpt(&value, 40),
+                });
+                None
+            }
+        }
     }
 
     /// Why the step cannot run: a captured value it reads never arrived.

@@ -164,6 +164,10 @@ struct RunArgs {
     /// Follow redirects from https to plain http (credentials are still not sent).
     #[arg(long)]
     allow_insecure_redirects: bool,
+    /// Also send credentials to this origin when a captured value chooses it
+    /// (`https://api.example.com`; repeatable).
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
     /// Stop at the first failed step.
     #[arg(long)]
     fail_fast: bool,
@@ -378,6 +382,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 max_body_size: None,
                 max_redirects: None,
                 allow_insecure_redirects: false,
+                allow_origins: Vec::new(),
                 fail_fast: false,
                 state: None,
                 update_snapshots: false,
@@ -450,7 +455,20 @@ fn resolve(
                                 .help("use BATON_UPDATE=always, new or no"),
                         )
                     })?;
-            (r.common, r.verbose, client, ExecOptions { fail_fast: r.fail_fast, update }, state)
+            let mut allow_origins = Vec::new();
+            for raw in &r.allow_origins {
+                allow_origins.push(crate::resolve::origin(raw).ok_or_else(|| {
+                    usage(
+                        Diagnostic::usage(
+                            Code::BadOrigin,
+                            format!("`--allow-origin {raw}` is not an http(s) URL"),
+                        )
+                        .help("give scheme and host, e.g. `--allow-origin https://eu.api.example.com`"),
+                    )
+                })?);
+            }
+            let exec = ExecOptions { fail_fast: r.fail_fast, update, allow_origins };
+            (r.common, r.verbose, client, exec, state)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),
     };

@@ -59,6 +59,8 @@ codes! {
     BadJsonpath = "bad-jsonpath",
     /// `method:` is not an HTTP method.
     BadMethod = "bad-method",
+    /// `--allow-origin` is not an http(s) URL.
+    BadOrigin = "bad-origin",
     /// A regular expression does not compile.
     BadRegex = "bad-regex",
     /// `--report` is not `junit:PATH` or `json:PATH`.

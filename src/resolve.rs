@@ -21,6 +21,13 @@ use crate::template::{RenderCause, RenderContext, RenderError, Template};
 pub const SENSITIVE_HEADERS: &[&str] =
     &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"];
 
+/// `scheme://host:port` of an http(s) URL, when it has one (what credentials are bound to).
+pub fn origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let origin = parsed.origin();
+    (origin.is_tuple() && matches!(parsed.scheme(), "http" | "https")).then(|| origin.ascii_serialization())
+}
+
 /// Renders `step` with `ctx`; secrets met on the way (credentials, secret-named fields)
 /// are registered with `masker` before anything can print them.
 pub fn resolve(

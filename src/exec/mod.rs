@@ -37,6 +37,8 @@ pub struct ExecOptions {
     pub fail_fast: bool,
     /// Which snapshots may be written.
     pub update: UpdateMode,
+    /// Origins (`scheme://host:port`) credentials may also go to, from `--allow-origin`.
+    pub allow_origins: Vec<String>,
 }
 
 /// Runs a validated collection.
@@ -70,7 +72,10 @@ pub async fn execute(
         refresh_at: None,
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
-        origins: origin::named_origins(plan, sources),
+        origins: origin::named_origins(plan, sources)
+            .into_iter()
+            .chain(opts.allow_origins.iter().cloned())
+            .collect(),
     };
     runner.run_all(opts.fail_fast).await;
     let outcome = CollectionOutcome {

@@ -14,12 +14,7 @@ use crate::secret::is_secret_name;
 use crate::source::SourceMap;
 use crate::template::RenderContext;
 
-/// `scheme://host:port` of a URL, when it has one.
-pub(super) fn origin(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let origin = parsed.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
-}
+use crate::resolve::origin;
 
 /// The origins the collection names: its URLs rendered from variables alone.
 pub(super) fn named_origins(plan: &Plan<'_>, sources: &SourceMap) -> Vec<String> {
@@ -83,7 +78,7 @@ pub(super) fn check(
         ),
         span: Some(ps.step.url.span()),
         help: Some(format!(
-            "credentials go only to origins the collection names ({}); capture a path, not a host, or name the origin in a URL of the collection",
+            "credentials go only to origins the collection names ({}); capture a path, not a host, or allow the origin with `--allow-origin`",
             if named.is_empty() { "none".to_string() } else { named.join(", ") }
         )),
     })
@@ -91,7 +86,7 @@ pub(super) fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::resolve::origin;
 
     #[test]
     fn origins_are_scheme_host_and_port() {

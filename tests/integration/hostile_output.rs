@@ -161,10 +161,9 @@ fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<String>>) {
     (addr, seen)
 }
 
-#[test]
-fn a_captured_value_cannot_move_credentials_to_another_host() {
-    let (other, received) = recording_server();
-    // The playground cannot be told what Location to send: a raw server can.
+/// A server that issues a token, then answers `201` with `Location: @{other}/steal`
+/// (two connections, or ten seconds).
+fn location_server(other: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -195,14 +194,45 @@ fn a_captured_value_cannot_move_credentials_to_another_host() {
             served += 1;
         }
     });
-    let yaml = format!(
+    base
+}
+
+fn following(base: &str) -> String {
+    format!(
         "vars: {{base_url: '{base}'}}\nauth:\n  - name: token\n    url: '{{{{ base_url }}}}/token'\n    capture: {{token: $.access_token}}\ndefaults:\n  bearer: '{{{{ token }}}}'\nrequests:\n  - name: create\n    method: POST\n    url: '{{{{ base_url }}}}/items'\n    capture: {{item_url: {{header: location}}}}\n  - name: follow\n    url: '{{{{ base_url }}}}{{{{ item_url }}}}'\n"
-    );
-    let out = Test::new().collection("c.yaml", &yaml).args(&["run", "c.yaml"]).run();
+    )
+}
+
+#[test]
+fn a_captured_value_cannot_move_credentials_to_another_host() {
+    let (other, received) = recording_server();
+    let base = location_server(other);
+    let out = Test::new().collection("c.yaml", &following(&base)).args(&["run", "c.yaml"]).run();
     assert_eq!(out.code, 4, "{}", out.all());
     assert!(out.stdout.contains("chosen by the captured `item_url`"), "{}", out.stdout);
+    assert!(out.stdout.contains("--allow-origin"), "the help names the way out: {}", out.stdout);
     std::thread::sleep(Duration::from_millis(100));
     let seen = received.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(seen.is_empty(), "the other host received:\n{seen}");
     assert!(!out.all().contains("tok-pinned-98765"), "{}", out.all());
+}
+
+#[test]
+fn an_allowed_origin_receives_the_credentials_a_capture_sends_it() {
+    let (other, received) = recording_server();
+    let base = location_server(other.clone());
+    let allowed = format!("http://{other}");
+    let out = Test::new()
+        .collection("c.yaml", &following(&base))
+        .args(&["run", "c.yaml", "--allow-origin", &allowed])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let seen = received.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(seen.starts_with("GET /steal"), "the allowed host got the request:\n{seen}");
+    let bad = Test::new()
+        .collection("c.yaml", "requests: []\n")
+        .args(&["run", "c.yaml", "--allow-origin", "ftp://x"])
+        .run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(bad.stderr.contains("error[bad-origin]"), "{}", bad.stderr);
 }

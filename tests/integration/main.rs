@@ -8,8 +8,6 @@ mod auth;
 mod ci;
 mod cli;
 mod hostile;
-mod hostile_numbers;
-mod hostile_output;
 mod invalid;
 mod local_files;
 mod robustness;

@@ -19,6 +19,9 @@ pub struct ResolvedRequest {
     pub body: ResolvedBody,
     /// Timeout for this request.
     pub timeout: Option<Duration>,
+    /// Lower-case names of headers whose values hold a secret whatever their names
+    /// (`X-Session: {{ token }}`): treated like credential headers on a redirect.
+    pub secret_headers: Vec<String>,
 }
 
 /// A rendered body.

@@ -258,6 +258,8 @@ struct Hop<'r> {
     method: Method,
     url: Url,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers whose values hold a secret (from resolve), whatever their names.
+    secret: Vec<HeaderName>,
     /// `None` once a 301/302/303 turned the request into a GET.
     body: Option<&'r ResolvedBody>,
 }
@@ -295,7 +297,10 @@ impl Hop<'_> {
                 });
             }
             // `Host` written for the first origin would misdirect the request at the next one.
-            self.headers.retain(|(n, _)| !is_credential_header(n) && n != reqwest::header::HOST);
+            let secret = &self.secret;
+            self.headers.retain(|(n, _)| {
+                !is_credential_header(n) && !secret.contains(n) && n != reqwest::header::HOST
+            });
         }
         self.url = next;
         Ok(())
@@ -438,8 +443,10 @@ impl HttpClient {
                 .map_err(|e| HttpError::InvalidHeader { name: name.clone(), reason: e.to_string() })?;
             headers.push((n, v));
         }
-        let carried_credentials = headers.iter().any(|(n, _)| is_credential_header(n));
-        let mut hop = Hop { method, url, headers, body: Some(&req.body) };
+        let secret: Vec<HeaderName> =
+            req.secret_headers.iter().filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
+        let carried_credentials = headers.iter().any(|(n, _)| is_credential_header(n) || secret.contains(n));
+        let mut hop = Hop { method, url, headers, secret, body: Some(&req.body) };
         let mut redirects = Vec::new();
         let started = Instant::now();
         let mut response = loop {
@@ -555,6 +562,7 @@ mod tests {
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: ResolvedBody::None,
             timeout: Some(Duration::from_millis(200)),
+            secret_headers: Vec::new(),
         }
     }
 
@@ -568,6 +576,7 @@ mod tests {
                     (HeaderName::from_bytes(n.as_bytes()).expect("name"), HeaderValue::from_static(v))
                 })
                 .collect(),
+            secret: Vec::new(),
             body: Some(body),
         }
     }

@@ -59,7 +59,19 @@ pub fn resolve(
         Some(b) => body(b, ctx, base_dir)?,
     };
     register_body_secrets(&body, masker);
-    Ok(ResolvedRequest { method: step.method.clone(), url, headers, body, timeout: step.timeout })
+    let secret_headers = headers
+        .iter()
+        .filter(|(_, v)| masker.contains_secret(v))
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    Ok(ResolvedRequest {
+        method: step.method.clone(),
+        url,
+        headers,
+        body,
+        timeout: step.timeout,
+        secret_headers,
+    })
 }
 
 /// Appends the rendered query to `url`, before any `#fragment`.
@@ -344,6 +356,16 @@ mod tests {
         assert_eq!(e.cause, RenderCause::WrongType);
         assert!(e.message.contains("`url` must render to text"), "{}", e.message);
         assert_eq!(e.span, plan.step(0).url.span());
+    }
+
+    #[test]
+    fn headers_holding_a_secret_are_marked_whatever_their_names() {
+        let f = Fixture::new(
+            "auth:\n  - name: login\n    url: http://h/login\n    capture: {token: $.t}\nrequests:\n  - name: a\n    url: http://h/a\n    headers: {X-Session: '{{ token }}', X-Plain: visible}\n",
+        );
+        f.masker.add("sess-123456");
+        let r = resolved(&f, "a", &[("token", "sess-123456".into())]);
+        assert_eq!(r.secret_headers, ["x-session"]);
     }
 
     #[test]

@@ -46,9 +46,10 @@ fn reads_captures(ps: &PlannedStep<'_>, sources: &SourceMap) -> bool {
 
 /// Whether a request sends credentials.
 fn carries_credentials(request: &ResolvedRequest) -> bool {
-    request.headers.iter().any(|(name, _)| {
-        SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name)
-    })
+    !request.secret_headers.is_empty()
+        || request.headers.iter().any(|(name, _)| {
+            SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name)
+        })
 }
 
 /// Refuses a request that would carry credentials to an origin only a captured value chose.

@@ -27,7 +27,10 @@ pub(super) fn fingerprint(r: &ResolvedRequest) -> String {
     let headers: Vec<String> = r
         .headers
         .iter()
-        .filter(|(n, _)| !SENSITIVE_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            !SENSITIVE_HEADERS.contains(&n.as_str()) && !r.secret_headers.contains(&n)
+        })
         .map(|(n, v)| format!("{}:{v}", n.to_ascii_lowercase()))
         .collect();
     format!("{} {}\n{}\n{}", r.method, r.url, headers.join("\n"), r.body.preview().unwrap_or_default())
@@ -67,6 +70,7 @@ mod tests {
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: ResolvedBody::Form(vec![("grant_type".into(), "client_credentials".into())]),
             timeout: None,
+            secret_headers: Vec::new(),
         }
     }
 

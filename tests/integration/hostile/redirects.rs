@@ -16,10 +16,13 @@ const SECRETS: &[(&str, &str)] = &[
     ("HOSTILE_TOKEN", "token-Hh77-not-for-b"),
     ("HOSTILE_PASSWORD", "password-Vv31-not-for-b"),
     ("HOSTILE_CLIENT_SECRET", "clientsecret-Kk64-not-for-b"),
+    ("HOSTILE_SESSION", "session-Ww23-not-for-b"),
 ];
 
 /// Header names that carry credentials in these collections.
-const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "x-api-key", "api-key", "x-auth-token"];
+/// (`x-session` is named innocently: its value is what makes it a credential.)
+const CREDENTIAL_HEADERS: &[&str] =
+    &["authorization", "cookie", "x-api-key", "api-key", "x-auth-token", "x-session"];
 
 /// Headers on every step: credentials of every kind baton knows, and one that is not.
 const DEFAULTS: &str = r#"
@@ -30,6 +33,7 @@ defaults:
     api-key: "{{ secret_env('HOSTILE_KEY2') }}"
     cookie: "session={{ secret_env('HOSTILE_COOKIE') }}"
     x-auth-token: "{{ secret_env('HOSTILE_TOKEN') }}"
+    x-session: "{{ secret_env('HOSTILE_SESSION') }}"
     x-trace: harmless-trace-42
 "#;
 

@@ -20,7 +20,6 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 pub use crate::exchange::{Exchange, RedirectPolicy, ResolvedBody, ResolvedPart, ResolvedRequest};
-use crate::resolve::SENSITIVE_HEADERS;
 use crate::secret::is_secret_name;
 
 /// The largest decoded response body read by default: above the 200 MB bodies of the
@@ -206,10 +205,7 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
 /// Headers that carry credentials: never sent to an origin other than the one the
 /// request was written for.
 fn is_credential_header(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    SENSITIVE_HEADERS.contains(&name)
-        || ["authorization", "proxy-authorization", "cookie", "cookie2"].contains(&name)
-        || is_secret_name(name)
+    crate::resolve::is_credential_header(name.as_str())
 }
 
 /// Why re-sending `body` to another origin would hand it credentials, if it would: a
@@ -715,8 +711,11 @@ mod tests {
     #[test]
     fn credential_headers_are_the_sensitive_list_and_secret_looking_names() {
         let is = |n: &str| is_credential_header(&HeaderName::from_bytes(n.as_bytes()).expect("name"));
-        for name in SENSITIVE_HEADERS.iter().copied().chain(["cookie2", "x-session-token", "x-app-password"])
-        {
+        for name in crate::resolve::SENSITIVE_HEADERS.iter().copied().chain([
+            "cookie2",
+            "x-session-token",
+            "x-app-password",
+        ]) {
             assert!(is(name), "{name}");
         }
         for name in ["accept", "content-type", "x-token-type", "user-agent"] {

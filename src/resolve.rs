@@ -19,7 +19,15 @@ use crate::template::{RenderCause, RenderContext, RenderError, Template};
 /// Headers whose values are credentials; they are always masked and never part of a
 /// request's identity.
 pub const SENSITIVE_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"];
+    &["authorization", "proxy-authorization", "cookie", "cookie2", "x-api-key", "api-key"];
+
+/// Whether a header carries a credential by its name: one of [`SENSITIVE_HEADERS`], or a
+/// secret-looking name (`x-auth-token`). Its value is masked, and it never follows a
+/// redirect or a capture to another origin.
+pub fn is_credential_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_HEADERS.contains(&lower.as_str()) || is_secret_name(&lower)
+}
 
 /// `scheme://host:port` of an http(s) URL, when it has one (what credentials are bound to).
 pub fn origin(url: &str) -> Option<String> {
@@ -47,7 +55,7 @@ pub fn resolve(
         headers.push(("Authorization".into(), value));
     }
     for (name, value) in &headers {
-        if SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name) {
+        if is_credential_header(name) {
             let token = value.split_once(' ').map_or(value.as_str(), |(_, t)| t);
             masker.add(token);
         }

@@ -277,11 +277,7 @@ fn crashed(
     sink: &mut dyn crate::event::Sink,
 ) -> CollectionOutcome {
     use crate::event::{Event, StepError, StepOutcome, StepResult};
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into());
+    let what = super::panic_text(payload);
     let step = StepOutcome {
         name: "(internal error)".into(),
         named: true,

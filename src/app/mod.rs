@@ -55,16 +55,20 @@ static PANIC_MASKER: std::sync::OnceLock<Masker> = std::sync::OnceLock::new();
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let at = info.location().map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let what = panic_text(info.payload());
         let text = format!("error[internal]: baton hit a bug{at}: {what}");
         let masked = PANIC_MASKER.get().map_or_else(|| text.clone(), |m| m.mask(&text));
         let _ = writeln!(std::io::stderr(), "{}", crate::printable::line(&masked));
     }));
+}
+
+/// A panic's message, whichever way it was raised.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 fn eprint(text: &str, masker: &Masker) {

@@ -9,8 +9,7 @@
 use crate::event::StepError;
 use crate::exchange::ResolvedRequest;
 use crate::plan::{Plan, PlannedStep};
-use crate::resolve::SENSITIVE_HEADERS;
-use crate::secret::is_secret_name;
+use crate::resolve::is_credential_header;
 use crate::source::SourceMap;
 use crate::template::RenderContext;
 
@@ -46,10 +45,7 @@ fn reads_captures(ps: &PlannedStep<'_>, sources: &SourceMap) -> bool {
 
 /// Whether a request sends credentials.
 fn carries_credentials(request: &ResolvedRequest) -> bool {
-    !request.secret_headers.is_empty()
-        || request.headers.iter().any(|(name, _)| {
-            SENSITIVE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name)
-        })
+    !request.secret_headers.is_empty() || request.headers.iter().any(|(name, _)| is_credential_header(name))
 }
 
 /// Refuses a request that would carry credentials to an origin only a captured value chose.

@@ -137,7 +137,16 @@ impl Engine {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_recursion_limit(64);
-        env.set_fuel(Some(200_000));
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        // A `{{ }}` in text is written out piece by piece; refuse a value too large to
+        // write before it is walked (`[x] * 99999999` is lazy, its text is not).
+        env.set_formatter(|out, state, value| {
+            if !fits(value, &mut MAX_RENDERED.clone()) {
+                return Err(MjError::new(ErrorKind::WriteFailure, "rendered value too large")
+                    .with_source(TooLargeMark));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         let vars = env_vars.clone();
         env.add_function("env", move |name: String, kwargs: Kwargs| lookup(&vars, &name, &kwargs, "env"));
         let vars = env_vars;
@@ -388,6 +397,8 @@ pub enum RenderCause {
     MissingEnv(String),
     /// A value of the wrong shape for where it is used (an object as a URL, say).
     WrongType,
+    /// The value would be larger than [`MAX_RENDERED`].
+    TooLarge,
     /// Anything else the template engine refused.
     Other,
 }
@@ -410,7 +421,100 @@ impl RenderError {
     }
 }
 
+/// The work one render may do: each engine step costs one, and each 64 bytes of data it
+/// builds (text, list and map slots) cost one more, so this bounds time and memory both.
+pub const TEMPLATE_FUEL: u64 = 200_000;
+
+/// The most a rendered value may hold: its text, plus [`ENTRY_COST`] for each list or map
+/// entry. Data a template builds is bounded much lower by the engine's fuel (about 12 MiB);
+/// this bounds what it only passes on or repeats lazily (`[x] * n`), before it is copied.
+pub const MAX_RENDERED: u64 = 256 * 1024 * 1024;
+/// What one list or map entry counts toward [`MAX_RENDERED`]: about what it takes in memory.
+const ENTRY_COST: u64 = 32;
+
+fn spend(budget: &mut u64, n: u64) -> bool {
+    budget.checked_sub(n).map(|left| *budget = left).is_some()
+}
+
+/// Whether `v` fits in `budget` (see [`MAX_RENDERED`]). A sized list or map is charged for
+/// its length before any of it is visited, so the walk ends after at most `budget /
+/// ENTRY_COST` entries however long the value claims to be.
+fn fits(v: &MjValue, budget: &mut u64) -> bool {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::String => spend(budget, v.as_str().map_or(0, str::len) as u64),
+        ValueKind::Bytes => spend(budget, v.as_bytes().map_or(0, <[u8]>::len) as u64),
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
+            let sized = v.len();
+            if let Some(n) = sized
+                && !spend(budget, (n as u64).saturating_mul(ENTRY_COST))
+            {
+                return false;
+            }
+            let Ok(items) = v.try_iter() else { return true };
+            let is_map = v.kind() == ValueKind::Map;
+            for item in items {
+                if sized.is_none() && !spend(budget, ENTRY_COST) {
+                    return false;
+                }
+                let value = if is_map { v.get_item(&item).unwrap_or_default() } else { MjValue::from(()) };
+                if !fits(&item, budget) || !fits(&value, budget) {
+                    return false;
+                }
+            }
+            true
+        }
+        _ => spend(budget, 16),
+    }
+}
+
+/// Carried as the source of the formatter's error, so rendering knows the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("rendered value too large")]
+struct TooLargeMark;
+
+fn marked_too_large(e: &MjError) -> bool {
+    std::iter::successors(std::error::Error::source(e), |e| e.source()).any(|e| e.is::<TooLargeMark>())
+}
+
+fn too_large(site: &Site) -> RenderError {
+    RenderError {
+        span: site.span,
+        message: format!(
+            "this value renders to more than {}, the most a rendered value may hold",
+            crate::http::human_size(MAX_RENDERED)
+        ),
+        cause: RenderCause::TooLarge,
+    }
+}
+
+/// Output for a text template that refuses to grow past [`MAX_RENDERED`] (minijinja
+/// writes whole `str` pieces, so what it holds is always UTF-8).
+#[derive(Default)]
+struct CappedText {
+    bytes: Vec<u8>,
+    full: bool,
+}
+
+impl std::io::Write for CappedText {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.bytes.len() + data.len()) as u64 > MAX_RENDERED {
+            self.full = true;
+            return Err(std::io::Error::other("rendered value too large"));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn to_json(v: &MjValue, site: &Site) -> Result<serde_json::Value, RenderError> {
+    if !fits(v, &mut MAX_RENDERED.clone()) {
+        return Err(too_large(site));
+    }
     serde_json::to_value(v).map_err(|e| RenderError {
         span: site.span,
         message: format!("cannot turn the value into JSON: {e}"),
@@ -486,7 +590,12 @@ impl Template<'_> {
         match &self.kind {
             Kind::Literal(v) => Ok(v.clone()),
             Kind::Text(t, site) => {
-                t.render(ctx).map(serde_json::Value::String).map_err(|e| render_error(&e, site, sources))
+                let mut out = CappedText::default();
+                match t.render_captured_to(ctx, &mut out) {
+                    Ok(_) => Ok(serde_json::Value::String(String::from_utf8_lossy(&out.bytes).into_owned())),
+                    Err(e) if out.full || marked_too_large(&e) => Err(too_large(site)),
+                    Err(e) => Err(render_error(&e, site, sources)),
+                }
             }
             Kind::Expr(e, site) => {
                 let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
@@ -567,6 +676,17 @@ fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
             span,
             message: format!("undefined value `{name}`"),
             cause: RenderCause::Undefined(name),
+        };
+    }
+    if e.kind() == ErrorKind::OutOfFuel {
+        return RenderError {
+            span,
+            message: format!(
+                "this template does too much work: a value may take {TEMPLATE_FUEL} steps or build \
+                 about {} MiB of data",
+                (TEMPLATE_FUEL * 64) >> 20
+            ),
+            cause: RenderCause::TooLarge,
         };
     }
     let mut source = std::error::Error::source(e);
@@ -771,6 +891,43 @@ mod tests {
         let e = render("'a {{ missing }}'", &[]).expect_err("undefined");
         assert_eq!(e.cause, RenderCause::Undefined("missing".into()));
         assert_eq!((e.span.start, e.span.end), (9, 16), "the span covers `missing`");
+    }
+
+    #[test]
+    fn values_too_large_to_render_are_refused_before_they_are_copied() {
+        // `[x] * n` is lazy: only turning it into JSON or text would take the memory.
+        for text in [
+            "'{{ [1] * 99999999 }}'",
+            "'a{{ [1] * 99999999 }}'",
+            "'{{ [[1] * 1000000] * 1000 }}'",
+            "'{{ [big] * 300 }}'",
+        ] {
+            let big = serde_json::json!("x".repeat(1 << 20));
+            let started = std::time::Instant::now();
+            let e = render(text, &[("big", big)]).expect_err(text);
+            assert_eq!(e.cause, RenderCause::TooLarge, "{text}: {}", e.message);
+            assert!(e.message.contains("more than 256 MiB"), "{}", e.message);
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{text} stopped early");
+        }
+        // What fits is passed on whole: a 1 MiB value, in an expression and in text.
+        let big = serde_json::json!("x".repeat(1 << 20));
+        assert_eq!(render("'{{ big }}'", &[("big", big.clone())]).expect("fits"), big);
+        let text = render("'<{{ big }}>'", &[("big", big)]).expect("fits");
+        assert_eq!(text.as_str().map(str::len), Some((1 << 20) + 2));
+        assert_eq!(render("'{{ [1] * 3 }}'", &[]).expect("small"), serde_json::json!([1, 1, 1]));
+    }
+
+    #[test]
+    fn data_a_template_builds_is_bounded_by_its_fuel() {
+        for text in [
+            "'{{ ([1] * 99999999) | list | length }}'",
+            "'{{ (\"x\" * 99999999) | length }}'",
+            "'{% for i in range(300) %}{{ big }}{% endfor %}'",
+        ] {
+            let e = render(text, &[("big", serde_json::json!("x".repeat(1 << 20)))]).expect_err(text);
+            assert_eq!(e.cause, RenderCause::TooLarge, "{text}: {}", e.message);
+            assert!(e.message.contains("too much work"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -180,6 +180,7 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
             return Exit::Runtime;
         }
     };
+    let commands_paused = opts.github_annotations.then(crate::report::github::Paused::start);
     let persisted = plans.iter().any(Plan::persists);
     // The state file is read before the run and written after it: no file I/O on the async path.
     let (mut store, _temp) = if persisted {
@@ -215,6 +216,7 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     total.total(&outcomes);
     total.finish();
     let mut exit = outcomes.iter().fold(Exit::Passed, |e, o| e.worse(o.exit()));
+    drop(commands_paused);
     if let Err(d) = write_reports(opts, &outcomes, exit, sources, masker) {
         eprint(&d.render(sources, true), masker);
         exit = exit.worse(d.exit);

@@ -195,7 +195,7 @@ fn render_problem(e: &RenderError, key: &Key, scope: &Scope, defs: &[Def<'_>]) -
                 "set {name}, put it in a file passed with `--env-file`, or give a default: `default='…'`"
             ))
         }
-        RenderCause::WrongType | RenderCause::Other => d,
+        RenderCause::WrongType | RenderCause::TooLarge | RenderCause::Other => d,
     }
 }
 

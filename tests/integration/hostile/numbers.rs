@@ -127,3 +127,23 @@ fn a_short_secret_is_masked_as_a_word_only_and_warned_about() {
     );
     assert!(out.stderr.contains("warning: a secret of fewer than 6 characters"), "{}", out.stderr);
 }
+
+#[test]
+fn a_template_that_would_exhaust_memory_is_refused_before_anything_is_sent() {
+    for template in ["{{ [1] * 99999999 }}", "id-{{ [1] * 99999999 }}", "{{ ('x' * 99999999) | length }}"] {
+        let yaml =
+            format!("vars:\n  v: \"{template}\"\nrequests:\n  - url: http://127.0.0.1:9/{{{{ v }}}}\n");
+        let t = Test::new().collection("c.yaml", &yaml);
+        for cmd in ["validate", "run"] {
+            let out = t.clone().args(&[cmd, "c.yaml"]).run();
+            assert_eq!(out.code, 3, "{cmd} {template}\n{}", out.all());
+            assert!(out.stderr.contains("error[render-error]"), "{}", out.stderr);
+            assert!(out.stderr.contains("c.yaml:2:"), "points at the value: {}", out.stderr);
+            assert!(
+                out.stderr.contains("more than 256 MiB") || out.stderr.contains("too much work"),
+                "says which bound: {}",
+                out.stderr
+            );
+        }
+    }
+}

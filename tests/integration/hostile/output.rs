@@ -42,6 +42,37 @@ fn captured_control_characters_are_printed_escaped() {
 }
 
 #[test]
+fn on_github_actions_server_text_is_printed_with_workflow_commands_off() {
+    // `##[error]` is read by the runner anywhere in a line: escaping cannot defuse it.
+    let server = RawServer::start(|_, w, _| {
+        answer(w, "200 OK", &[("Content-Type", "application/json")], br#"{"note":"see ##[error]forged"}"#)
+    });
+    let yaml = format!(
+        "requests:\n  - name: call\n    url: '{}/x'\n    expect: {{json: {{$.note: nothing}}}}\n",
+        server.url("http")
+    );
+    let out =
+        Test::new().collection("c.yaml", &yaml).env("GITHUB_ACTIONS", "true").args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let token = lines.first().and_then(|l| l.strip_prefix("::stop-commands::")).expect("paused first");
+    assert_eq!(token.len(), 32, "a fresh uuid: {token}");
+    let resume = lines.iter().position(|l| *l == format!("::{token}::")).expect("resumed");
+    // An annotation may quote it: the runner reads that line as one `::error` command.
+    let forged = lines
+        .iter()
+        .rposition(|l| l.contains("##[error]forged") && !l.starts_with("::error "))
+        .expect("the body is shown");
+    assert!(forged < resume, "server text only while paused:\n{}", out.stdout);
+    let annotations: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| l.starts_with("::error ")).map(|(i, _)| i).collect();
+    assert!(!annotations.is_empty() && annotations.iter().all(|&i| i > resume), "{}", out.stdout);
+    // Off GitHub Actions nothing of this is printed.
+    let plain = Test::new().collection("c.yaml", &yaml).args(&["run", "c.yaml"]).run();
+    assert!(!plain.stdout.contains("stop-commands"), "{}", plain.stdout);
+}
+
+#[test]
 fn a_secret_changed_by_a_filter_or_echoed_encoded_is_still_masked() {
     let server = Server::start();
     let secret = "Pa$$/w+rd-Zq9";

@@ -123,6 +123,8 @@ codes! {
     MissingPath = "missing-path",
     /// A collection file is not UTF-8 text.
     NotUtf8 = "not-utf8",
+    /// `--tag`, `--skip-tag` and `--step` together leave no request to run.
+    NothingSelected = "nothing-selected",
     /// `content_type:` without a raw `body:`.
     OrphanContentType = "orphan-content-type",
     /// A template failed while rendering.
@@ -149,6 +151,8 @@ codes! {
     UnknownMatcher = "unknown-matcher",
     /// `--step` names no request.
     UnknownStep = "unknown-step",
+    /// `--tag` / `--skip-tag` names a tag no collection or request has.
+    UnknownTag = "unknown-tag",
     /// Variables depend on each other in a cycle.
     VariableCycle = "variable-cycle",
     /// A value has the wrong type (a list where text is expected, say).

@@ -155,7 +155,36 @@ fn apply_filter(plans: &mut Vec<Plan<'_>>, filter: &cli::Filter) -> Result<(), D
             );
         }
     }
+    let mut known: Vec<&str> = Vec::new();
+    for p in plans.iter() {
+        for t in p.tags.iter().chain(p.requests().flat_map(|s| s.tags.iter())) {
+            if !known.contains(&t.as_str()) {
+                known.push(t);
+            }
+        }
+    }
+    for (flag, wanted) in
+        filter.tags.iter().map(|t| ("--tag", t)).chain(filter.skip_tags.iter().map(|t| ("--skip-tag", t)))
+    {
+        if !known.contains(&wanted.as_str()) {
+            let help = match crate::diagnostic::did_you_mean(wanted, known.iter().copied()) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None if known.is_empty() => "no collection or request here has `tags:`".to_string(),
+                None => format!("the tags here: {}", known.join(", ")),
+            };
+            return Err(Diagnostic::usage(
+                Code::UnknownTag,
+                format!("{flag} {wanted}: no collection or request has this tag"),
+            )
+            .help(help));
+        }
+    }
     plans.retain_mut(|p| select::select(p, filter));
+    if plans.is_empty() {
+        return Err(Diagnostic::usage(Code::NothingSelected, "the selection leaves no request to run").help(
+            "`--tag` keeps requests with any of the tags, `--skip-tag` removes them; check the two together",
+        ));
+    }
     Ok(())
 }
 

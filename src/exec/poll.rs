@@ -59,6 +59,8 @@ enum Poll {
     Done,
     /// Stop, failing: `fail_if` matched.
     Failed(Failure),
+    /// Stop, failing: the attempts are used up and `until` never held.
+    Exhausted(Failure),
     /// Ask again.
     Again,
 }
@@ -80,11 +82,22 @@ fn poll_verdict(
             actual: format!("status {} matched `fail_if` (a terminal failure state)", ex.status),
         });
     }
-    let done = match &r.until {
-        Some(until) => check_expect(until, None, ex, ctx).is_empty(),
-        None => check_expect(&step.expect, Some(step), ex, ctx).is_empty(),
+    let unmet = match &r.until {
+        Some(until) => check_expect(until, None, ex, ctx),
+        // Without `until`, the step's own expectations decide, and fail it when they never hold.
+        None => check_expect(&step.expect, Some(step), ex, ctx),
     };
-    if done || attempt >= r.count { Poll::Done } else { Poll::Again }
+    match unmet.into_iter().next() {
+        None => Poll::Done,
+        Some(_) if attempt < r.count => Poll::Again,
+        Some(first) if r.until.is_some() => Poll::Exhausted(Failure {
+            span: first.span,
+            subject: format!("retry.until: {}", first.subject),
+            expected: first.expected,
+            actual: format!("{} (`until` not met after {attempt} attempts)", first.actual),
+        }),
+        Some(_) => Poll::Done,
+    }
 }
 
 impl Runner<'_, '_, '_, '_> {
@@ -132,6 +145,10 @@ impl Runner<'_, '_, '_, '_> {
             match poll_verdict(step, r, &ex, ctx, attempt) {
                 Poll::Failed(failure) => {
                     notes.push(Note::PollStopped { attempt });
+                    return Ok((ex, Some(failure)));
+                }
+                Poll::Exhausted(failure) => {
+                    notes.push(Note::Attempts { attempt, of: attempts });
                     return Ok((ex, Some(failure)));
                 }
                 Poll::Done => {

@@ -131,6 +131,20 @@ fn shards_split_files_and_filters_pick_requests() {
     let out = run(&["run", ".", "--step", "uses craete"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("did you mean `uses create`?"), "{}", out.stderr);
+    // A tag nothing has is a typo, not an empty success; so is a selection left empty.
+    for cmd in ["run", "validate"] {
+        let out = run(&[cmd, ".", "--tag", "slwo"]);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.all());
+        assert!(out.stderr.contains("error[unknown-tag]: --tag slwo"), "{}", out.stderr);
+        assert!(out.stderr.contains("did you mean `slow`?"), "{}", out.stderr);
+    }
+    let out = run(&["run", ".", "--skip-tag", "nosuchtag"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("the tags here: group0, slow, group1"), "{}", out.stderr);
+    let out = run(&["run", ".", "--skip-tag", "group0", "--skip-tag", "group1"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("error[nothing-selected]"), "{}", out.stderr);
+    assert!(!out.stdout.contains('✓'), "nothing ran: {}", out.stdout);
 }
 
 fn fail_knobs(rules: &[(&str, u32, u16, Option<u64>)]) -> baton_playground::Knobs {
@@ -173,6 +187,25 @@ requests:
     assert!(text.contains("polling stopped at attempt 1"), "{text}");
     assert!(text.contains("retry.fail_if: expected a response that does not match `fail_if`"), "{text}");
     assert!(text.contains("(attempt 3 of 3)"), "{text}");
+}
+
+#[test]
+fn a_poll_whose_until_never_holds_fails_with_the_last_answer() {
+    let server = Server::start();
+    let yaml = "requests:\n  - name: job\n    url: BASE/status/202\n    retry: {count: 3, interval: 10ms, until: {status: 200}}\n";
+    let t = Test::new().server(&server).collection("p.yaml", yaml);
+    let out = t.clone().args(&["run", "p.yaml", "--report", "json=r.json"]).run();
+    assert_eq!(out.code, 1, "an unmet `until` is a failure, not a pass\n{}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(text.contains("✗ job GET"), "{text}");
+    assert!(text.contains("retry.until: status"), "names the condition: {text}");
+    assert!(text.contains("202 (`until` not met after 3 attempts)"), "the last answer: {text}");
+    assert!(text.contains("p.yaml:4:"), "points at the condition: {text}");
+    assert!(text.contains("(attempt 3 of 3)"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("r.json")).expect("report")).expect("json");
+    assert_eq!(report["collections"][0]["steps"][0]["result"], "failed", "{report}");
+    assert_eq!(report["summary"]["exit_code"], 1);
 }
 
 #[test]

@@ -802,17 +802,10 @@ impl Parser<'_> {
     }
 
     fn matcher(&mut self, node: &Node) -> Option<Matcher> {
+        // A mapping is always a matcher: an unknown key is a mistake (`regex:` for
+        // `matches:`), never silently compared as a literal object; that needs `equals:`.
         let ops = match &node.value {
-            Value::Map(entries)
-                if !entries.is_empty()
-                    && (entries.iter().any(|(k, _)| MATCHER_KEYS.contains(&k.name.as_str()))
-                        // Every key a near-miss of a matcher: a typo, not a literal object.
-                        || entries
-                            .iter()
-                            .all(|(k, _)| did_you_mean(&k.name, MATCHER_KEYS.iter().copied()).is_some())) =>
-            {
-                entries
-            }
+            Value::Map(entries) if !entries.is_empty() => entries,
             _ => {
                 return Some(Matcher { checks: vec![Check::Equals(node.clone())], span: node.span });
             }
@@ -858,7 +851,7 @@ impl Parser<'_> {
                             .at(k.span, "not a matcher")
                             .help(format!(
                                 "{} (to compare with an object literally, write `equals: {{…}}`)",
-                                suggest(other, MATCHER_KEYS)
+                                matcher_hint(other)
                             )),
                     );
                     continue;
@@ -868,6 +861,24 @@ impl Parser<'_> {
         }
         Some(Matcher { checks, span: node.span })
     }
+}
+
+/// A did-you-mean for a key that is not a matcher, knowing the names other tools use.
+fn matcher_hint(other: &str) -> String {
+    let alias = match other.to_ascii_lowercase().as_str() {
+        "regex" | "regexp" | "re" | "pattern" | "match" => "matches",
+        "includes" | "include" | "has" | "contain" => "contains",
+        "eq" | "equal" | "is" | "value" => "equals",
+        "length" | "size" | "count" => "len",
+        "ge" | "min" => "gte",
+        "le" | "max" => "lte",
+        "exist" | "present" | "defined" => "exists",
+        "not" | "ne" | "not_equals" => {
+            return "there is no `not`: `exists: false` checks that a value is absent".to_string();
+        }
+        _ => return suggest(other, MATCHER_KEYS),
+    };
+    format!("did you mean `{alias}`?")
 }
 
 /// The longest pause between polling attempts.

@@ -145,6 +145,25 @@ impl std::fmt::Display for Note {
 }
 
 impl StepOutcome {
+    /// Whether the response did not match its snapshot (or the snapshot is missing): the
+    /// step has failed, whatever its expectations said.
+    pub fn snapshot_failed(&self) -> bool {
+        self.snapshot.as_ref().is_some_and(|(_, v)| v.is_failure())
+    }
+
+    /// The one verdict every report gives the step: `passed`, `reused`, `failed`, `error`
+    /// or `skipped` (a step whose snapshot failed is `failed`).
+    pub fn verdict(&self) -> &'static str {
+        match &self.result {
+            StepResult::Passed | StepResult::Reused(_) if self.snapshot_failed() => "failed",
+            StepResult::Passed => "passed",
+            StepResult::Reused(_) => "reused",
+            StepResult::Failed(_) => "failed",
+            StepResult::Error(_) => "error",
+            StepResult::Skipped(_) => "skipped",
+        }
+    }
+
     /// The notes as one line (`a; b`), or `None` when there are none.
     pub fn notes_text(&self) -> Option<String> {
         (!self.notes.is_empty())
@@ -191,6 +210,7 @@ impl CollectionOutcome {
         let mut c = (0, 0, 0, 0);
         for s in &self.steps {
             match s.result {
+                StepResult::Passed | StepResult::Reused(_) if s.snapshot_failed() => c.1 += 1,
                 StepResult::Passed | StepResult::Reused(_) => c.0 += 1,
                 StepResult::Failed(_) => c.1 += 1,
                 StepResult::Error(_) => c.2 += 1,

@@ -33,12 +33,10 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                 .steps
                 .iter()
                 .map(|s| {
-                    let (result, reason) = match &s.result {
-                        StepResult::Passed => ("passed", None),
-                        StepResult::Reused(r) => ("reused", Some(r.clone())),
-                        StepResult::Failed(_) => ("failed", None),
-                        StepResult::Error(_) => ("error", None),
-                        StepResult::Skipped(r) => ("skipped", Some(r.clone())),
+                    let result = s.verdict();
+                    let reason = match &s.result {
+                        StepResult::Reused(r) | StepResult::Skipped(r) => Some(r.clone()),
+                        _ => None,
                     };
                     let problems: Vec<Value> = problems(s, sources)
                         .iter()

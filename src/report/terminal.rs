@@ -67,12 +67,10 @@ impl Terminal {
     }
 
     fn step_line(&mut self, s: &StepOutcome) {
-        let snapshot_failed = s.snapshot.as_ref().is_some_and(|(_, v)| v.is_failure());
-        let (mark, style) = match s.result {
-            StepResult::Passed | StepResult::Reused(_) if snapshot_failed => ("✗", RED),
-            StepResult::Passed | StepResult::Reused(_) => ("✓", GREEN),
-            StepResult::Failed(_) | StepResult::Error(_) => ("✗", RED),
-            StepResult::Skipped(_) => ("-", YELLOW),
+        let (mark, style) = match s.verdict() {
+            "passed" | "reused" => ("✓", GREEN),
+            "skipped" => ("-", YELLOW),
+            _ => ("✗", RED),
         };
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
         // An unnamed step is named after its method and URL, which the line shows anyway.

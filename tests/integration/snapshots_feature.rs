@@ -1,7 +1,7 @@
 //! Snapshot testing of responses: create, match, mismatch with a diff, CI mode, update,
 //! orphans, redaction and masking.
 
-use crate::support::{Server, Test};
+use crate::support::{Server, Test, squeeze};
 
 fn collection(tag: &str, step: &str) -> String {
     format!(
@@ -59,6 +59,20 @@ fn snapshots_are_created_matched_diffed_updated_and_guarded_in_ci() {
     assert!(out.stdout.contains("-# GET /echo?tag=one"), "{}", out.stdout);
     assert!(out.stdout.contains("+# GET /echo?tag=two"), "{}", out.stdout);
     assert_eq!(std::fs::read_to_string(&snap).expect("read"), stored);
+    // One verdict for the step, the same everywhere: failed.
+    let out = run(&t).args(&["--report", "json=r.json", "--report", "junit=r.xml"]).run();
+    assert_eq!(out.code, 5, "{}", out.all());
+    assert!(out.stdout.contains("✗ echo"), "{}", out.stdout);
+    assert!(squeeze(&out.stdout).contains("2 steps, 1 passed, 1 failed"), "{}", out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path("r.json")).expect("json")).expect("parses");
+    let steps = report["collections"][0]["steps"].as_array().expect("steps");
+    let echo = steps.iter().find(|s| s["name"] == "echo").expect("echo");
+    assert_eq!(echo["result"], "failed", "{report}");
+    assert_eq!(report["summary"]["failed"], 1, "{report}");
+    assert_eq!(report["summary"]["passed"], 1, "{report}");
+    let junit = std::fs::read_to_string(t.path("r.xml")).expect("junit");
+    assert!(junit.contains("failures=\"1\""), "{junit}");
 
     // Accepted explicitly.
     let out = run(&t).args(&["--update-snapshots"]).env("CI", "true").run();

@@ -59,8 +59,11 @@ pub struct StepOutcome {
     pub result: StepResult,
     /// Where the step's name is written.
     pub span: Span,
-    /// A short excerpt of the response body, kept for failed steps.
+    /// A short excerpt of the response body (masked), kept for failed steps.
     pub body_excerpt: Option<String>,
+    /// The response's `WWW-Authenticate` (or `Proxy-Authenticate`) challenge (masked),
+    /// kept for failed steps: it often says why a credential was refused.
+    pub challenge: Option<String>,
     /// What happened on the way: renewals, retries, throttling waits, poll attempts.
     pub notes: Vec<Note>,
     /// The snapshot file and how the response compared with it.
@@ -273,6 +276,7 @@ mod tests {
             result,
             span: Span::default(),
             body_excerpt: None,
+            challenge: None,
             notes: Vec::new(),
             snapshot: None,
         }

@@ -324,6 +324,7 @@ fn crashed(
         }),
         span: crate::source::Span::default(),
         body_excerpt: None,
+        challenge: None,
         notes: Vec::new(),
         snapshot: None,
     };

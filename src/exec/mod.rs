@@ -193,6 +193,7 @@ fn blank(step: &CompiledStep<'_>) -> StepOutcome {
         result: StepResult::Passed,
         span: step.name_span,
         body_excerpt: None,
+        challenge: None,
         notes: Vec::new(),
         snapshot: None,
     }

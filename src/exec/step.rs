@@ -103,6 +103,9 @@ impl Runner<'_, '_, '_, '_> {
             // `\uXXXX` or `\/` escapes is then masked like any other.
             let shown = ex.json().map_or_else(|| ex.text().into_owned(), ToString::to_string);
             outcome.body_excerpt = Some(self.plan.masker.excerpt(&shown, 300));
+            outcome.challenge = ["www-authenticate", "proxy-authenticate"].iter().find_map(|name| {
+                ex.header(name).map(|v| format!("{name}: {}", self.plan.masker.excerpt(v, 300)))
+            });
             outcome.result = StepResult::Failed(checked);
             return outcome;
         }

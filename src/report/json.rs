@@ -71,6 +71,8 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                         "note": s.notes_text(),
                         "problems": problems,
                         "snapshot": snapshot,
+                        "body_excerpt": s.body_excerpt,
+                        "challenge": s.challenge,
                     })
                 })
                 .collect();

@@ -50,6 +50,15 @@ pub fn render(outcomes: &[CollectionOutcome], sources: &SourceMap, masker: &Mask
                 status.set_description(description.join("\n\n"));
             }
             let mut case = TestCase::new(s.name.as_str(), status);
+            let response: Vec<String> = s
+                .challenge
+                .iter()
+                .cloned()
+                .chain(s.body_excerpt.as_ref().map(|b| format!("response body: {b}")))
+                .collect();
+            if !response.is_empty() {
+                case.set_system_out(response.join("\n"));
+            }
             case.set_classname(file.as_str());
             case.set_time(s.elapsed);
             suite.add_test_case(case);

@@ -103,15 +103,18 @@ impl Terminal {
                             .note(format!("actual: {}", line(&f.actual)));
                     self.diagnostic(&d);
                 }
-                if s.role == Role::Auth
-                    && let Some(b) = &s.body_excerpt
-                {
+                if let Some(c) = &s.challenge {
+                    self.print(&format!("    {}", line(c)));
+                }
+                if let Some(b) = &s.body_excerpt {
                     let status = s.status.map_or_else(String::new, |c| format!(" {c}"));
-                    self.print(&format!(
-                        "    auth step `{}` failed with{status}; response body: {}",
-                        line(&s.name),
-                        line(b)
-                    ));
+                    let what = if s.role == Role::Auth {
+                        format!("auth step `{}` failed with{status}; response body", line(&s.name))
+                    } else {
+                        format!("response{status} body")
+                    };
+                    let body = if b.is_empty() { "(empty)".into() } else { line(b) };
+                    self.print(&format!("    {what}: {body}"));
                 }
             }
             StepResult::Error(e) => {

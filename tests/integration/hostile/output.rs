@@ -73,6 +73,46 @@ fn on_github_actions_server_text_is_printed_with_workflow_commands_off() {
 }
 
 #[test]
+fn a_refused_request_shows_the_challenge_and_the_body_masked_everywhere() {
+    let server = RawServer::start(|_, w, _| {
+        let body = br#"{"error":"invalid_token","token":"tok-9f8e7d6c5b4a"}"#;
+        let challenge = r#"Bearer error="invalid_token", hint="tok-9f8e7d6c5b4a""#;
+        answer(
+            w,
+            "401 Unauthorized",
+            &[("Content-Type", "application/json"), ("WWW-Authenticate", challenge)],
+            body,
+        )
+    });
+    let yaml = format!(
+        "requests:\n  - name: me\n    url: '{}/me'\n    bearer: \"{{{{ secret_env('TOKEN') }}}}\"\n",
+        server.url("http")
+    );
+    let t = Test::new().collection("c.yaml", &yaml).env("TOKEN", "tok-9f8e7d6c5b4a");
+    let out = t.clone().args(&["run", "c.yaml", "--report", "json=r.json", "--report", "junit=r.xml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains(r#"www-authenticate: Bearer error="invalid_token", hint="•••""#),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(r#"response 401 body: {"error":"invalid_token","token":"•••"}"#),
+        "{}",
+        out.stdout
+    );
+    let json = std::fs::read_to_string(t.path("r.json")).expect("json");
+    let junit = std::fs::read_to_string(t.path("r.xml")).expect("junit");
+    assert!(json.contains(r#"invalid_token\",\"token\":\"•••"#), "{json}");
+    assert!(json.contains("\"challenge\": \"www-authenticate: Bearer"), "{json}");
+    assert!(junit.contains("<system-out>www-authenticate: Bearer"), "{junit}");
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("json", &json), ("junit", &junit)]
+    {
+        assert!(!text.contains("tok-9f8e7d6c5b4a"), "{name} shows the token:\n{text}");
+    }
+}
+
+#[test]
 fn a_secret_changed_by_a_filter_or_echoed_encoded_is_still_masked() {
     let server = Server::start();
     let secret = "Pa$$/w+rd-Zq9";

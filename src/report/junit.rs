@@ -53,8 +53,10 @@ pub fn render(outcomes: &[CollectionOutcome], sources: &SourceMap, masker: &Mask
             let response: Vec<String> = s
                 .challenge
                 .iter()
-                .cloned()
-                .chain(s.body_excerpt.as_ref().map(|b| format!("response body: {b}")))
+                .map(|c| crate::printable::line(c).into_owned())
+                .chain(
+                    s.body_excerpt.as_ref().map(|b| format!("response body: {}", crate::printable::line(b))),
+                )
                 .collect();
             if !response.is_empty() {
                 case.set_system_out(response.join("\n"));

@@ -147,6 +147,34 @@ impl std::fmt::Display for Note {
     }
 }
 
+/// A step's verdict, as every output names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepVerdict {
+    /// Sent, and everything held.
+    Passed,
+    /// Not sent: a persisted result was used.
+    Reused,
+    /// An expectation, capture or snapshot failed.
+    Failed,
+    /// The request could not be made or completed.
+    Error,
+    /// Not run.
+    Skipped,
+}
+
+impl StepVerdict {
+    /// The name reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepVerdict::Passed => "passed",
+            StepVerdict::Reused => "reused",
+            StepVerdict::Failed => "failed",
+            StepVerdict::Error => "error",
+            StepVerdict::Skipped => "skipped",
+        }
+    }
+}
+
 impl StepOutcome {
     /// Whether the response did not match its snapshot (or the snapshot is missing): the
     /// step has failed, whatever its expectations said.
@@ -154,16 +182,15 @@ impl StepOutcome {
         self.snapshot.as_ref().is_some_and(|(_, v)| v.is_failure())
     }
 
-    /// The one verdict every report gives the step: `passed`, `reused`, `failed`, `error`
-    /// or `skipped` (a step whose snapshot failed is `failed`).
-    pub fn verdict(&self) -> &'static str {
+    /// The one verdict every output gives the step (a step whose snapshot failed is failed).
+    pub fn verdict(&self) -> StepVerdict {
         match &self.result {
-            StepResult::Passed | StepResult::Reused(_) if self.snapshot_failed() => "failed",
-            StepResult::Passed => "passed",
-            StepResult::Reused(_) => "reused",
-            StepResult::Failed(_) => "failed",
-            StepResult::Error(_) => "error",
-            StepResult::Skipped(_) => "skipped",
+            StepResult::Passed | StepResult::Reused(_) if self.snapshot_failed() => StepVerdict::Failed,
+            StepResult::Passed => StepVerdict::Passed,
+            StepResult::Reused(_) => StepVerdict::Reused,
+            StepResult::Failed(_) => StepVerdict::Failed,
+            StepResult::Error(_) => StepVerdict::Error,
+            StepResult::Skipped(_) => StepVerdict::Skipped,
         }
     }
 
@@ -212,12 +239,11 @@ impl CollectionOutcome {
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let mut c = (0, 0, 0, 0);
         for s in &self.steps {
-            match s.result {
-                StepResult::Passed | StepResult::Reused(_) if s.snapshot_failed() => c.1 += 1,
-                StepResult::Passed | StepResult::Reused(_) => c.0 += 1,
-                StepResult::Failed(_) => c.1 += 1,
-                StepResult::Error(_) => c.2 += 1,
-                StepResult::Skipped(_) => c.3 += 1,
+            match s.verdict() {
+                StepVerdict::Passed | StepVerdict::Reused => c.0 += 1,
+                StepVerdict::Failed => c.1 += 1,
+                StepVerdict::Error => c.2 += 1,
+                StepVerdict::Skipped => c.3 += 1,
             }
         }
         c

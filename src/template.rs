@@ -141,7 +141,7 @@ impl Engine {
         // A `{{ }}` in text is written out piece by piece; refuse a value too large to
         // write before it is walked (`[x] * 99999999` is lazy, its text is not).
         env.set_formatter(|out, state, value| {
-            if !fits(value, &mut MAX_RENDERED.clone()) {
+            if !renderable(value) {
                 return Err(MjError::new(ErrorKind::WriteFailure, "rendered value too large")
                     .with_source(TooLargeMark));
             }
@@ -421,9 +421,12 @@ impl RenderError {
     }
 }
 
-/// The work one render may do: each engine step costs one, and each 64 bytes of data it
-/// builds (text, list and map slots) cost one more, so this bounds time and memory both.
+/// The work one render may do: each engine step costs one, and each [`BYTES_PER_FUEL`]
+/// bytes of data it builds or writes (text, list and map slots) cost one more, so this
+/// bounds time and memory both.
 pub const TEMPLATE_FUEL: u64 = 200_000;
+/// The data one unit of minijinja's fuel pays for.
+const BYTES_PER_FUEL: u64 = 64;
 
 /// The most a rendered value may hold: its text, plus [`ENTRY_COST`] for each list or map
 /// entry. Data a template builds is bounded much lower by the engine's fuel (about 12 MiB);
@@ -468,6 +471,12 @@ fn fits(v: &MjValue, budget: &mut u64) -> bool {
     }
 }
 
+/// Whether `v` is within [`MAX_RENDERED`].
+fn renderable(v: &MjValue) -> bool {
+    let mut budget = MAX_RENDERED;
+    fits(v, &mut budget)
+}
+
 /// Carried as the source of the formatter's error, so rendering knows the cause.
 #[derive(Debug, thiserror::Error)]
 #[error("rendered value too large")]
@@ -488,31 +497,8 @@ fn too_large(site: &Site) -> RenderError {
     }
 }
 
-/// Output for a text template that refuses to grow past [`MAX_RENDERED`] (minijinja
-/// writes whole `str` pieces, so what it holds is always UTF-8).
-#[derive(Default)]
-struct CappedText {
-    bytes: Vec<u8>,
-    full: bool,
-}
-
-impl std::io::Write for CappedText {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if (self.bytes.len() + data.len()) as u64 > MAX_RENDERED {
-            self.full = true;
-            return Err(std::io::Error::other("rendered value too large"));
-        }
-        self.bytes.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn to_json(v: &MjValue, site: &Site) -> Result<serde_json::Value, RenderError> {
-    if !fits(v, &mut MAX_RENDERED.clone()) {
+    if !renderable(v) {
         return Err(too_large(site));
     }
     serde_json::to_value(v).map_err(|e| RenderError {
@@ -590,12 +576,11 @@ impl Template<'_> {
         match &self.kind {
             Kind::Literal(v) => Ok(v.clone()),
             Kind::Text(t, site) => {
-                let mut out = CappedText::default();
-                match t.render_captured_to(ctx, &mut out) {
-                    Ok(_) => Ok(serde_json::Value::String(String::from_utf8_lossy(&out.bytes).into_owned())),
-                    Err(e) if out.full || marked_too_large(&e) => Err(too_large(site)),
-                    Err(e) => Err(render_error(&e, site, sources)),
-                }
+                // Every byte written is charged to the fuel; the formatter refuses one value
+                // too large to write.
+                t.render(ctx).map(serde_json::Value::String).map_err(|e| {
+                    if marked_too_large(&e) { too_large(site) } else { render_error(&e, site, sources) }
+                })
             }
             Kind::Expr(e, site) => {
                 let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
@@ -684,7 +669,7 @@ fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
             message: format!(
                 "this template does too much work: a value may take {TEMPLATE_FUEL} steps or build \
                  about {} MiB of data",
-                (TEMPLATE_FUEL * 64) >> 20
+                (TEMPLATE_FUEL * BYTES_PER_FUEL) >> 20
             ),
             cause: RenderCause::TooLarge,
         };

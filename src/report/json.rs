@@ -33,7 +33,7 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                 .steps
                 .iter()
                 .map(|s| {
-                    let result = s.verdict();
+                    let result = s.verdict().as_str();
                     let reason = match &s.result {
                         StepResult::Reused(r) | StepResult::Skipped(r) => Some(r.clone()),
                         _ => None,

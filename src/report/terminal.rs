@@ -8,7 +8,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult, human_duration};
+use crate::event::{CollectionOutcome, Event, Sink, StepOutcome, StepResult, StepVerdict, human_duration};
 use crate::exit::Exit;
 use crate::model::Role;
 use crate::printable::{block, line};
@@ -68,9 +68,9 @@ impl Terminal {
 
     fn step_line(&mut self, s: &StepOutcome) {
         let (mark, style) = match s.verdict() {
-            "passed" | "reused" => ("✓", GREEN),
-            "skipped" => ("-", YELLOW),
-            _ => ("✗", RED),
+            StepVerdict::Passed | StepVerdict::Reused => ("✓", GREEN),
+            StepVerdict::Skipped => ("-", YELLOW),
+            StepVerdict::Failed | StepVerdict::Error => ("✗", RED),
         };
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
         // An unnamed step is named after its method and URL, which the line shows anyway.

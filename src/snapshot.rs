@@ -4,6 +4,9 @@
 //! pretty JSON with sorted keys (text as is) — in
 //! `__snapshots__/<collection>/<step>.snap` beside the collection. Secrets are always
 //! masked; `redact:` paths become `[redacted]`. A mismatch is shown as a unified diff.
+//! The leading `#` lines name the collection, step and request as they were when the
+//! file was written: they are a label, not compared, so per-run values in the URL (a
+//! captured id, a timestamp) never fail a rerun.
 //! New snapshots are written unless running in CI; `--update-snapshots` or
 //! `BATON_UPDATE=always|new|no` decide explicitly. Files are written atomically.
 
@@ -158,16 +161,38 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     crate::atomic::write(path, text.as_bytes(), false)
 }
 
+/// Splits a snapshot into its label (the leading `#` lines and the blank line after
+/// them) and the compared response. A file without a label is all response.
+fn split_label(text: &str) -> (&str, &str) {
+    if !text.starts_with("# ") {
+        return ("", text);
+    }
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        end += line.len();
+        if line == "\n" {
+            return text.split_at(end);
+        }
+        if !line.starts_with('#') {
+            return ("", text);
+        }
+    }
+    ("", text)
+}
+
 /// Compares `received` with the stored snapshot at `path`, writing as `mode` allows.
-/// Blocking: call it off the async path.
+/// Only the response is compared, not the label (see the module docs). Blocking: call
+/// it off the async path.
 pub fn compare(path: &Path, received: &str, mode: UpdateMode) -> std::io::Result<Verdict> {
     match std::fs::read_to_string(path) {
-        Ok(stored) if stored == received => Ok(Verdict::Matched),
+        Ok(stored) if split_label(&stored).1 == split_label(received).1 => Ok(Verdict::Matched),
         Ok(stored) => {
             if mode == UpdateMode::Always {
                 write_atomic(path, received)?;
                 return Ok(Verdict::Updated);
             }
+            // The diff shows only what is compared: the received label over the stored body.
+            let stored = format!("{}{}", split_label(received).0, split_label(&stored).1);
             let diff = similar::TextDiff::from_lines(&stored, received)
                 .unified_diff()
                 .context_radius(3)
@@ -328,6 +353,28 @@ mod tests {
         };
         assert!(diff.starts_with("--- stored\n+++ received\n"), "{diff}");
         assert!(diff.contains("-status: 200\n+status: 201\n"), "{diff}");
+    }
+
+    #[test]
+    fn the_label_is_not_compared_and_not_in_the_diff() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("s.snap");
+        let first = "# baton snapshot: c / s\n# GET /users/41?ts=1\n\nstatus: 200\n\n{}\n";
+        assert_eq!(compare(&path, first, UpdateMode::New).expect("io"), Verdict::Created);
+        let rerun = "# baton snapshot: c / s\n# GET /users/42?ts=2\n\nstatus: 200\n\n{}\n";
+        assert_eq!(compare(&path, rerun, UpdateMode::No).expect("io"), Verdict::Matched);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), first, "a matching rerun writes nothing");
+        let changed = "# baton snapshot: c / s\n# GET /users/43\n\nstatus: 404\n\n{}\n";
+        let Verdict::Mismatch(diff) = compare(&path, changed, UpdateMode::No).expect("io") else {
+            panic!("mismatch")
+        };
+        assert!(diff.contains("-status: 200\n+status: 404\n"), "{diff}");
+        assert!(diff.contains("\n # GET /users/43\n"), "the received label is context: {diff}");
+        assert!(!diff.contains("-# GET") && !diff.contains("+# GET"), "a label is not a difference: {diff}");
+        // A stored file without a label (or hand-edited) is compared whole.
+        assert_eq!(split_label("status: 200\n\n{}\n"), ("", "status: 200\n\n{}\n"));
+        assert_eq!(split_label("# a\nstatus: 200\n\n"), ("", "# a\nstatus: 200\n\n"));
+        assert_eq!(split_label("# a\n# b\n\nx\n"), ("# a\n# b\n\n", "x\n"));
     }
 
     #[test]

@@ -77,6 +77,8 @@ codes! {
     BadTimeout = "bad-timeout",
     /// `type:` names no JSON type.
     BadTypeName = "bad-type-name",
+    /// A URL that is not absolute `http://` or `https://`.
+    BadUrl = "bad-url",
     /// A field of an OAuth2 profile has a value it cannot take.
     BadValue = "bad-value",
     /// `--var` is not `NAME=value`.
@@ -91,6 +93,8 @@ codes! {
     ConflictingAuth = "conflicting-auth",
     /// A step has more than one body (`json`, `form`, `multipart`, `body`).
     ConflictingBody = "conflicting-body",
+    /// (warning) An explicit `Content-Type` header contradicts the body kind.
+    ConflictingContentType = "conflicting-content-type",
     /// A YAML mapping has the same key twice.
     DuplicateKey = "duplicate-key",
     /// Two steps of a collection have the same name.
@@ -201,6 +205,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The exit code this diagnostic implies.
     pub exit: Exit,
+    /// A warning: shown as `warning[code]`, it stops nothing.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -213,7 +219,13 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
             exit: Exit::Invalid,
+            warning: false,
         }
+    }
+
+    /// A warning: something that is sent as written but is probably not what was meant.
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic { warning: true, exit: Exit::Passed, ..Diagnostic::error(code, message) }
     }
 
     /// A usage error (exit 2).
@@ -264,7 +276,8 @@ impl Diagnostic {
         if self.labels.iter().all(|l| sources.get(l.span.file).is_none()) {
             return self.render_plain(styled);
         }
-        let title = Level::ERROR.primary_title(self.message.as_str()).id(self.code.as_str());
+        let level = if self.warning { Level::WARNING } else { Level::ERROR };
+        let title = level.primary_title(self.message.as_str()).id(self.code.as_str());
         let mut group = Group::with_title(title);
         // Group labels by file; the primary label's file comes first.
         let mut labels: Vec<&Label> = self.labels.iter().collect();
@@ -312,12 +325,17 @@ impl Diagnostic {
 impl Diagnostic {
     /// A diagnostic without source lines: title, notes and help only.
     fn render_plain(&self, styled: bool) -> String {
+        let (colour, level) = if self.warning {
+            (anstyle::AnsiColor::Yellow, "warning")
+        } else {
+            (anstyle::AnsiColor::Red, "error")
+        };
         let (head, bold) = if styled {
-            (anstyle::AnsiColor::Red.on_default().bold(), anstyle::Style::new().bold())
+            (colour.on_default().bold(), anstyle::Style::new().bold())
         } else {
             (anstyle::Style::new(), anstyle::Style::new())
         };
-        let mut out = format!("{head}error[{}]{head:#}{bold}: {}{bold:#}", self.code, self.message);
+        let mut out = format!("{head}{level}[{}]{head:#}{bold}: {}{bold:#}", self.code, self.message);
         for n in &self.notes {
             out.push_str(&format!("\n  = note: {n}"));
         }

@@ -132,6 +132,9 @@ pub struct Exchange {
     /// Every URL a redirect led to, in order: the last one answered with this response.
     /// Empty when the first answer was final.
     pub redirects: Vec<String>,
+    /// The request headers as sent (the first request of a redirect chain), the ones
+    /// the client adds included; empty for exchanges not received over HTTP.
+    pub sent: Vec<(String, String)>,
     json: OnceLock<Option<serde_json::Value>>,
 }
 
@@ -144,7 +147,16 @@ impl Exchange {
         body: Vec<u8>,
         elapsed: Duration,
     ) -> Self {
-        Exchange { status, version, headers, body, elapsed, redirects: Vec::new(), json: OnceLock::new() }
+        Exchange {
+            status,
+            version,
+            headers,
+            body,
+            elapsed,
+            redirects: Vec::new(),
+            sent: Vec::new(),
+            json: OnceLock::new(),
+        }
     }
 
     /// Builds an exchange in memory, for tests of capture and assert logic.
@@ -157,6 +169,7 @@ impl Exchange {
             body,
             elapsed: Duration::ZERO,
             redirects: Vec::new(),
+            sent: Vec::new(),
             json: OnceLock::new(),
         }
     }

@@ -371,7 +371,7 @@ impl HttpClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut b = reqwest::Client::builder()
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30))
             // Redirects are followed by `send`, under baton's rules.
@@ -445,8 +445,10 @@ impl HttpClient {
         let mut hop = Hop { method, url, headers, secret, body: Some(&req.body) };
         let mut redirects = Vec::new();
         let started = Instant::now();
+        let mut sent = None;
         let mut response = loop {
-            let response = self.send_once(&hop, timeout).await?;
+            let (response, headers) = self.send_once(&hop, timeout).await?;
+            sent.get_or_insert(headers);
             let next = match redirect_target(&hop.url, &response) {
                 Some(next) if policy.max > 0 => next?,
                 _ => break response,
@@ -467,16 +469,25 @@ impl HttpClient {
         let body = read_body(&mut response, self.max_body, timeout).await?;
         let mut exchange = Exchange::received(status, version, headers, body, started.elapsed());
         exchange.redirects = redirects;
+        exchange.sent = sent.unwrap_or_default();
         Ok(exchange)
     }
 
-    /// One request of a chain, as `hop` says; the body is rebuilt for each hop (a
-    /// multipart file is read again).
-    async fn send_once(&self, hop: &Hop<'_>, timeout: Duration) -> Result<reqwest::Response, HttpError> {
+    /// One request of a chain, as `hop` says, and the headers it went out with; the body
+    /// is rebuilt for each hop (a multipart file is read again).
+    async fn send_once(
+        &self,
+        hop: &Hop<'_>,
+        timeout: Duration,
+    ) -> Result<(reqwest::Response, Vec<(String, String)>), HttpError> {
         let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
         let has_content_type = hop.headers.iter().any(|(n, _)| n == reqwest::header::CONTENT_TYPE);
+        // A multipart body's content type carries its boundary: it replaces one written.
+        let is_multipart = matches!(hop.body, Some(ResolvedBody::Multipart(_)));
         for (n, v) in &hop.headers {
-            rb = rb.header(n.clone(), v.clone());
+            if !(is_multipart && n == reqwest::header::CONTENT_TYPE) {
+                rb = rb.header(n.clone(), v.clone());
+            }
         }
         rb = match hop.body.unwrap_or(&ResolvedBody::None) {
             ResolvedBody::None => rb,
@@ -496,9 +507,57 @@ impl HttpClient {
             }
             ResolvedBody::Multipart(parts) => rb.multipart(multipart(parts).await?),
         };
-        rb.send().await.map_err(|e| classify(&e, timeout))
+        let request = rb.build().map_err(|e| classify(&e, timeout))?;
+        let sent = sent_headers(&request);
+        let response = self.client.execute(request).await.map_err(|e| classify(&e, timeout))?;
+        Ok((response, sent))
     }
 }
+
+/// What the client adds to every request that does not set it: the user agent and
+/// `accept` (reqwest's defaults) and `accept-encoding` (its decompression layer).
+const USER_AGENT: &str = concat!("baton/", env!("CARGO_PKG_VERSION"));
+const ACCEPT_ENCODING: &str = "gzip,deflate,br";
+
+/// The headers `request` goes out with, as the server sees them on HTTP/1.1: `host`, its
+/// own, then those the client and the connection add (`-v` shows exactly these).
+fn sent_headers(request: &reqwest::Request) -> Vec<(String, String)> {
+    use reqwest::header;
+    let h = request.headers();
+    let mut out = Vec::with_capacity(h.len() + 5);
+    let url = request.url();
+    if !h.contains_key(header::HOST)
+        && let Some(host) = url.host_str()
+    {
+        out.push((
+            "host".to_string(),
+            url.port().map_or_else(|| host.to_string(), |p| format!("{host}:{p}")),
+        ));
+    }
+    out.extend(
+        h.iter().map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())),
+    );
+    for (name, value) in [
+        (header::USER_AGENT, USER_AGENT),
+        (header::ACCEPT, "*/*"),
+        (header::ACCEPT_ENCODING, ACCEPT_ENCODING),
+    ] {
+        if !h.contains_key(&name) {
+            out.push((name.as_str().to_string(), value.to_string()));
+        }
+    }
+    if !h.contains_key(header::CONTENT_LENGTH)
+        && !h.contains_key(header::TRANSFER_ENCODING)
+        && let Some(len) = request.body().and_then(|b| b.as_bytes()).map(<[u8]>::len)
+        && (len > 0
+            || !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE))
+    {
+        out.push(("content-length".to_string(), len.to_string()));
+    }
+    out
+}
+
+impl HttpClient {}
 
 async fn multipart(parts: &[ResolvedPart]) -> Result<reqwest::multipart::Form, HttpError> {
     let mut form = reqwest::multipart::Form::new();

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::diagnostic::Diagnostic;
 use crate::model::{Role, Step};
 use crate::secret::Masker;
 use crate::source::FileId;
@@ -51,6 +52,8 @@ pub struct Plan<'a> {
     pub selected: Vec<bool>,
     /// The secret registry (shared with the template engine).
     pub masker: Masker,
+    /// What validation found that is sent as written but probably not meant.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Plan<'a> {

@@ -5,7 +5,7 @@
 //! keeps its type (number, bool, null, list, map); anything else renders to text.
 //! Errors map back from the template to the YAML `file:line:col`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -519,6 +519,28 @@ impl Template<'_> {
         self.span
     }
 
+    /// The text of a literal string value.
+    pub fn literal_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Literal(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The text a string value starts with before its first template tag: the whole
+    /// text of a literal string, the part before `{{` of a template.
+    pub fn text_prefix(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Literal(serde_json::Value::String(s)) => Some(s),
+            Kind::Text(_, site) | Kind::Expr(_, site) => {
+                let s = site.source.as_str();
+                let end = ["{{", "{%", "{#"].iter().filter_map(|t| s.find(t)).min().unwrap_or(s.len());
+                Some(&s[..end])
+            }
+            _ => None,
+        }
+    }
+
     /// Renders like [`Template::render`]; each templated string that read a secret but does
     /// not show it as such becomes a secret (lists and mappings are judged per entry).
     fn render_tainting(
@@ -648,6 +670,72 @@ impl Template<'_> {
             Kind::Seq(items) => items.iter().for_each(|c| c.variables(sources, out)),
             Kind::Map(entries) => entries.iter().for_each(|(_, c)| c.variables(sources, out)),
         }
+    }
+}
+
+impl Template<'_> {
+    /// Adds each variable this value reads without a guard: not under `| default(…)`,
+    /// `is defined`/`is undefined`, or inside `{% if name is defined %}`. A variable read
+    /// only with a guard may be undefined when the value is rendered.
+    pub fn unguarded_variables(&self, out: &mut HashSet<String>) {
+        let mut add = |names: HashSet<String>, site: &Site| {
+            out.extend(names.into_iter().filter(|n| !FUNCTIONS.contains(&n.as_str()) && !site.guarded(n)));
+        };
+        match &self.kind {
+            Kind::Literal(_) => {}
+            Kind::Text(t, site) => add(t.undeclared_variables(false), site),
+            Kind::Expr(e, site) => add(e.undeclared_variables(false), site),
+            Kind::Seq(items) => items.iter().for_each(|c| c.unguarded_variables(out)),
+            Kind::Map(entries) => entries.iter().for_each(|(_, c)| c.unguarded_variables(out)),
+        }
+    }
+}
+
+/// The `{{ … }}` and `{% … %}` tags of a template, in order.
+static TAGS: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("tag regex"));
+
+impl Site {
+    /// Whether every use of variable `name` is guarded (see
+    /// [`Template::unguarded_variables`]).
+    fn guarded(&self, name: &str) -> bool {
+        let n = regex::escape(name);
+        let (Ok(guard), Ok(opens), Ok(if_tag), Ok(endif_tag)) = (
+            regex::Regex::new(&format!(
+                r"(?:^|[^\w.]){n}(?:\.\w+|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined)\b)"
+            )),
+            regex::Regex::new(&format!(r"^\{{%-?\s*if\s+{n}\s+is\s+defined\s*-?%\}}$")),
+            regex::Regex::new(r"^\{%-?\s*if\b"),
+            regex::Regex::new(r"^\{%-?\s*endif\b"),
+        ) else {
+            return false;
+        };
+        let uses = |tag: &str| {
+            let bytes = tag.as_bytes();
+            let word =
+                |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
+            tag.match_indices(name).any(|(i, _)| {
+                !word(i.checked_sub(1).and_then(|j| bytes.get(j))) && !word(bytes.get(i + name.len()))
+            })
+        };
+        // How deep inside `{% if name is defined %}` blocks each tag is (0: not inside).
+        let mut depth: Vec<usize> = Vec::new();
+        for m in TAGS.find_iter(&self.source) {
+            let tag = m.as_str();
+            if endif_tag.is_match(tag) {
+                depth.pop();
+                continue;
+            }
+            let inside = depth.last().is_some_and(|guards| *guards > 0);
+            if uses(tag) && !inside && !guard.is_match(tag) {
+                return false;
+            }
+            if if_tag.is_match(tag) {
+                let here = usize::from(opens.is_match(tag));
+                depth.push(depth.last().copied().unwrap_or(0) + here);
+            }
+        }
+        true
     }
 }
 

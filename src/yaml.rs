@@ -198,6 +198,9 @@ fn convert(file: &SourceFile, id: FileId, raw: Spanned<Raw>) -> Result<Node, Dia
                     Value::Float(f) => f.to_string(),
                     Value::Null => "null".to_string(),
                     Value::Seq(_) | Value::Map(_) => {
+                        if let Some(d) = unquoted_template(file, id, key.span) {
+                            return Err(d);
+                        }
                         return Err(Diagnostic::error(Code::ComplexKey, "mapping keys must be plain text")
                             .at(key.span, "a list or mapping used as a key")
                             .help("write the key as a string"));
@@ -301,6 +304,7 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
         // The parser reports where it gave up; a tab in the indentation that caused it is
         // more useful.
         Problem::Syntax => match indentation_tab(file, id) {
+            _ if let Some(d) = unquoted_template(file, id, at) => d,
             Some(tab) => {
                 Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", parser_message(err)))
                     .at(tab, "here")
@@ -311,6 +315,35 @@ fn syntax_error(file: &SourceFile, id: FileId, err: &serde_saphyr::Error) -> Dia
                 .help("check indentation, quoting and the `key: value` layout near this point"),
         },
     }
+}
+
+/// A value on the line of `at` that starts with `{{` unquoted: YAML reads `{` as the
+/// start of a mapping, so the parser's own message says nothing useful.
+fn unquoted_template(file: &SourceFile, id: FileId, at: Span) -> Option<Diagnostic> {
+    let (line, _) = file.line_col(at.start.min(file.text.len()));
+    let start = file.line_start(line);
+    let text = file.text[start..].lines().next().unwrap_or("");
+    let value_at = text.find(": {{").map(|i| i + 2).or_else(|| {
+        let t = text.trim_start();
+        t.strip_prefix("- ")
+            .filter(|v| v.trim_start().starts_with("{{"))
+            .map(|v| text.len() - v.trim_start().len())
+    })?;
+    let value = text[value_at..].trim_end();
+    let quoted = if value.contains('\'') {
+        format!("\"{}\"", value.replace('"', "\\\""))
+    } else {
+        format!("'{value}'")
+    };
+    let written = format!("{}{quoted}", &text[..value_at]).trim_start().to_string();
+    Some(
+        Diagnostic::error(Code::YamlSyntax, "invalid YAML: a value that starts with `{{` must be quoted")
+            .at(
+                Span::new(id, start + value_at, start + value_at + 2),
+                "YAML reads `{` here as the start of a mapping",
+            )
+            .help(format!("quote the whole value: `{written}`")),
+    )
 }
 
 /// The earlier occurrence of `key` in the same block mapping as the one at `span`:

@@ -114,6 +114,10 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
         eprint(&format!("{n} {what} found; nothing was sent"), &masker);
         return diags.iter().map(|d| d.exit).max().unwrap_or(Exit::Invalid);
     }
+    for w in plans.iter().flat_map(|p| &p.warnings) {
+        eprint(&w.render(&sources, true), &masker);
+        eprint("", &masker);
+    }
     if let Err(d) = apply_filter(&mut plans, &opts.filter) {
         eprint(&d.render(&sources, true), &masker);
         return d.exit;

@@ -561,7 +561,11 @@ impl Parser<'_> {
     }
 
     /// A positive duration of at most `max`: whole or fractional seconds, or text like `500ms`.
+    /// A timeout or interval given as a bare number of more than [`MAX_BARE_SECONDS`] is
+    /// refused: `timeout: 5000` is what Postman and Bruno users write for five seconds.
     fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
+        let bare = matches!(node.value, Value::Int(_) | Value::Float(_));
+        let bare_limit = what != "expires_in";
         let parsed = match &node.value {
             Value::Int(i) if *i > 0 => Some(Duration::from_secs(i.unsigned_abs())),
             Value::Float(f) if *f > 0.0 => Duration::try_from_secs_f64(*f).ok().or(Some(Duration::MAX)),
@@ -576,6 +580,24 @@ impl Parser<'_> {
                 Diagnostic::error(Code::BadDuration, format!("`{what}` is not a positive duration"))
                     .at(node.span, "expected e.g. `5s`, `500ms`, `1m` or a number of seconds"),
             ),
+            Some(d) if bare && bare_limit && d > MAX_BARE_SECONDS => {
+                let written = self.text.get(node.span.start..node.span.end).unwrap_or("").trim();
+                let n = written.parse::<f64>().ok().filter(|n| n.is_finite() && *n < 1e12);
+                let ms = n.map_or_else(|| "500ms".to_string(), |n| format!("{n}ms"));
+                let s = n.map_or_else(|| "5s".to_string(), |n| format!("{}s", n / 1000.0));
+                self.err(
+                    Diagnostic::error(
+                        Code::BadDuration,
+                        format!("`{what}: {written}` would be {written} seconds"),
+                    )
+                    .at(node.span, "a bare number is seconds")
+                    .help(format!(
+                        "for milliseconds write `{ms}` (that is `{s}`); a bare number may be up to {} \
+                             seconds, longer durations take a unit (`10m`)",
+                        MAX_BARE_SECONDS.as_secs()
+                    )),
+                )
+            }
             Some(d) if d > max => self.err(
                 Diagnostic::error(
                     Code::BadDuration,
@@ -636,15 +658,8 @@ impl Parser<'_> {
         };
         let mut out = Vec::new();
         for (name, v) in entries {
-            if !is_identifier(&name.name) {
-                self.err(
-                    Diagnostic::error(
-                        Code::BadVariableName,
-                        format!("`{}` cannot be used as a variable name", name.name),
-                    )
-                    .at(name.span, "not an identifier")
-                    .help("use letters, digits and `_`, starting with a letter or `_`"),
-                );
+            if let Some(d) = bad_variable_name(name) {
+                self.err(d);
                 continue;
             }
             let (source, secret, optional) = match &v.value {
@@ -884,6 +899,9 @@ fn matcher_hint(other: &str) -> String {
 /// The longest pause between polling attempts.
 const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(300);
 
+/// The longest timeout or interval written as a bare number of seconds.
+const MAX_BARE_SECONDS: Duration = Duration::from_secs(300);
+
 /// A limit in words: `5 minutes`, `1 day`, `10 years`.
 fn long_duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -913,6 +931,30 @@ fn shape_hint(what: &str) -> Option<String> {
 }
 
 /// Whether `s` is a valid variable name.
+/// A variable or capture name that a template could not read, as a problem saying why
+/// and what to write instead (`client-id` reads as `client` minus `id`).
+pub fn bad_variable_name(key: &Key) -> Option<Diagnostic> {
+    let name = key.name.as_str();
+    if is_identifier(name) {
+        return None;
+    }
+    let fixed: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let fixed = if fixed.starts_with(|c: char| c.is_ascii_digit()) { format!("_{fixed}") } else { fixed };
+    let why = match name.find(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+        Some(i) if name[i..].starts_with('-') => format!(
+            "in a template `-` is minus: `{{{{ {name} }}}}` reads `{}` minus `{}`",
+            &name[..i],
+            &name[i + 1..]
+        ),
+        _ => "a template reads names of letters, digits and `_`, starting with a letter or `_`".to_string(),
+    };
+    Some(
+        Diagnostic::error(Code::BadVariableName, format!("`{name}` cannot be used as a variable name"))
+            .at(key.span, "not an identifier")
+            .help(format!("name it `{fixed}`; {why}")),
+    )
+}
+
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -997,8 +1039,9 @@ mod limits {
 
     #[test]
     fn huge_durations_are_errors_not_panics() {
-        assert_eq!(duration_problem("    timeout: 1e20"), "`timeout` is longer than 1 day");
-        assert_eq!(duration_problem("    timeout: 90000"), "`timeout` is longer than 1 day");
+        assert_eq!(duration_problem("    timeout: 1e20"), "`timeout: 1e20` would be 1e20 seconds");
+        assert_eq!(duration_problem("    timeout: 90000"), "`timeout: 90000` would be 90000 seconds");
+        assert_eq!(duration_problem("    timeout: 25h"), "`timeout` is longer than 1 day");
         assert_eq!(duration_problem("    expires_in: 1e300"), "`expires_in` is longer than 10 years");
         assert_eq!(
             duration_problem("    expires_in: 9223372036854775807"),
@@ -1006,6 +1049,10 @@ mod limits {
         );
         assert_eq!(
             duration_problem("    retry: {interval: 1e300}"),
+            "`retry.interval: 1e300` would be 1e300 seconds"
+        );
+        assert_eq!(
+            duration_problem("    retry: {interval: 6m}"),
             "`retry.interval` is longer than 5 minutes"
         );
         assert_eq!(duration_problem("    timeout: -1"), "`timeout` is not a positive duration");

@@ -214,7 +214,10 @@ impl Terminal {
         response: Option<&crate::exchange::Exchange>,
     ) {
         let mut t = format!("{BOLD}> {} {}{BOLD:#}\n", request.method, line(&request.url));
-        for (n, v) in &request.headers {
+        // What went out, the headers the client adds included; before an answer (a
+        // refused connection), what the step asked for.
+        let headers = response.map(|r| &r.sent).filter(|h| !h.is_empty()).unwrap_or(&request.headers);
+        for (n, v) in headers {
             t.push_str(&format!("> {}: {}\n", line(n), line(v)));
         }
         if let Some(body) = request.body.preview() {

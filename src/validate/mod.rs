@@ -17,6 +17,7 @@ use crate::source::{SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, Scope};
 use crate::yaml::Node;
 
+mod request;
 mod vars;
 
 pub use vars::{Overrides, resolve_vars};
@@ -42,9 +43,11 @@ pub fn check<'a>(
     }
     let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
+    let mut warnings = Vec::new();
     for (i, authored) in steps.iter().enumerate() {
         let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
         let mut used = Vec::new();
+        let mut required = HashSet::new();
         let step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = engine.compile_into(node, sources, &mut diags);
@@ -60,13 +63,17 @@ pub fn check<'a>(
                     diags.push(e.to_diagnostic());
                 }
                 used.extend(vars);
+                compiled.unguarded_variables(&mut required);
             }
             compiled
         });
+        diags.extend(request::url_problem(&step, &scope, &static_ctx, sources));
+        request::content_type_warnings(&step, &mut warnings);
         if let Some(AuthSpec::OAuth2) = step.auth {
             used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
+            required.insert(oauth2_vars::ACCESS_TOKEN.to_string());
         }
-        let needs = needs_of(i, used, &steps, &scope, &captured, sources, &mut diags);
+        let needs = needs_of(i, used, &required, &steps, &scope, &captured, sources, &mut diags);
         planned.push(PlannedStep { index: i, step, needs });
     }
     if !diags.is_empty() {
@@ -81,14 +88,18 @@ pub fn check<'a>(
         steps: planned,
         selected,
         masker: masker.clone(),
+        warnings,
     })
 }
 
 /// The captured variables step `i` reads, each with the earlier step that provides it; a
-/// variable that is neither defined nor captured earlier is a problem.
+/// variable that is neither defined nor captured earlier is a problem, unless every use
+/// of it is guarded (`| default(…)`, `is defined`: not in `required`).
+#[allow(clippy::too_many_arguments)]
 fn needs_of(
     i: usize,
     used: Vec<(String, Span)>,
+    required: &HashSet<String>,
     steps: &[&Step<Node>],
     scope: &Scope,
     captured: &HashMap<&str, Vec<(usize, Span)>>,
@@ -110,6 +121,9 @@ fn needs_of(
             .or_else(|| sites.iter().rev().find(|(j, _)| *j < i));
         if let Some((j, _)) = provider {
             needs.push(Need { name, from: *j });
+            continue;
+        }
+        if !required.contains(&name) {
             continue;
         }
         if reported.insert(name.clone()) {
@@ -200,6 +214,24 @@ mod tests {
             "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
         );
         assert_eq!(f.codes(), ["captured-too-late"]);
+    }
+
+    #[test]
+    fn a_use_guarded_by_default_or_is_defined_may_be_undefined_or_captured_later() {
+        let f = Fixture::new(
+            "requests:\n  - name: a\n    url: \"http://h/a?x={{ x | default('') }}&y={{ y|d(1) }}\"\n    headers: {X-Id: \"{% if id is defined %}{{ id.value }}{% endif %}\", X-Z: \"{{ 'z' if z is defined else 'none' }}\"}\n  - name: b\n    url: http://h/b\n    capture: {id: $.id}\n  - name: c\n    url: \"http://h/c/{{ id | default('none') }}\"\n",
+        );
+        let plan = f.valid();
+        assert!(plan.steps[0].needs.is_empty(), "{:?}", plan.steps[0].needs);
+        // An earlier capture is still a need: the value flows when it is there.
+        assert_eq!(plan.steps[2].needs, [Need { name: "id".into(), from: 1 }]);
+        // One unguarded use among guarded ones makes the variable required.
+        let f = Fixture::new(
+            "requests:\n  - url: \"http://h/{{ x | default('') }}/{{ x }}\"\n  - url: \"http://h/{% if x is defined %}{{ x }}{% endif %}{{ x }}\"\n",
+        );
+        assert_eq!(f.codes(), ["undefined-variable", "undefined-variable"]);
+        let f = Fixture::new("requests:\n  - url: \"http://h/{{ xs | default('') }}{{ x }}\"\n");
+        assert_eq!(f.codes(), ["undefined-variable"], "`xs` guarded does not guard `x`");
     }
 
     #[test]

@@ -83,6 +83,10 @@ fn definitions<'a>(
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut winners: Vec<(&Key, &Node)> = Vec::new();
     for (key, node) in &c.vars {
+        if let Some(d) = crate::parse::bad_variable_name(key) {
+            diags.push(d);
+            continue;
+        }
         if overridden.contains(key.name.as_str()) {
             continue;
         }

@@ -295,7 +295,7 @@ requests:
     assert_eq!(second.code, 0, "{}", second.all());
     assert!(squeeze(&second.stdout).contains("oauth2 (auth) reused from state"), "{}", second.stdout);
     assert!(
-        second.stderr.contains("Authorization: Bearer •••"),
+        second.stderr.contains("authorization: Bearer •••"),
         "lowercase bearer normalised:\n{}",
         second.stderr
     );

@@ -102,7 +102,10 @@ fn the_help_for_a_corrupt_state_file_names_a_command_that_clears_it() {
 
 #[test]
 fn a_file_that_is_not_baton_state_is_never_cleared_nor_advised_to_be() {
-    let t = Test::new().collection("c.yaml", &once("c")).file("config.json", "{ this is not json");
+    // Nothing is sent (the state file is refused first): the URL is a closed port.
+    let t = Test::new()
+        .collection("c.yaml", &once("c").replace("BASE", "http://127.0.0.1:9"))
+        .file("config.json", "{ this is not json");
     let config = t.path("config.json");
     let out = t.clone().args(&["run", "c.yaml", "--state", &config]).run();
     assert_eq!(out.code, 2, "{}", out.all());

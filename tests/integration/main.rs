@@ -13,3 +13,4 @@ mod local_files;
 mod robustness;
 mod run;
 mod snapshots_feature;
+mod verdicts;

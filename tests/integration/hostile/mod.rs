@@ -7,4 +7,4 @@ mod body_limit;
 mod numbers;
 mod output;
 mod redirects;
-mod server;
+pub(crate) mod server;

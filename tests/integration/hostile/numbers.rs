@@ -119,9 +119,9 @@ fn a_short_secret_is_masked_as_a_word_only_and_warned_about() {
         .args(&["run", "c.yaml", "-v"])
         .run();
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stderr.contains("X-Api-Key: •••"), "{}", out.stderr);
+    assert!(out.stderr.contains("x-api-key: •••"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("X-Note: testing the •••-suite"),
+        out.stderr.contains("x-note: testing the •••-suite"),
         "words that merely contain it stay: {}",
         out.stderr
     );

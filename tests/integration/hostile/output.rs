@@ -129,7 +129,7 @@ fn a_secret_changed_by_a_filter_or_echoed_encoded_is_still_masked() {
     for spelling in [secret.to_string(), secret.to_uppercase(), secret.to_lowercase(), reversed, encoded] {
         assert!(!out.all().contains(&spelling), "`{spelling}` shows:\n{}", out.all());
     }
-    assert!(out.stderr.contains("X-Rev: •••"), "{}", out.stderr);
+    assert!(out.stderr.contains("x-rev: •••"), "{}", out.stderr);
 }
 
 #[test]

@@ -1,0 +1,164 @@
+//! What baton says about a run must be exactly what happened: `-v` shows the headers
+//! that went out (the client's own included), a `Content-Type` that contradicts the body
+//! is warned about with the winner named, and guarded template uses run.
+
+use std::io::Write;
+
+use crate::hostile::server::{Ctx, RawServer, Request, answer};
+use crate::support::{Server, Test};
+
+fn ok_json(_: &Request, w: &mut dyn Write, _: &Ctx<'_>) {
+    answer(w, "200 OK", &[("Content-Type", "application/json")], br#"{"ok": true}"#);
+}
+
+/// The `> name: value` lines of each request traced on stderr, in order.
+fn traced_headers(stderr: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut in_head = false;
+    for l in stderr.lines() {
+        if l == ">" {
+            in_head = false; // the body follows
+            continue;
+        }
+        let Some(rest) = l.strip_prefix("> ") else { continue };
+        if rest.starts_with("GET ") || rest.starts_with("POST ") || rest.starts_with("PUT ") {
+            out.push(Vec::new());
+            in_head = true;
+        } else if let Some(block) = out.last_mut().filter(|_| in_head) {
+            block.push(rest.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn verbose_traces_show_every_header_the_server_received() {
+    let server = RawServer::start(ok_json);
+    let yaml = r#"name: sent
+requests:
+  - name: plain
+    url: BASE/a
+  - name: json
+    method: POST
+    url: BASE/b
+    bearer: "{{ secret_env('SENT_TOKEN') }}"
+    json: {a: 1}
+  - name: form
+    method: POST
+    url: BASE/c
+    headers: {Accept: application/json}
+    form: {x: "1"}
+  - name: upload
+    method: PUT
+    url: BASE/d
+    multipart: {title: hello}
+  - name: empty post
+    method: POST
+    url: BASE/e
+"#
+    .replace("BASE", &server.url("http"));
+    let token = "tok-Sent-93-secret";
+    let out =
+        Test::new().collection("c.yaml", &yaml).env("SENT_TOKEN", token).args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains(token), "the token never prints:\n{}", out.all());
+    let received = server.received();
+    let traced = traced_headers(&out.stderr);
+    assert_eq!(received.len(), 5, "{received:?}");
+    assert_eq!(traced.len(), 5, "{}", out.stderr);
+    for (got, shown) in received.iter().zip(&traced) {
+        let got: Vec<String> = got.headers.iter().map(|h| h.replace(token, "•••")).collect();
+        let mut a = got.clone();
+        let mut b = shown.clone();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "-v shows exactly what {} {} sent", got.len(), shown.len());
+    }
+    // The headers baton adds are among them.
+    let all: Vec<&String> = traced.iter().flatten().collect();
+    for added in [
+        "user-agent: baton/",
+        "accept: */*",
+        "accept-encoding: gzip",
+        "content-type: application/json",
+        "content-length: ",
+    ] {
+        assert!(all.iter().any(|h| h.starts_with(added)), "{added} in\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_content_type_contradicting_the_body_is_warned_and_the_named_winner_is_sent() {
+    let server = RawServer::start(ok_json);
+    let yaml = r#"name: ct
+defaults:
+  headers: {Content-Type: application/json}
+requests:
+  - name: login
+    method: POST
+    url: BASE/login
+    form: {user: ann}
+  - name: upload
+    method: POST
+    url: BASE/up
+    headers: {Content-Type: multipart/form-data}
+    multipart: {title: hello}
+"#
+    .replace("BASE", &server.url("http"));
+    let t = Test::new().collection("c.yaml", &yaml);
+    let out = t.clone().args(&["validate", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "a warning does not fail validation: {}", out.all());
+    assert!(
+        out.stderr.contains("warning[conflicting-content-type]: `Content-Type: application/json` contradicts the `form:` body of step `login`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("c.yaml:3:13"), "points at the default header: {}", out.stderr);
+    assert!(out.stderr.contains("is ignored on the `multipart:` body of step `upload`"), "{}", out.stderr);
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("warning[conflicting-content-type]"), "{}", out.stderr);
+    let received = server.received();
+    assert_eq!(
+        received[0].header("content-type"),
+        Some("application/json"),
+        "the header wins on a form body"
+    );
+    assert_eq!(received[0].body, "user=ann");
+    let multipart: Vec<&String> =
+        received[1].headers.iter().filter(|h| h.starts_with("content-type:")).collect();
+    assert_eq!(multipart.len(), 1, "one content type: {multipart:?}");
+    assert!(multipart[0].starts_with("content-type: multipart/form-data; boundary="), "{multipart:?}");
+}
+
+#[test]
+fn uses_guarded_by_default_or_is_defined_validate_and_run() {
+    let server = Server::start();
+    let yaml = r#"name: guarded
+requests:
+  - name: first
+    url: "BASE/echo?who={{ who | default('nobody') }}&id={{ id | default('none') }}"
+    headers:
+      X-Id: "{% if id is defined %}{{ id }}{% else %}unset{% endif %}"
+    expect:
+      json:
+        $.query.who: nobody
+        $.query.id: none
+        $.headers['x-id']: unset
+    capture: {id: $.path}
+  - name: second
+    url: "BASE/echo?id={{ id | default('none') }}"
+    expect:
+      json:
+        $.query.id: /echo
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", yaml)
+        .args(&["run", "c.yaml", "--var", "who=ann"])
+        .run();
+    assert_eq!(out.code, 1, "the expectation sees the given value: {}", out.all());
+    assert!(out.stdout.contains("actual: \"ann\""), "{}", out.stdout);
+}

@@ -116,6 +116,13 @@ pub enum Note {
         /// The attempt (1-based).
         attempt: u32,
     },
+    /// Captures left unread because the answer had the wrong status.
+    CapturesSkipped {
+        /// How many.
+        count: std::num::NonZeroUsize,
+        /// The status that explains them.
+        status: u16,
+    },
     /// Polling took this many attempts.
     Attempts {
         /// The final attempt (1-based).
@@ -131,6 +138,10 @@ impl std::fmt::Display for Note {
             Note::Again(why) => write!(f, "again: {why}"),
             Note::Refresh(why) => write!(f, "refresh: {why}"),
             Note::RetriedAfter401 => f.write_str("retried after 401 and re-authentication"),
+            Note::CapturesSkipped { count, status } => {
+                let what = if count.get() == 1 { "capture" } else { "captures" };
+                write!(f, "{count} {what} skipped because the status was {status}")
+            }
             Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
             Note::Throttled { status, wait, asked } if asked > wait => write!(
                 f,

@@ -234,7 +234,7 @@ impl Engine {
                     };
                     diags.push(
                         Diagnostic::error(Code::UnknownFilter, format!("unknown filter `{name}`"))
-                            .at(at.locate(sources, &s[range]), "not a filter")
+                            .at(at.locate_range(sources, range), "not a filter")
                             .help(help),
                     );
                     return Kind::Literal(serde_json::Value::Null);
@@ -243,7 +243,7 @@ impl Engine {
                     match self.env.compile_expression(expr) {
                         Ok(e) => return Kind::Expr(Box::new(e), at),
                         Err(e) => {
-                            diags.push(at.diagnostic(&e, sources, s, expr_offset(s)));
+                            diags.push(at.diagnostic(&e, sources, expr_offset(s)));
                             return Kind::Literal(serde_json::Value::Null);
                         }
                     }
@@ -251,7 +251,7 @@ impl Engine {
                 match self.env.template_from_str(s) {
                     Ok(t) => Kind::Text(Box::new(t), at),
                     Err(e) => {
-                        diags.push(at.diagnostic(&e, sources, s, 0));
+                        diags.push(at.diagnostic(&e, sources, 0));
                         Kind::Literal(serde_json::Value::Null)
                     }
                 }
@@ -283,9 +283,23 @@ impl Site {
 
     /// The span of `needle` (a piece of the template) inside the YAML scalar.
     pub fn locate(&self, sources: &SourceMap, needle: &str) -> Span {
+        self.locate_nth(sources, needle, 0)
+    }
+
+    /// The span of the piece of the template at `range` (byte offsets into the template
+    /// text): the same occurrence of that text in the YAML scalar, so the second of two
+    /// equal pieces is found as the second, whatever quoting and escapes surround them.
+    pub fn locate_range(&self, sources: &SourceMap, range: std::ops::Range<usize>) -> Span {
+        let Some(piece) = self.source.get(range.clone()) else { return self.span };
+        let before = self.source.get(..range.start).map_or(0, |b| b.matches(piece).count());
+        self.locate_nth(sources, piece, before)
+    }
+
+    fn locate_nth(&self, sources: &SourceMap, needle: &str, n: usize) -> Span {
         let raw = sources.text(self.span);
         if !needle.is_empty()
-            && let Some(i) = raw.find(needle)
+            && let Some((i, _)) =
+                raw.match_indices(needle).nth(n).or_else(|| raw.match_indices(needle).next())
         {
             return self.span.sub(i, i + needle.len());
         }
@@ -313,11 +327,9 @@ impl Site {
     }
 
     /// Turns a minijinja error into a positioned diagnostic.
-    fn diagnostic(&self, e: &MjError, sources: &SourceMap, text: &str, offset: usize) -> Diagnostic {
-        let at = e
-            .range()
-            .and_then(|r| text.get(r.start + offset..r.end + offset))
-            .map_or(self.span, |piece| self.locate(sources, piece));
+    fn diagnostic(&self, e: &MjError, sources: &SourceMap, offset: usize) -> Diagnostic {
+        let at =
+            e.range().map_or(self.span, |r| self.locate_range(sources, r.start + offset..r.end + offset));
         let (code, help) = match e.kind() {
             ErrorKind::SyntaxError => (
                 Code::TemplateSyntax,
@@ -742,7 +754,9 @@ impl Site {
 fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
     let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
     let piece = e.range().and_then(|r| e.template_source().and_then(|s| s.get(r)).map(str::to_string));
-    let span = piece.as_deref().map_or(site.span, |p| site.locate(sources, p));
+    // An expression's source is the part of the scalar inside `{{ }}`.
+    let base = e.template_source().and_then(|t| site.source.find(t)).unwrap_or(0);
+    let span = e.range().map_or(site.span, |r| site.locate_range(sources, base + r.start..base + r.end));
     if e.kind() == ErrorKind::UndefinedError {
         let name = piece.unwrap_or_default();
         return RenderError {
@@ -1001,6 +1015,20 @@ mod tests {
             assert_eq!(e.cause, RenderCause::TooLarge, "{text}: {}", e.message);
             assert!(e.message.contains("too much work"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn a_syntax_error_points_at_the_broken_expression_not_the_first() {
+        let mut sources = SourceMap::default();
+        let text = "url: \"http://h/{{ a }}/{{ a | }}/{{ a }}\"\n";
+        let id = sources.add("t.yaml", text.to_string());
+        let node = crate::yaml::parse(sources.get(id).expect("file"), id).expect("yaml");
+        let crate::yaml::Value::Map(entries) = &node.value else { panic!("map") };
+        let engine = Engine::new(Arc::default(), Masker::default());
+        let ds = engine.compile(&entries[0].1, &sources).expect_err("syntax error");
+        let at = ds[0].labels[0].span;
+        assert_eq!(&text[at.start..at.end], "}}");
+        assert_eq!(at.start, text.find("| }}").expect("broken") + 2, "the `}}` of the broken expression");
     }
 
     #[test]

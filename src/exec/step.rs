@@ -1,11 +1,12 @@
 //! One step's life: resolve → reuse or send (polling) → capture → assert → snapshot → keep.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::assert::{self, Failure};
 use crate::capture::capture;
-use crate::event::{Event, StepError, StepOutcome, StepResult};
+use crate::event::{Event, Note, StepError, StepOutcome, StepResult};
 use crate::exchange::{Exchange, ResolvedRequest};
 use crate::http::HttpError;
 use crate::model::{Role, SnapshotSpec};
@@ -97,6 +98,15 @@ impl Runner<'_, '_, '_, '_> {
         self.sink.event(&Event::Exchange { request, response: Some(&ex) });
         // A wrong status explains a missing capture better than the capture does: list it first.
         let mut checked = assert::check(step, &ex, ctx);
+        // Captures that found nothing in an answer with the wrong status are its
+        // consequences, not more causes: one note instead of one failure each.
+        if checked.iter().any(|f| f.subject == "status") {
+            let before = failures.len();
+            failures.retain(|f| !f.subject.starts_with("capture `"));
+            if let Some(count) = NonZeroUsize::new(before - failures.len()) {
+                outcome.notes.push(Note::CapturesSkipped { count, status: ex.status });
+            }
+        }
         checked.append(&mut failures);
         if !checked.is_empty() {
             // A JSON body is shown decoded (re-serialised): a secret the server spelled with
@@ -195,7 +205,10 @@ impl Runner<'_, '_, '_, '_> {
                 Err(e) => failures.push(Failure {
                     span: cap.name.span,
                     subject: format!("capture `{}`", cap.name.name),
-                    expected: "a value".into(),
+                    expected: cap
+                        .implied
+                        .as_ref()
+                        .map_or_else(|| "a value".into(), |i| format!("a value ({i})")),
                     actual: e.to_string(),
                 }),
             }

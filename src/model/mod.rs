@@ -275,6 +275,9 @@ pub struct CaptureSpec {
     pub secret: Option<bool>,
     /// `optional: true`: a missing value is not a failure.
     pub optional: bool,
+    /// For a capture that is not written in the collection (an OAuth2 profile's token):
+    /// what it is and where it is read, for the failure message.
+    pub implied: Option<String>,
 }
 
 /// The part of a response a capture reads.

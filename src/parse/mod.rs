@@ -708,7 +708,7 @@ impl Parser<'_> {
                 }
             };
             if let Some(source) = source {
-                out.push(CaptureSpec { name: name.clone(), source, secret, optional });
+                out.push(CaptureSpec { name: name.clone(), source, secret, optional, implied: None });
             }
         }
         out

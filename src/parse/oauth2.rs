@@ -94,6 +94,7 @@ impl Parser<'_> {
             source: CaptureSource::JsonPath(compiled),
             secret: Some(secret),
             optional,
+            implied: None,
         })
     }
 
@@ -134,7 +135,7 @@ impl Parser<'_> {
             }
         }
         pairs.extend(field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params")));
-        let (captures, expires_in) = self.token_captures(map, span);
+        let (captures, expires_in) = self.token_captures(map, key_span(outer, "oauth2").unwrap_or(span));
         let template = Step {
             name: field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into()),
             named: true,
@@ -228,9 +229,17 @@ impl Parser<'_> {
         let token_path = token_path_node
             .and_then(|n| self.string(n, "token_path"))
             .unwrap_or_else(|| "$.access_token".to_string());
+        // Without `token_path:` a missing token points at the profile's `oauth2:` key.
         let at = token_path_node.map_or(span, |n| n.span);
+        let token = self.capture(ACCESS_TOKEN, &token_path, at, true, false).map(|mut c| {
+            c.implied = Some(match token_path_node {
+                Some(_) => format!("the access token, read at `token_path: {token_path}`"),
+                None => format!("the access token, read at the default `token_path: {token_path}`"),
+            });
+            c
+        });
         let captures = [
-            self.capture(ACCESS_TOKEN, &token_path, at, true, false),
+            token,
             self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), at, false, true),
             self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), at, false, true),
             self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), at, true, true),

@@ -51,9 +51,10 @@ pub fn render(outcomes: &[CollectionOutcome], sources: &SourceMap, masker: &Mask
             }
             let mut case = TestCase::new(s.name.as_str(), status);
             let response: Vec<String> = s
-                .challenge
-                .iter()
-                .map(|c| crate::printable::line(c).into_owned())
+                .notes_text()
+                .map(|n| format!("note: {}", crate::printable::line(&n)))
+                .into_iter()
+                .chain(s.challenge.iter().map(|c| crate::printable::line(c).into_owned()))
                 .chain(
                     s.body_excerpt.as_ref().map(|b| format!("response body: {}", crate::printable::line(b))),
                 )

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::hostile::server::{Ctx, RawServer, Request, answer};
-use crate::support::{Server, Test};
+use crate::support::{Server, Test, squeeze};
 
 fn ok_json(_: &Request, w: &mut dyn Write, _: &Ctx<'_>) {
     answer(w, "200 OK", &[("Content-Type", "application/json")], br#"{"ok": true}"#);
@@ -161,4 +161,74 @@ requests:
         .run();
     assert_eq!(out.code, 1, "the expectation sees the given value: {}", out.all());
     assert!(out.stdout.contains("actual: \"ann\""), "{}", out.stdout);
+}
+
+#[test]
+fn a_wrong_status_is_the_one_cause_and_its_missing_captures_one_note() {
+    let server = Server::start();
+    let yaml = r#"name: login
+auth:
+  - name: login
+    method: POST
+    url: BASE/demo/login
+    json: {username: demo, password: not-the-password}
+    capture:
+      token: $.access_token
+      kind: $.token_type
+      lifetime: $.expires_in
+requests:
+  - name: me
+    url: BASE/demo/me
+    bearer: "{{ token }}"
+"#;
+    let t = Test::new().server(&server).collection("c.yaml", yaml);
+    let out = t.clone().args(&["run", "c.yaml", "--report", "json=r.json", "--report", "junit=r.xml"]).run();
+    assert_eq!(out.code, 4, "an auth step failed: {}", out.all());
+    assert_eq!(out.stdout.matches("error[expectation-failed]").count(), 1, "one cause:\n{}", out.stdout);
+    assert!(out.stdout.contains("status: expected 2xx"), "{}", out.stdout);
+    assert!(out.stdout.contains("(3 captures skipped because the status was 401)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("capture `kind`"), "{}", out.stdout);
+    let json = std::fs::read_to_string(t.dir().join("r.json")).expect("json");
+    assert!(json.contains("3 captures skipped because the status was 401"), "{json}");
+    assert_eq!(json.matches("\"kind\": \"failure\"").count(), 1, "one problem: {json}");
+    let xml = std::fs::read_to_string(t.dir().join("r.xml")).expect("xml");
+    assert!(xml.contains("note: 3 captures skipped because the status was 401"), "{xml}");
+}
+
+#[test]
+fn an_oauth2_profile_without_token_path_says_the_default_was_read() {
+    let server = Server::start();
+    let yaml = r#"name: oauth
+auth:
+  oauth2:
+    grant: client_credentials
+    token_url: BASE/echo
+    client_id: app
+    client_secret: "{{ secret_env('OAUTH_SECRET') }}"
+requests:
+  - name: me
+    url: BASE/echo
+"#;
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", yaml)
+        .env("OAUTH_SECRET", "cs-Default-71")
+        .args(&["run", "c.yaml"])
+        .run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(text.contains("read at the default `token_path: $.access_token`"), "{}", out.stdout);
+    assert!(out.stdout.contains("c.yaml:3:3"), "points at `oauth2:`, not `token_url:`: {}", out.stdout);
+    assert!(!out.all().contains("cs-Default-71"), "{}", out.all());
+    // With `token_path:` written, the failure points at it.
+    let yaml = yaml.replace("    client_id: app\n", "    client_id: app\n    token_path: $.data.token\n");
+    let out = Test::new()
+        .server(&server)
+        .collection("c.yaml", &yaml)
+        .env("OAUTH_SECRET", "cs-Default-71")
+        .args(&["run", "c.yaml"])
+        .run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("c.yaml:7:17"), "points at the token_path value: {}", out.stdout);
+    assert!(squeeze(&out.stdout).contains("read at `token_path: $.data.token`"), "{}", out.stdout);
 }

@@ -28,8 +28,9 @@ macro_rules! examples {
         concat!(
             "\
 Examples:
-  baton run collections/demo.yaml                 run one collection
-  baton run collections/ --var base_url=http://127.0.0.1:8080
+  baton run collections/demo.yaml                 run one collection (against `baton playground`)
+  baton run collections/demo.yaml --var base_url=http://127.0.0.1:8080
+  BATON_BASE_URL=http://127.0.0.1:8080 baton run collections/     every shipped collection
   baton run api.yaml --env-file .env -v           secrets from .env, exchanges traced (masked)
   baton validate collections/                     check everything, send nothing
   baton plan api.yaml                             show the rendered requests, send nothing

@@ -1,6 +1,7 @@
 //! `baton run`, `validate` and `plan`: load, check, filter, execute, report.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -54,17 +55,9 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
             return d.exit;
         }
     };
-    let files = match opts.shard {
-        Some((k, n)) => {
-            let mine = select::shard(files, k, n);
-            if mine.is_empty() {
-                let _ = writeln!(anstream::stdout(), "shard {k}/{n}: no collection files");
-                return Exit::Passed;
-            }
-            mine
-        }
-        None => files,
-    };
+    // Every shard loads and checks every file, so a tag is known (or a typo caught) the
+    // same way in every shard; only the shard's own files run.
+    let mine: Option<Vec<PathBuf>> = opts.shard.map(|(k, n)| select::shard(files.clone(), k, n));
     let engine = Engine::new(opts.env.clone(), masker.clone());
     let mut sources = SourceMap::default();
     let mut collections: Vec<Collection> = Vec::new();
@@ -121,6 +114,15 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
     if let Err(d) = apply_filter(&mut plans, &opts.filter) {
         eprint(&d.render(&sources, true), &masker);
         return d.exit;
+    }
+    if let (Some(mine), Some((k, n))) = (&mine, opts.shard) {
+        plans.retain(|p| sources.get(p.file).is_some_and(|f| mine.contains(&f.path)));
+        if plans.is_empty() {
+            let what =
+                if mine.is_empty() { "no collection files" } else { "no selected request in its files" };
+            let _ = writeln!(anstream::stdout(), "shard {k}/{n}: {what}");
+            return Exit::Passed;
+        }
     }
     match opts.mode {
         Mode::Validate => {

@@ -93,3 +93,102 @@ fn the_readme_security_examples_run() {
         assert_eq!(out.code, 0, "baton {args:?}\n{}", out.all());
     }
 }
+
+/// The `baton …` lines of a help text's `Examples:`, as `(environment, arguments)`: the
+/// command ends where its description starts (two spaces) or at a `#` comment.
+fn help_examples(help: &str) -> Vec<(Vec<(String, String)>, Vec<String>)> {
+    let section = help.split("Examples:\n").nth(1).expect("an Examples: section");
+    let mut out = Vec::new();
+    for l in section.lines().map(str::trim) {
+        if l.starts_with("Exit codes") {
+            break;
+        }
+        let command = l.split("  ").next().unwrap_or("").split(" #").next().unwrap_or("").trim();
+        let mut words = command.split_whitespace();
+        let mut env = Vec::new();
+        let mut found = false;
+        for w in words.by_ref() {
+            if w == "baton" {
+                found = true;
+                break;
+            }
+            let (k, v) = w.split_once('=').expect("NAME=value before `baton`");
+            env.push((k.to_string(), v.to_string()));
+        }
+        if found {
+            out.push((env, words.map(str::to_string).collect()));
+        }
+    }
+    out
+}
+
+/// Every file under `dir` (relative to the crate root), as `(relative path, text)`.
+fn tree(dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![crate::support::root().join(dir)];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let path = e.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let rel = path.strip_prefix(crate::support::root()).expect("under root");
+                out.push((rel.display().to_string(), std::fs::read_to_string(&path).expect("text")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_example_in_the_help_runs() {
+    let server = Server::start();
+    // The shipped collections, and the `api.yaml`, `api/` and `.env` the examples name.
+    let api = |name: &str, tags: &str| {
+        format!(
+            "name: {name}\n{tags}vars:\n  base_url: \"{{{{ env('BATON_BASE_URL', default='http://127.0.0.1:8080') }}}}\"\n  \
+             api_key: \"{{{{ secret_env('API_KEY', default='dev-key-0000') }}}}\"\nrequests:\n  - name: echo {name}\n    \
+             url: \"{{{{ base_url }}}}/echo\"\n    headers: {{X-Api-Key: \"{{{{ api_key }}}}\"}}\n    \
+             expect: {{json: {{$.path: /echo}}}}\n"
+        )
+    };
+    let mut t = Test::new()
+        .file("api.yaml", &api("api", ""))
+        .file("api/users.yaml", &api("users", ""))
+        .file("api/reports.yaml", &api("reports", "tags: [slow]\n"))
+        .file(".env", "API_KEY=example-key-from-env-file-42\n");
+    for (path, text) in tree("collections") {
+        t = t.file(&path, &text);
+    }
+    let mut helps = Vec::new();
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = Test::new().args(args).run();
+        assert_eq!(out.code, 0, "{}", out.all());
+        helps.push(out.stdout);
+    }
+    let mut ran = 0;
+    for help in &helps {
+        for (env, args) in help_examples(help) {
+            if args.first().map(String::as_str) == Some("playground") {
+                continue; // serves until stopped; `baton playground` is tested on its own
+            }
+            // The examples' servers (a playground on :8080, a staging host) are this test's.
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    a.replace("http://127.0.0.1:8080", &server.url)
+                        .replace("https://staging.example.com", &server.url)
+                })
+                .collect();
+            let mut run = t.clone().env("BATON_BASE_URL", &server.url);
+            for (k, v) in &env {
+                run = run.env(k, &v.replace("http://127.0.0.1:8080", &server.url));
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = run.args(&argv).run();
+            assert_eq!(out.code, 0, "`baton {}` (env {env:?}):\n{}", args.join(" "), out.all());
+            ran += 1;
+        }
+    }
+    assert!(ran >= 12, "only {ran} examples found:\n{}", helps.join("\n"));
+}

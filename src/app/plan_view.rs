@@ -2,12 +2,13 @@
 
 use std::fmt::Write as _;
 
+use crate::exchange::ResolvedRequest;
 use crate::model::Role;
 use crate::plan::{CompiledStep, Plan, PlannedStep};
 use crate::resolve::resolve;
 use crate::secret::Masker;
 use crate::source::SourceMap;
-use crate::template::{RenderContext, Scope};
+use crate::template::{RenderCause, RenderContext, RenderError, Scope};
 
 /// Text of `baton plan` for one collection: each step's rendered request.
 pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> String {
@@ -24,23 +25,58 @@ pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Maske
             );
         }
     }
-    let ctx = RenderContext::new(&scope, sources).masking(masker);
     let base = sources
         .get(plan.file)
         .and_then(|f| f.path.parent().map(std::path::Path::to_path_buf))
         .unwrap_or_default();
     for (n, ps) in plan.steps.iter().enumerate() {
-        describe_step(&mut out, n + 1, ps, plan, &ctx, &base, masker);
+        describe_step(&mut out, n + 1, ps, plan, &scope, sources, &base, masker);
     }
     out
 }
 
+/// Resolves `step` for display: a variable known only while running (an optional
+/// capture such as the refresh token a renewal step sends) becomes a placeholder naming
+/// where it comes from, so the rest of the request is still shown.
+fn resolve_shown(
+    step: &CompiledStep<'_>,
+    plan: &Plan<'_>,
+    scope: &Scope,
+    sources: &SourceMap,
+    base: &std::path::Path,
+    masker: &Masker,
+) -> Result<ResolvedRequest, RenderError> {
+    let mut scope = std::borrow::Cow::Borrowed(scope);
+    // Each round names one more unknown variable; a step reads only so many.
+    for _ in 0..16 {
+        let ctx = RenderContext::new(&scope, sources).masking(masker);
+        match resolve(step, &ctx, base, masker) {
+            Err(RenderError { cause: RenderCause::Undefined(name), .. })
+                if !name.is_empty() && !scope.contains(&name) =>
+            {
+                let from = plan
+                    .sequence()
+                    .find(|ps| ps.step.captures.iter().any(|c| c.name.name == name))
+                    .map_or_else(
+                        || "known only when running".to_string(),
+                        |ps| format!("from {}", ps.step.name),
+                    );
+                scope.to_mut().set(&name, minijinja::Value::from(format!("<{name} {from}>")));
+            }
+            other => return other,
+        }
+    }
+    resolve(step, &RenderContext::new(&scope, sources).masking(masker), base, masker)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn describe_step(
     out: &mut String,
     n: usize,
     ps: &PlannedStep<'_>,
     plan: &Plan<'_>,
-    ctx: &RenderContext<'_>,
+    scope: &Scope,
+    sources: &SourceMap,
     base: &std::path::Path,
     masker: &Masker,
 ) {
@@ -51,7 +87,7 @@ fn describe_step(
         _ => "",
     };
     let _ = writeln!(out, "\n{n}. {}{role}", step.name);
-    match resolve(step, ctx, base, masker) {
+    match resolve_shown(step, plan, scope, sources, base, masker) {
         Ok(req) => {
             let _ = writeln!(out, "   {} {}", req.method, req.url);
             for (k, v) in &req.headers {
@@ -64,7 +100,10 @@ fn describe_step(
             }
         }
         Err(e) => {
-            let _ = writeln!(out, "   {} (not renderable before running: {})", step.method, e.message);
+            // What is known: the URL as written, marked.
+            let url = sources.text(step.url.span()).trim_matches(['"', '\'']);
+            let _ = writeln!(out, "   {} {url}", step.method);
+            let _ = writeln!(out, "   (not renderable before running: {})", e.message);
         }
     }
     if !ps.needs.is_empty() {

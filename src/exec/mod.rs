@@ -91,7 +91,8 @@ pub async fn execute(
 
 /// The width of a step's label in the terminal report.
 fn label_width(s: &CompiledStep<'_>) -> usize {
-    let name = if s.named { s.name.chars().count() } else { 0 };
+    let name =
+        if s.named { unicode_width::UnicodeWidthStr::width(&*crate::printable::line(&s.name)) } else { 0 };
     name + if s.role == Role::Auth { " (auth)".len() } else { 0 }
 }
 

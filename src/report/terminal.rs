@@ -75,7 +75,8 @@ impl Terminal {
         let role = if s.role == Role::Auth { " (auth)" } else { "" };
         // An unnamed step is named after its method and URL, which the line shows anyway.
         let label = if s.named { format!("{}{role}", line(&s.name)) } else { role.trim_start().to_string() };
-        let pad = self.name_width.saturating_sub(label.chars().count());
+        let width = unicode_width::UnicodeWidthStr::width(label.as_str());
+        let pad = self.name_width.saturating_sub(width);
         let detail = match (&s.result, &s.url) {
             (StepResult::Skipped(reason), _) => format!("{DIM}skipped: {}{DIM:#}", line(reason)),
             (StepResult::Reused(how), _) => format!("{DIM}{}{DIM:#}", line(how)),
@@ -92,7 +93,13 @@ impl Terminal {
         };
         let note = s.notes_text().map_or_else(String::new, |n| format!(" {DIM}({}){DIM:#}", line(&n)));
         let gap = if label.is_empty() && pad == 0 { "" } else { "  " };
-        self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}{gap}{detail}{note}", ""));
+        if width > self.name_width && self.name_width > 0 {
+            // A name longer than the column: alone on its line, the request under the column.
+            self.print(&format!("  {style}{mark}{style:#} {label}"));
+            self.print(&format!("    {:w$}{detail}{note}", "", w = self.name_width + 2));
+        } else {
+            self.print(&format!("  {style}{mark}{style:#} {label}{:pad$}{gap}{detail}{note}", ""));
+        }
         match &s.result {
             StepResult::Failed(failures) => {
                 for f in failures {
@@ -178,8 +185,9 @@ impl Terminal {
             parts.push(format!("{s} skipped"));
         }
         let style = if f + e > 0 { RED } else { GREEN };
+        let steps = if total == 1 { "step" } else { "steps" };
         self.print(&format!(
-            "{style}{}{style:#}: {total} steps, {} {DIM}in {}{DIM:#}",
+            "{style}{}{style:#}: {total} {steps}, {} {DIM}in {}{DIM:#}",
             o.name,
             parts.join(", "),
             human_duration(o.elapsed)

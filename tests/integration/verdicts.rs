@@ -232,3 +232,58 @@ requests:
     assert!(out.stdout.contains("c.yaml:7:17"), "points at the token_path value: {}", out.stdout);
     assert!(squeeze(&out.stdout).contains("read at `token_path: $.data.token`"), "{}", out.stdout);
 }
+
+#[test]
+fn long_and_wide_step_names_keep_the_request_column_aligned() {
+    let server = Server::start();
+    let yaml = r#"name: names
+requests:
+  - name: a very long step name that goes on and on well past any reasonable column width
+    url: BASE/echo
+  - name: short
+    url: BASE/echo
+  - name: 注文を作成する
+    url: BASE/echo
+  - url: BASE/text
+"#;
+    let out = Test::new().server(&server).collection("c.yaml", yaml).args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The display column where each request's method starts.
+    let columns: Vec<usize> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.find("GET ").map(|i| unicode_width::UnicodeWidthStr::width(&l[..i])))
+        .collect();
+    assert_eq!(columns.len(), 4, "{}", out.stdout);
+    assert!(columns.iter().all(|c| *c == columns[0]), "{columns:?}\n{}", out.stdout);
+    let long = out.stdout.lines().find(|l| l.contains("goes on and on")).expect("long name");
+    assert!(!long.contains("GET"), "a name wider than the column has its line to itself:\n{}", out.stdout);
+    assert!(out.stdout.contains("names: 4 steps, 4 passed"), "{}", out.stdout);
+}
+
+#[test]
+fn plan_shows_a_renewal_step_with_its_url_and_a_placeholder_for_what_is_unknown() {
+    let yaml = r#"name: renew
+vars: {base: "http://127.0.0.1:9"}
+auth:
+  oauth2:
+    grant: password
+    token_url: "{{ base }}/oauth/token"
+    client_id: app
+    username: ann
+    password: "{{ secret_env('RENEW_PW', default='pw-Renew-5521') }}"
+    body_format: json
+requests:
+  - name: me
+    url: "{{ base }}/me"
+    headers: {X-Session: "{{ session | default('none') }}"}
+"#;
+    let out = Test::new().collection("c.yaml", yaml).args(&["plan", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let renew = out.stdout.split("(auth, only to renew credentials)").nth(1).expect("a renewal step");
+    let renew = renew.split("\n\n").next().unwrap_or(renew);
+    assert!(renew.contains("POST http://127.0.0.1:9/oauth/token"), "{}", out.stdout);
+    assert!(renew.contains("\"grant_type\": \"refresh_token\""), "{}", out.stdout);
+    assert!(!out.stdout.contains("not renderable"), "{}", out.stdout);
+    assert!(!out.all().contains("pw-Renew-5521"), "{}", out.all());
+}

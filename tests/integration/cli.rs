@@ -94,9 +94,12 @@ fn the_readme_security_examples_run() {
     }
 }
 
+/// One example command: the environment it sets and baton's arguments.
+type Example = (Vec<(String, String)>, Vec<String>);
+
 /// The `baton …` lines of a help text's `Examples:`, as `(environment, arguments)`: the
 /// command ends where its description starts (two spaces) or at a `#` comment.
-fn help_examples(help: &str) -> Vec<(Vec<(String, String)>, Vec<String>)> {
+fn help_examples(help: &str) -> Vec<Example> {
     let section = help.split("Examples:\n").nth(1).expect("an Examples: section");
     let mut out = Vec::new();
     for l in section.lines().map(str::trim) {

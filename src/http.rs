@@ -81,8 +81,13 @@ pub enum HttpError {
         reason: String,
     },
     /// Certificate verification failed.
-    #[error("TLS error: {0}")]
-    Tls(String),
+    #[error("TLS error: {}", tls_text(.detail))]
+    Tls {
+        /// What the TLS library said.
+        detail: String,
+        /// Whether `--cacert` was given (the advice differs).
+        cacert: bool,
+    },
     /// No answer in time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
@@ -164,6 +169,14 @@ pub fn human_size(bytes: u64) -> String {
         .map_or_else(|| format!("{bytes} bytes"), |(unit, name)| format!("{} {name}", bytes / unit))
 }
 
+/// A TLS failure: in plain words first when they are known, then the library's text.
+fn tls_text(detail: &str) -> String {
+    match crate::tls::plain_words(detail) {
+        Some(words) => format!("{words} ({detail})"),
+        None => detail.to_string(),
+    }
+}
+
 fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
@@ -183,7 +196,7 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
     if e.is_timeout() {
         HttpError::Timeout(timeout)
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
-        HttpError::Tls(text)
+        HttpError::Tls { detail: text, cacert: false }
     } else if e.is_connect() {
         // The innermost cause says what happened ("Connection refused"); the URL says where.
         let mut cause: &dyn std::error::Error = e;
@@ -359,6 +372,7 @@ pub struct HttpClient {
     timeout: Duration,
     max_body: u64,
     redirects: RedirectPolicy,
+    cacert: bool,
 }
 
 /// Default request timeout when neither the step nor `--timeout` sets one.
@@ -377,18 +391,25 @@ impl HttpClient {
             // Redirects are followed by `send`, under baton's rules.
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &opts.cacert {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| HttpError::Setup(format!("--cacert: not a PEM certificate bundle: {e}")))?;
-            if certs.is_empty() {
-                return Err(HttpError::Setup("--cacert: the file holds no PEM certificate".into()));
+            let certs =
+                crate::tls::certificates(pem).map_err(|e| HttpError::Setup(format!("--cacert: {e}")))?;
+            if !opts.insecure {
+                let config = crate::tls::client_config(certs)
+                    .map_err(|e| HttpError::Setup(format!("--cacert: {e}")))?;
+                b = b.tls_backend_preconfigured(config);
             }
-            b = b.tls_certs_merge(certs);
         }
         if opts.insecure {
             b = b.tls_danger_accept_invalid_certs(true);
         }
         let client = b.build().map_err(|e| HttpError::Setup(chain(&e)))?;
-        Ok(HttpClient { client, timeout, max_body: opts.max_body, redirects: opts.redirects })
+        Ok(HttpClient {
+            client,
+            timeout,
+            max_body: opts.max_body,
+            redirects: opts.redirects,
+            cacert: opts.cacert.is_some(),
+        })
     }
 
     /// The timeout `req` is sent with: its own (the step's), else the run's.
@@ -410,9 +431,13 @@ impl HttpClient {
         policy: RedirectPolicy,
     ) -> Result<Exchange, HttpError> {
         let timeout = req.timeout.unwrap_or(self.timeout);
-        tokio::time::timeout(timeout, self.follow(req, policy, timeout))
+        let result = tokio::time::timeout(timeout, self.follow(req, policy, timeout))
             .await
-            .unwrap_or(Err(HttpError::Timeout(timeout)))
+            .unwrap_or(Err(HttpError::Timeout(timeout)));
+        result.map_err(|e| match e {
+            HttpError::Tls { detail, .. } => HttpError::Tls { detail, cacert: self.cacert },
+            other => other,
+        })
     }
 
     async fn follow(

@@ -37,6 +37,7 @@ mod snapshot;
 mod source;
 mod state;
 mod template;
+mod tls;
 mod validate;
 mod yaml;
 

@@ -274,8 +274,20 @@ fn path_and_query(url: &str) -> &str {
 
 fn http_error(e: &HttpError, step: &CompiledStep<'_>) -> StepError {
     let help = match e {
-        HttpError::Tls(_) => Some(
+        HttpError::Tls { detail, .. } if crate::tls::plain_words(detail).is_some_and(|w| w.contains("name this host")) => {
+            Some(
+                "call the server by a name its certificate lists, or issue it a certificate with this host in \
+                 its subjectAltName"
+                    .to_string(),
+            )
+        }
+        HttpError::Tls { cacert: false, .. } => Some(
             "pass the server's CA with `--cacert PATH`, or `--insecure` to skip verification (not for production)"
+                .to_string(),
+        ),
+        HttpError::Tls { cacert: true, .. } => Some(
+            "the `--cacert` file does not vouch for this server: give it the CA that signed the server's \
+             certificate, or the server's own self-signed certificate (`openssl s_client -showcerts` prints it)"
                 .to_string(),
         ),
         HttpError::Timeout(_) => Some("raise the limit with `timeout:` on the step or `--timeout`".to_string()),

@@ -179,7 +179,7 @@ impl Terminal {
             parts.push(format!("{f} failed"));
         }
         if e > 0 {
-            parts.push(format!("{e} errors"));
+            parts.push(format!("{e} {}", if e == 1 { "error" } else { "errors" }));
         }
         if s > 0 {
             parts.push(format!("{s} skipped"));

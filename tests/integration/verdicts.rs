@@ -287,3 +287,47 @@ requests:
     assert!(!out.stdout.contains("not renderable"), "{}", out.stdout);
     assert!(!out.all().contains("pw-Renew-5521"), "{}", out.all());
 }
+
+/// A self-signed certificate marked as a CA, as `openssl req -x509` makes by default.
+fn self_signed_ca(names: &[&str]) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("certificate");
+    (cert, key)
+}
+
+#[test]
+fn a_self_signed_certificate_given_with_cacert_is_trusted_as_itself_and_nothing_else() {
+    let (cert, key) = self_signed_ca(&["127.0.0.1", "localhost"]);
+    let server = RawServer::start_tls_with(&cert, &key, ok_json);
+    let (other, _) = self_signed_ca(&["127.0.0.1"]);
+    let (wrong_name, wrong_key) = self_signed_ca(&["api.example.test"]);
+    let misnamed = RawServer::start_tls_with(&wrong_name, &wrong_key, ok_json);
+    let yaml = |url: &str| format!("name: tls\nrequests:\n  - name: get\n    url: {url}/x\n");
+    let t = Test::new()
+        .collection("c.yaml", &yaml(&server.url("https")))
+        .collection("misnamed.yaml", &yaml(&misnamed.url("https")))
+        .file("server.pem", &cert.pem())
+        .file("other.pem", &other.pem())
+        .file("misnamed.pem", &wrong_name.pem());
+    let out = t.clone().args(&["run", "c.yaml", "--cacert", "server.pem"]).run();
+    assert_eq!(out.code, 0, "the server's own certificate is pinned: {}", out.all());
+    // Another certificate vouches for nothing: said in plain words, with what to pass.
+    let out = t.clone().args(&["run", "c.yaml", "--cacert", "other.pem"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("the server presents a CA certificate as its own"), "{}", out.stdout);
+    assert!(out.stdout.contains("the `--cacert` file does not vouch for this server"), "{}", out.stdout);
+    // Without `--cacert` the advice is to pass one.
+    let out = t.clone().args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("pass the server's CA with `--cacert PATH`"), "{}", out.stdout);
+    // A pinned certificate still has to name the host.
+    let out = t.args(&["run", "misnamed.yaml", "--cacert", "misnamed.pem"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("does not name this host"), "{}", out.stdout);
+    assert!(out.stdout.contains("a name its certificate lists"), "{}", out.stdout);
+    assert_eq!(server.received().len(), 1, "one request got through, the pinned one");
+    assert!(misnamed.received().is_empty());
+}

@@ -75,15 +75,24 @@ impl RawServer {
     ) -> RawServer {
         let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
         let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
+        RawServer::start_tls_with(&certified.cert, &certified.signing_key, handler)
+    }
+
+    /// An HTTPS server presenting `cert` (signed with `key`).
+    pub fn start_tls_with(
+        cert: &rcgen::Certificate,
+        key: &rcgen::KeyPair,
+        handler: impl Fn(&Request, &mut dyn Write, &Ctx<'_>) + Send + Sync + 'static,
+    ) -> RawServer {
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
+            key.serialize_der(),
         ));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("protocol versions")
             .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .with_single_cert(vec![cert.der().clone()], key)
             .expect("server config");
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         RawServer::launch(Some(Arc::new(config)), Arc::new(handler))

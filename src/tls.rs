@@ -1,0 +1,144 @@
+//! Certificate verification with `--cacert`: the platform's roots plus the file's, and
+//! a self-signed server certificate given in the file trusted as itself.
+//!
+//! `openssl req -x509` makes a self-signed certificate marked as a CA
+//! (`basicConstraints CA:TRUE`). Used as a server's own certificate, the WebPKI rules
+//! refuse it (`CaUsedAsEndEntity`) even when it is the trust anchor itself; curl accepts
+//! it. baton accepts it too, only when the server presents exactly a certificate from the
+//! `--cacert` file (a pin), still checking its dates (checked before that rule) and that
+//! it names the host; the handshake signature is verified as always.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+
+/// The certificates of a PEM file (no certificate is an error).
+pub fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+    if certs.is_empty() {
+        return Err("the file holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+/// A TLS client configuration trusting the platform's roots and `extra`, with `extra`'s
+/// self-signed certificates pinned.
+pub fn client_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra.clone(), Arc::clone(&provider))
+            .map_err(|e| format!("the certificates cannot be used: {e}"))?;
+    let verifier = Pinning { inner: Arc::new(inner), pinned: extra };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The platform verifier, except that a pinned certificate refused only for being a CA
+/// is accepted for the names it lists.
+#[derive(Debug)]
+struct Pinning {
+    inner: Arc<dyn ServerCertVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+fn is_ca_used_as_leaf(e: &rustls::Error) -> bool {
+    matches!(e, rustls::Error::InvalidCertificate(CertificateError::Other(o))
+        if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)))
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(e)
+                if is_ca_used_as_leaf(&e)
+                    && self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A TLS failure in plain words, from the error text rustls and webpki give.
+pub fn plain_words(detail: &str) -> Option<&'static str> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("UnknownIssuer", "the server's certificate is signed by a CA this machine does not trust"),
+        ("NotValidForName", "the server's certificate does not name this host"),
+        ("not valid for name", "the server's certificate does not name this host"),
+        ("Expired", "the server's certificate has expired"),
+        ("NotValidYet", "the server's certificate is not valid yet (check the clock)"),
+        ("CaUsedAsEndEntity", "the server presents a CA certificate as its own"),
+        ("BadSignature", "the server's certificate has a bad signature"),
+        ("Revoked", "the server's certificate is revoked"),
+    ];
+    KNOWN.iter().find(|(code, _)| detail.contains(code)).map(|(_, words)| *words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_files_without_certificates_are_refused() {
+        assert!(certificates(b"").is_err());
+        assert!(certificates(b"not a certificate").is_err());
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+        assert_eq!(certificates(cert.cert.pem().as_bytes()).expect("one").len(), 1);
+    }
+
+    #[test]
+    fn tls_failures_are_said_in_plain_words() {
+        assert_eq!(
+            plain_words("invalid peer certificate: UnknownIssuer"),
+            Some("the server's certificate is signed by a CA this machine does not trust")
+        );
+        assert_eq!(
+            plain_words("Other(OtherError(CaUsedAsEndEntity))"),
+            Some("the server presents a CA certificate as its own")
+        );
+        assert_eq!(plain_words("handshake eof"), None);
+    }
+}

@@ -172,7 +172,7 @@ pub fn human_size(bytes: u64) -> String {
 /// A TLS failure: in plain words first when they are known, then the library's text.
 fn tls_text(detail: &str) -> String {
     match crate::tls::plain_words(detail) {
-        Some(words) => format!("{words} ({detail})"),
+        Some((words, _)) => format!("{words} ({detail})"),
         None => detail.to_string(),
     }
 }

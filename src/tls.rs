@@ -102,19 +102,28 @@ impl ServerCertVerifier for Pinning {
     }
 }
 
-/// A TLS failure in plain words, from the error text rustls and webpki give.
-pub fn plain_words(detail: &str) -> Option<&'static str> {
-    const KNOWN: &[(&str, &str)] = &[
-        ("UnknownIssuer", "the server's certificate is signed by a CA this machine does not trust"),
-        ("NotValidForName", "the server's certificate does not name this host"),
-        ("not valid for name", "the server's certificate does not name this host"),
-        ("Expired", "the server's certificate has expired"),
-        ("NotValidYet", "the server's certificate is not valid yet (check the clock)"),
-        ("CaUsedAsEndEntity", "the server presents a CA certificate as its own"),
-        ("BadSignature", "the server's certificate has a bad signature"),
-        ("Revoked", "the server's certificate is revoked"),
+/// A TLS failure in plain words, from the error text rustls and webpki give, with
+/// advice when the cause is not the trust store (which the caller advises on).
+pub fn plain_words(detail: &str) -> Option<(&'static str, Option<&'static str>)> {
+    const RENEW: Option<&str> =
+        Some("the server needs a current certificate; `--insecure` skips verification (not for production)");
+    const NAME: Option<&str> = Some(
+        "call the server by a name its certificate lists, or issue it a certificate with this host in its subjectAltName",
+    );
+    const KNOWN: &[(&str, &str, Option<&str>)] = &[
+        ("unknownissuer", "the server's certificate is signed by a CA this machine does not trust", None),
+        ("notvalidforname", "the server's certificate does not name this host", NAME),
+        ("not valid for name", "the server's certificate does not name this host", NAME),
+        ("certificate expired", "the server's certificate has expired", RENEW),
+        ("expired", "the server's certificate has expired", RENEW),
+        ("notvalidyet", "the server's certificate is not valid yet (check the clock)", RENEW),
+        ("not valid yet", "the server's certificate is not valid yet (check the clock)", RENEW),
+        ("causedasendentity", "the server presents a CA certificate as its own", None),
+        ("badsignature", "the server's certificate has a bad signature", None),
+        ("revoked", "the server's certificate is revoked", RENEW),
     ];
-    KNOWN.iter().find(|(code, _)| detail.contains(code)).map(|(_, words)| *words)
+    let lower = detail.to_ascii_lowercase();
+    KNOWN.iter().find(|(code, _, _)| lower.contains(code)).map(|(_, words, help)| (*words, *help))
 }
 
 #[cfg(test)]
@@ -131,14 +140,21 @@ mod tests {
 
     #[test]
     fn tls_failures_are_said_in_plain_words() {
+        let words = |d: &str| plain_words(d).map(|(w, _)| w);
         assert_eq!(
-            plain_words("invalid peer certificate: UnknownIssuer"),
+            words("invalid peer certificate: UnknownIssuer"),
             Some("the server's certificate is signed by a CA this machine does not trust")
         );
         assert_eq!(
-            plain_words("Other(OtherError(CaUsedAsEndEntity))"),
+            words("Other(OtherError(CaUsedAsEndEntity))"),
             Some("the server presents a CA certificate as its own")
         );
-        assert_eq!(plain_words("handshake eof"), None);
+        assert_eq!(
+            words("certificate expired: verification time 1"),
+            Some("the server's certificate has expired")
+        );
+        let name = plain_words("certificate not valid for name \"h\"").and_then(|(_, h)| h);
+        assert!(name.is_some_and(|h| h.contains("subjectAltName")), "{name:?}");
+        assert_eq!(words("handshake eof"), None);
     }
 }

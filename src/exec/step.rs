@@ -274,12 +274,8 @@ fn path_and_query(url: &str) -> &str {
 
 fn http_error(e: &HttpError, step: &CompiledStep<'_>) -> StepError {
     let help = match e {
-        HttpError::Tls { detail, .. } if crate::tls::plain_words(detail).is_some_and(|w| w.contains("name this host")) => {
-            Some(
-                "call the server by a name its certificate lists, or issue it a certificate with this host in \
-                 its subjectAltName"
-                    .to_string(),
-            )
+        HttpError::Tls { detail, .. } if let Some((_, Some(help))) = crate::tls::plain_words(detail) => {
+            Some(help.to_string())
         }
         HttpError::Tls { cacert: false, .. } => Some(
             "pass the server's CA with `--cacert PATH`, or `--insecure` to skip verification (not for production)"

@@ -290,9 +290,17 @@ requests:
 
 /// A self-signed certificate marked as a CA, as `openssl req -x509` makes by default.
 fn self_signed_ca(names: &[&str]) -> (rcgen::Certificate, rcgen::KeyPair) {
+    self_signed_ca_with(names, |_| {})
+}
+
+fn self_signed_ca_with(
+    names: &[&str],
+    edit: impl FnOnce(&mut rcgen::CertificateParams),
+) -> (rcgen::Certificate, rcgen::KeyPair) {
     let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
         .expect("params");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    edit(&mut params);
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("certificate");
     (cert, key)
@@ -330,4 +338,18 @@ fn a_self_signed_certificate_given_with_cacert_is_trusted_as_itself_and_nothing_
     assert!(out.stdout.contains("a name its certificate lists"), "{}", out.stdout);
     assert_eq!(server.received().len(), 1, "one request got through, the pinned one");
     assert!(misnamed.received().is_empty());
+    // Nor does a pin outlive the certificate's dates.
+    let (expired, expired_key) = self_signed_ca_with(&["127.0.0.1"], |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    let old = RawServer::start_tls_with(&expired, &expired_key, ok_json);
+    let out = Test::new()
+        .collection("c.yaml", &yaml(&old.url("https")))
+        .file("expired.pem", &expired.pem())
+        .args(&["run", "c.yaml", "--cacert", "expired.pem"])
+        .run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("has expired"), "{}", out.stdout);
+    assert!(old.received().is_empty());
 }

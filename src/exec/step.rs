@@ -128,6 +128,11 @@ impl Runner<'_, '_, '_, '_> {
                 }
             }
         }
+        // The baton is handed on only by a step that held: the steps that need what a
+        // failed step captured are skipped, naming it.
+        for (name, value) in &captured.values {
+            self.scope.set_json(name, value);
+        }
         self.remember(step, key, lifetime, captured);
         outcome
     }
@@ -183,7 +188,8 @@ impl Runner<'_, '_, '_, '_> {
         StepResult::Reused(format!("reused from state (saved {saved})"))
     }
 
-    /// Reads every capture into the scope; a missing one (not optional) is a failure.
+    /// Reads every capture (the scope gets them only when the step holds, see
+    /// [`Runner::exchange`]); a missing one (not optional) is a failure.
     fn capture_all(
         &mut self,
         step: &CompiledStep<'_>,
@@ -198,7 +204,6 @@ impl Runner<'_, '_, '_, '_> {
                         register_all(&self.plan.masker, &value);
                         out.secret.push(cap.name.name.clone());
                     }
-                    self.scope.set_json(&cap.name.name, &value);
                     out.values.insert(cap.name.name.clone(), value);
                 }
                 Err(_) if cap.optional => {}

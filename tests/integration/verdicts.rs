@@ -353,3 +353,155 @@ fn a_self_signed_certificate_given_with_cacert_is_trusted_as_itself_and_nothing_
     assert!(out.stdout.contains("has expired"), "{}", out.stdout);
     assert!(old.received().is_empty());
 }
+
+/// The verdict of each step as one report says it, `(step, verdict)` in order.
+type Verdicts = Vec<(String, &'static str)>;
+
+fn junit_verdicts(xml: &str) -> Verdicts {
+    xml.split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let name =
+                case.split("name=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
+            let body = case.split("</testcase>").next().unwrap_or(case);
+            let head_closed = body.split('>').next().is_some_and(|h| h.ends_with('/'));
+            let verdict = match () {
+                _ if head_closed => "passed",
+                _ if body.contains("<failure") => "failed",
+                _ if body.contains("<error") => "error",
+                _ if body.contains("<skipped") => "skipped",
+                _ => "passed",
+            };
+            (name, verdict)
+        })
+        .collect()
+}
+
+fn json_verdicts(doc: &serde_json::Value) -> Verdicts {
+    doc["collections"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            let verdict = match s["result"].as_str() {
+                Some("passed") => "passed",
+                Some("failed") => "failed",
+                Some("error") => "error",
+                Some("skipped") => "skipped",
+                other => panic!("unknown result {other:?}"),
+            };
+            (s["name"].as_str().unwrap_or("").to_string(), verdict)
+        })
+        .collect()
+}
+
+/// The terminal's mark for each step: ✓ passed, ✗ failed or error (told apart by the
+/// `error[request-failed]` under it), - skipped.
+fn terminal_verdicts(stdout: &str, names: &[&str]) -> Verdicts {
+    let lines: Vec<&str> = stdout.lines().collect();
+    names
+        .iter()
+        .map(|name| {
+            let i = lines
+                .iter()
+                .position(|l| {
+                    let mut chars = l.trim_start().chars();
+                    chars.next();
+                    chars.as_str().trim_start().starts_with(&format!("{name} "))
+                })
+                .unwrap_or_else(|| panic!("no line for {name}:\n{stdout}"));
+            let mark = lines[i].trim_start().chars().next();
+            let next_step = lines[i + 1..]
+                .iter()
+                .position(|l| l.starts_with("  ✓") || l.starts_with("  ✗") || l.starts_with("  -"))
+                .map_or(lines.len(), |j| i + 1 + j);
+            let error = lines[i + 1..next_step].iter().any(|l| l.contains("error[request-failed]"));
+            let verdict = match mark {
+                Some('✓') => "passed",
+                Some('-') => "skipped",
+                Some('✗') if error => "error",
+                Some('✗') => "failed",
+                other => panic!("mark {other:?} in {}", lines[i]),
+            };
+            (name.to_string(), verdict)
+        })
+        .collect()
+}
+
+#[test]
+fn terminal_json_junit_and_exit_code_agree_on_every_outcome() {
+    let server = Server::start();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let yaml = format!(
+        r#"name: outcomes
+requests:
+  - name: passes
+    url: BASE/echo
+    expect: {{status: 200}}
+  - name: fails
+    url: BASE/echo
+    capture: {{id: $.path}}
+    expect: {{json: {{$.path: /elsewhere}}}}
+  - name: errors
+    url: http://127.0.0.1:{closed}/x
+    timeout: 2s
+  - name: skipped
+    url: "BASE/echo/{{{{ id }}}}"
+  - name: snapshot
+    url: "BASE/echo?tag={{{{ tag }}}}"
+    snapshot: true
+"#
+    );
+    let names = ["passes", "fails", "errors", "skipped", "snapshot"];
+    let t = Test::new().server(&server).collection("c.yaml", &yaml);
+    let first = t.clone().args(&["run", "c.yaml", "--var", "tag=one"]).run();
+    assert!(first.stdout.contains("snapshot written"), "{}", first.all());
+    let out = t
+        .clone()
+        .args(&["run", "c.yaml", "--var", "tag=two", "--report", "json=r.json", "--report", "junit=r.xml"])
+        .run();
+    assert!(out.stdout.contains("snapshot mismatch"), "{}", out.stdout);
+    // What a failed step captured is not handed on.
+    assert!(
+        squeeze(&out.stdout).contains("skipped: needs `id`, which step `fails` did not capture (it failed)"),
+        "{}",
+        out.stdout
+    );
+    let want: Verdicts = vec![
+        ("passes".into(), "passed"),
+        ("fails".into(), "failed"),
+        ("errors".into(), "error"),
+        ("skipped".into(), "skipped"),
+        ("snapshot".into(), "failed"),
+    ];
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.dir().join("r.json")).expect("json"))
+            .expect("valid json");
+    let xml = std::fs::read_to_string(t.dir().join("r.xml")).expect("junit");
+    assert_eq!(terminal_verdicts(&out.stdout, &names), want, "terminal:\n{}", out.stdout);
+    assert_eq!(json_verdicts(&doc), want, "json");
+    assert_eq!(junit_verdicts(&xml), want, "junit:\n{xml}");
+    // The counts agree too, and the exit code is the most serious outcome (a runtime error).
+    assert!(
+        out.stdout.contains("outcomes: 5 steps, 1 passed, 2 failed, 1 error, 1 skipped"),
+        "{}",
+        out.stdout
+    );
+    let summary = &doc["summary"];
+    assert_eq!((summary["passed"].as_u64(), summary["failed"].as_u64()), (Some(1), Some(2)), "{summary}");
+    assert_eq!((summary["errors"].as_u64(), summary["skipped"].as_u64()), (Some(1), Some(1)), "{summary}");
+    assert!(
+        xml.contains("tests=\"5\"") && xml.contains("failures=\"2\"") && xml.contains("errors=\"1\""),
+        "{xml}"
+    );
+    assert!(xml.contains("skipped=\"1\""), "{xml}");
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert_eq!(summary["exit_code"].as_i64(), Some(4));
+    // Without the runtime error, the mismatch decides: 5.
+    let yaml = yaml.replace(&format!("http://127.0.0.1:{closed}/x"), "BASE/echo");
+    let out = t.collection("c.yaml", &yaml).args(&["run", "c.yaml", "--var", "tag=two"]).run();
+    assert_eq!(out.code, 5, "{}", out.all());
+}

@@ -107,7 +107,8 @@ fn help_examples(help: &str) -> Vec<Example> {
             break;
         }
         let command = l.split("  ").next().unwrap_or("").split(" #").next().unwrap_or("").trim();
-        let mut words = command.split_whitespace();
+        let words = words_of(command);
+        let mut words = words.into_iter();
         let mut env = Vec::new();
         let mut found = false;
         for w in words.by_ref() {
@@ -119,8 +120,30 @@ fn help_examples(help: &str) -> Vec<Example> {
             env.push((k.to_string(), v.to_string()));
         }
         if found {
-            out.push((env, words.map(str::to_string).collect()));
+            out.push((env, words.collect()));
         }
+    }
+    out
+}
+
+/// A command line's words, with `"…"` quoting.
+fn words_of(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in command.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
     }
     out
 }
@@ -152,7 +175,8 @@ fn every_example_in_the_help_runs() {
             "name: {name}\n{tags}vars:\n  base_url: \"{{{{ env('BATON_BASE_URL', default='http://127.0.0.1:8080') }}}}\"\n  \
              api_key: \"{{{{ secret_env('API_KEY', default='dev-key-0000') }}}}\"\nrequests:\n  - name: echo {name}\n    \
              url: \"{{{{ base_url }}}}/echo\"\n    headers: {{X-Api-Key: \"{{{{ api_key }}}}\"}}\n    \
-             expect: {{json: {{$.path: /echo}}}}\n"
+             expect: {{json: {{$.path: /echo}}}}\n  - name: create item\n    method: POST\n    \
+             url: \"{{{{ base_url }}}}/echo\"\n    json: {{name: widget}}\n"
         )
     };
     let mut t = Test::new()
@@ -169,6 +193,10 @@ fn every_example_in_the_help_runs() {
         assert_eq!(out.code, 0, "{}", out.all());
         helps.push(out.stdout);
     }
+    // The README's CI examples, read the same way.
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let ci = readme.split("### CI runs").nth(1).and_then(|s| s.split("```sh\n").nth(1)).expect("CI block");
+    helps.push(format!("Examples:\n{}", ci.split("```").next().unwrap_or("")));
     let mut ran = 0;
     for help in &helps {
         for (env, args) in help_examples(help) {
@@ -193,5 +221,5 @@ fn every_example_in_the_help_runs() {
             ran += 1;
         }
     }
-    assert!(ran >= 12, "only {ran} examples found:\n{}", helps.join("\n"));
+    assert!(ran >= 15, "only {ran} examples found:\n{}", helps.join("\n"));
 }

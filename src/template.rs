@@ -6,7 +6,7 @@
 //! Errors map back from the template to the YAML `file:line:col`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Object, Value as MjValue};
@@ -704,51 +704,121 @@ impl Template<'_> {
 }
 
 /// The `{{ … }}` and `{% … %}` tags of a template, in order.
-static TAGS: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("tag regex"));
+static TAGS: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("tag regex"));
 
 impl Site {
     /// Whether every use of variable `name` is guarded (see
     /// [`Template::unguarded_variables`]).
     fn guarded(&self, name: &str) -> bool {
-        let n = regex::escape(name);
-        let (Ok(guard), Ok(opens), Ok(if_tag), Ok(endif_tag)) = (
-            regex::Regex::new(&format!(
-                r"(?:^|[^\w.]){n}(?:\.\w+|\[[^\]]*\])*\s*(?:\|\s*(?:default|d)\b|is\s+(?:not\s+)?(?:defined|undefined)\b)"
-            )),
-            regex::Regex::new(&format!(r"^\{{%-?\s*if\s+{n}\s+is\s+defined\s*-?%\}}$")),
-            regex::Regex::new(r"^\{%-?\s*if\b"),
-            regex::Regex::new(r"^\{%-?\s*endif\b"),
-        ) else {
+        // Most templates have no guard at all.
+        if !["default", "defined", "|d", "| d"].iter().any(|g| self.source.contains(g)) {
             return false;
-        };
-        let uses = |tag: &str| {
-            let bytes = tag.as_bytes();
-            let word =
-                |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
-            tag.match_indices(name).any(|(i, _)| {
-                !word(i.checked_sub(1).and_then(|j| bytes.get(j))) && !word(bytes.get(i + name.len()))
-            })
-        };
+        }
         // How deep inside `{% if name is defined %}` blocks each tag is (0: not inside).
         let mut depth: Vec<usize> = Vec::new();
         for m in TAGS.find_iter(&self.source) {
             let tag = m.as_str();
-            if endif_tag.is_match(tag) {
+            let words: Vec<&str> = tag
+                .trim_start_matches("{%")
+                .trim_end_matches("%}")
+                .trim_matches('-')
+                .split_whitespace()
+                .collect();
+            let statement = tag.starts_with("{%");
+            if statement && words.first() == Some(&"endif") {
                 depth.pop();
                 continue;
             }
             let inside = depth.last().is_some_and(|guards| *guards > 0);
-            if uses(tag) && !inside && !guard.is_match(tag) {
+            if !inside && uses_unguarded(tag, name) {
                 return false;
             }
-            if if_tag.is_match(tag) {
-                let here = usize::from(opens.is_match(tag));
-                depth.push(depth.last().copied().unwrap_or(0) + here);
+            if statement && words.first() == Some(&"if") {
+                let opens = usize::from(words[1..] == [name, "is", "defined"]);
+                depth.push(depth.last().copied().unwrap_or(0) + opens);
             }
         }
         true
     }
+}
+
+/// Whether `tag` reads `name` somewhere without `| default(…)`/`| d(…)` or
+/// `is [not] defined`/`is [not] undefined` right after the name and its fields.
+fn uses_unguarded(tag: &str, name: &str) -> bool {
+    let blanked = blank_strings(tag);
+    let tag = blanked.as_str();
+    let bytes = tag.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    tag.match_indices(name).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        if before.is_some_and(|b| ident(b) || b == b'.')
+            || bytes.get(i + name.len()).is_some_and(|&b| ident(b))
+        {
+            return false; // part of another name, or a field of something else
+        }
+        // Skip the fields and indexes read from it: `.a`, `['b']`, `[0]`.
+        let mut k = i + name.len();
+        loop {
+            match bytes.get(k) {
+                Some(b'.') => {
+                    k += 1;
+                    while bytes.get(k).is_some_and(|&b| ident(b)) {
+                        k += 1;
+                    }
+                }
+                Some(b'[') => match tag[k..].find(']') {
+                    Some(close) => k += close + 1,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        let rest = tag[k..].trim_start();
+        fn word<'t>(s: &'t str, w: &str) -> Option<&'t str> {
+            s.strip_prefix(w)
+                .filter(|r| !r.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_'))
+        }
+        let filtered = rest
+            .strip_prefix('|')
+            .map(str::trim_start)
+            .is_some_and(|r| word(r, "default").is_some() || word(r, "d").is_some());
+        let tested = word(rest, "is").map(str::trim_start).is_some_and(|r| {
+            let r = word(r, "not").map_or(r, str::trim_start);
+            word(r, "defined").is_some() || word(r, "undefined").is_some()
+        });
+        !(filtered || tested)
+    })
+}
+
+/// `tag` with the text of its string literals blanked out (`'z'` → `' '`), so a name
+/// inside a string is not a use of the variable.
+fn blank_strings(tag: &str) -> String {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    tag.chars()
+        .map(|c| match quote {
+            Some(_) if escaped => {
+                escaped = false;
+                ' '
+            }
+            Some(_) if c == '\\' => {
+                escaped = true;
+                ' '
+            }
+            Some(q) if c == q => {
+                quote = None;
+                c
+            }
+            Some(_) => ' ',
+            None => {
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+                c
+            }
+        })
+        .collect()
 }
 
 fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {

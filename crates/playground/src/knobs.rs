@@ -11,6 +11,8 @@
 //!  "delay": [{"path": "/p001/api/v1/profile", "ms": 300}]}
 //! ```
 //!
+//! `GET /_playground/requests` counts the requests received by path (`DELETE` resets it).
+//!
 //! `{"token_lifetime_ms": 200}` issues sub-second tokens (`"expires_in": 0.2`) and wins
 //! over `token_lifetime`. It is shown only while set, and lives beside [`Knobs`] rather
 //! than in it (so code that builds [`Knobs`] field by field keeps compiling); from Rust,
@@ -134,17 +136,29 @@ impl Settings {
     }
 }
 
-/// The knobs of one playground, shared by the middleware and the providers.
+/// The knobs of one playground, shared by the middleware and the providers, and the
+/// count of requests it received.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Control(Arc<Mutex<Settings>>);
+pub(crate) struct Control(Arc<Mutex<Settings>>, Arc<Mutex<Counts>>);
+
+/// Requests received, by path (`/_playground/` paths are not counted).
+#[derive(Debug, Clone, Default, Serialize)]
+struct Counts {
+    total: u64,
+    paths: std::collections::BTreeMap<String, u64>,
+}
 
 impl Control {
     pub(crate) fn new(knobs: Knobs) -> Self {
-        Control(Arc::new(Mutex::new(Settings::new(knobs))))
+        Control(Arc::new(Mutex::new(Settings::new(knobs))), Arc::default())
     }
 
     fn lock(&self) -> MutexGuard<'_, Settings> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn counts(&self) -> MutexGuard<'_, Counts> {
+        self.1.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The token lifetime to use: `token_lifetime_ms`, else `token_lifetime`,
@@ -165,9 +179,25 @@ impl Control {
     }
 }
 
-/// Routes of `/_playground/knobs`.
+/// Routes of `/_playground/knobs` and `/_playground/requests`.
 pub(crate) fn router(control: Control) -> Router {
-    Router::new().route("/_playground/knobs", get(show).put(replace).delete(reset)).with_state(control)
+    Router::new()
+        .route("/_playground/knobs", get(show).put(replace).delete(reset))
+        .route("/_playground/requests", get(requests).delete(reset_requests))
+        .with_state(control)
+}
+
+/// `GET /_playground/requests`: `{"total": n, "paths": {"/p001/oauth/token": k, …}}`, the
+/// requests received since the start (or the last `DELETE`), so tests can assert exact
+/// request counts.
+async fn requests(State(control): State<Control>) -> Json<Counts> {
+    Json(control.counts().clone())
+}
+
+/// `DELETE /_playground/requests`
+async fn reset_requests(State(control): State<Control>) -> Json<Counts> {
+    *control.counts() = Counts::default();
+    Json(Counts::default())
 }
 
 /// `GET /_playground/knobs`
@@ -197,6 +227,11 @@ pub(crate) async fn apply(State(control): State<Control>, request: Request, next
     let path = request.uri().path();
     if path.starts_with(EXEMPT_PREFIX) {
         return next.run(request).await;
+    }
+    {
+        let mut counts = control.counts();
+        counts.total += 1;
+        *counts.paths.entry(path.to_string()).or_default() += 1;
     }
     let (delay, failure) = {
         let mut knobs = control.lock();

@@ -33,6 +33,7 @@
 //! Failure knobs shared by every endpoint: `GET|PUT|DELETE /_playground/knobs`
 //! (see [`Knobs`]); [`Playground::start_with`] starts with knobs already set, and
 //! [`Playground::set_token_lifetime`] issues sub-second tokens (`token_lifetime_ms`).
+//! `GET|DELETE /_playground/requests` counts the requests received, by path.
 //!
 //! [`Playground::start_tls`] serves the same router over HTTPS with a
 //! certificate made at start, signed by a throwaway CA whose PEM it returns.
@@ -233,6 +234,7 @@ async fn index() -> Json<Value> {
             "ANY /echo", "ANY /echo/{*rest}", "GET /status/{code}", "GET /delay/{ms}",
             "GET /text", "GET /empty", "GET /csv", "GET /headers/set?name=value",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
+            "GET /_playground/requests", "DELETE /_playground/requests",
         ],
         "demo_user": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
         "providers": providers::index(),

@@ -22,6 +22,9 @@
 //!    no, unknown or expired token → 401 `invalid_token`.
 //!
 //! `GET /clinked/_registrations` → `{"count": n}`: how many apps were registered.
+//! `DELETE /clinked/_registrations` → `{"forgotten": n}`: forgets every registered app
+//! (as a server that lost its data would), so saved app credentials are refused (401);
+//! the count goes on.
 //! The token endpoint also answers `POST` with the parameters in the query or a
 //! form body. Tokens live [`TOKEN_LIFETIME`] seconds unless the knob says otherwise.
 
@@ -87,7 +90,7 @@ pub(crate) fn router(control: &Control) -> Router {
         .route("/oauth/token", get(token).post(token))
         .route("/v2/applications", post(register))
         .route("/v2/me", get(me))
-        .route("/_registrations", get(registrations))
+        .route("/_registrations", get(registrations).delete(forget))
         .with_state(St::new(control))
 }
 
@@ -100,6 +103,7 @@ pub(crate) fn index() -> Entry {
             "GET|POST /oauth/token?grant_type=client_credentials&client_id=&client_secret=&scope=read write",
             "GET /v2/me",
             "GET /_registrations",
+            "DELETE /_registrations",
         ],
         credentials: json!({
             "client_id": CLIENT_ID, "username": USERNAME, "password": PASSWORD,
@@ -242,4 +246,12 @@ async fn me(State(st): State<St>, headers: HeaderMap) -> Result<Json<Value>, Api
 /// `GET /clinked/_registrations`
 async fn registrations(State(st): State<St>) -> Json<Value> {
     Json(json!({"count": st.lock().registrations}))
+}
+
+/// `DELETE /clinked/_registrations`
+async fn forget(State(st): State<St>) -> Json<Value> {
+    let mut store = st.lock();
+    let forgotten = store.apps.len();
+    store.apps.clear();
+    Json(json!({"forgotten": forgotten}))
 }

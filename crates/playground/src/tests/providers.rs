@@ -96,6 +96,23 @@ async fn clinked_password_registration_and_client_credentials() {
             );
             assert!(reply.header("www-authenticate").starts_with("Bearer error=\"invalid_token\""));
         }
+
+        // A server that lost its registrations refuses the saved app credentials.
+        let forgot = Api::send(api.at("DELETE", "/clinked/_registrations")).await.json();
+        assert_eq!(forgot["forgotten"], 1);
+        let refused = Api::send(api.at("GET", "/clinked/oauth/token").query(&query)).await;
+        assert_eq!(
+            (refused.0, &refused.json()["error"]),
+            (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+        );
+        assert_eq!(clinked_registrations(&api).await, 1, "the count goes on");
+
+        // Every request outside `/_playground/` was counted, by path.
+        let counts = Api::send(api.at("GET", "/_playground/requests")).await.json();
+        assert_eq!(counts["paths"]["/clinked/v2/applications"], 1);
+        assert_eq!(counts["paths"]["/clinked/oauth/token"], 4);
+        let reset = Api::send(api.at("DELETE", "/_playground/requests")).await.json();
+        assert_eq!(reset["total"], 0);
     })
     .await;
 }

@@ -194,8 +194,15 @@ enum StateCommand {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
-    /// Forget every persisted registration and token.
+    /// Forget persisted registrations and tokens: all of them, or those of the given
+    /// collection files (and with --step, of that step only).
     Clear {
+        /// Collection files whose entries to forget (default: every entry).
+        #[arg(value_name = "COLLECTION")]
+        collections: Vec<PathBuf>,
+        /// Forget only this step's entries (needs a COLLECTION).
+        #[arg(long, value_name = "NAME", requires = "collections")]
+        step: Option<String>,
         /// State file (default: in the user cache directory).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
@@ -276,12 +283,17 @@ impl StateLocation {
 }
 
 /// `baton state …`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateAction {
     /// List entries.
     Show,
-    /// Remove entries.
-    Clear,
+    /// Remove entries: every one, or those of these collection files (and step).
+    Clear {
+        /// Collection files (empty: every entry).
+        collections: Vec<PathBuf>,
+        /// Only this step's entries.
+        step: Option<String>,
+    },
 }
 
 /// A parsed command line.
@@ -356,9 +368,9 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 location: StateLocation::from_flag(state),
             });
         }
-        Command::State(StateCommand::Clear { state }) => {
+        Command::State(StateCommand::Clear { collections, step, state }) => {
             return Ok(Invocation::State {
-                action: StateAction::Clear,
+                action: StateAction::Clear { collections, step },
                 location: StateLocation::from_flag(state),
             });
         }
@@ -869,7 +881,17 @@ mod tests {
         let Ok(Invocation::State { action, location }) = parse(argv(&["state", "clear"]), env(&[])) else {
             panic!("not a state command")
         };
-        assert_eq!((action, location), (StateAction::Clear, StateLocation::Default));
+        let none = StateAction::Clear { collections: Vec::new(), step: None };
+        assert_eq!((action, location), (none, StateLocation::Default));
+        let Ok(Invocation::State { action, .. }) =
+            parse(argv(&["state", "clear", "c.yaml", "--step", "register app"]), env(&[]))
+        else {
+            panic!("not a state command")
+        };
+        let one =
+            StateAction::Clear { collections: vec!["c.yaml".into()], step: Some("register app".into()) };
+        assert_eq!(action, one);
+        assert!(parse(argv(&["state", "clear", "--step", "x"]), env(&[])).is_err(), "--step needs a file");
     }
 
     #[test]

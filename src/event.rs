@@ -77,6 +77,8 @@ pub enum RenewReason {
     Expired,
     /// A request that used them was answered 401.
     Got401,
+    /// The credentials saved by an earlier run had expired.
+    SavedExpired,
 }
 
 impl std::fmt::Display for RenewReason {
@@ -84,6 +86,7 @@ impl std::fmt::Display for RenewReason {
         f.write_str(match self {
             RenewReason::Expired => "the credentials expired",
             RenewReason::Got401 => "a request got 401",
+            RenewReason::SavedExpired => "the saved credentials had expired",
         })
     }
 }
@@ -101,6 +104,33 @@ pub enum Note {
     ReauthFailed {
         /// The auth step that failed.
         step: String,
+    },
+    /// The fresh credentials of a re-authentication were refused too: the collection
+    /// stops re-authenticating after a 401 (said once, on the step where it happened).
+    ReauthStopped,
+    /// Renewing with the refresh token was refused (its status, when there was an
+    /// answer), so the auth steps ran again.
+    RefreshRefused {
+        /// The token endpoint's status.
+        status: Option<u16>,
+    },
+    /// Renewed credentials could not be saved in the state file.
+    NotSaved {
+        /// Why.
+        why: String,
+    },
+    /// The step read values reused from the state file; the server may have forgotten them.
+    FromState {
+        /// The variables.
+        names: Vec<String>,
+        /// The step that saved them.
+        step: String,
+        /// When (Unix seconds).
+        saved_at: i64,
+        /// The collection file, for the `state clear` advice.
+        collection: String,
+        /// The state file, when it is not the default one.
+        state: Option<String>,
     },
     /// A throttled answer (429/503) was waited out.
     Throttled {
@@ -143,6 +173,36 @@ impl std::fmt::Display for Note {
                 write!(f, "{count} {what} skipped because the status was {status}")
             }
             Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
+            Note::ReauthStopped => f.write_str(
+                "the fresh credentials were refused too: no more re-authentication after a 401 in this collection",
+            ),
+            Note::RefreshRefused { status: Some(status) } => {
+                write!(f, "the refresh token was refused ({status}): authenticated again")
+            }
+            Note::RefreshRefused { status: None } => {
+                f.write_str("renewing with the refresh token failed: authenticated again")
+            }
+            Note::NotSaved { why } => write!(f, "the renewed credentials were not saved: {why}"),
+            Note::FromState { names, step, saved_at, collection, state } => {
+                let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                let saved = jiff::Timestamp::from_second(*saved_at).map(|t| t.to_string()).unwrap_or_default();
+                let quoted = |s: &str| {
+                    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@=".contains(c)) {
+                        s.to_string()
+                    } else {
+                        format!("'{}'", s.replace('\'', r"'\''"))
+                    }
+                };
+                write!(
+                    f,
+                    "{} reused from the state file (saved by step `{step}` at {saved}); if the server \
+                     no longer knows them, forget them with `baton state clear {} --step {}{}` and run again",
+                    names.join(", "),
+                    quoted(collection),
+                    quoted(step),
+                    state.as_deref().map(|s| format!(" --state {}", quoted(s))).unwrap_or_default(),
+                )
+            }
             Note::Throttled { status, wait, asked } if asked > wait => write!(
                 f,
                 "waited {} after {status} (Retry-After asked {}; capped by the request's timeout)",

@@ -15,6 +15,9 @@ pub enum Exit {
     Runtime = 4,
     /// A response did not match its stored snapshot.
     Snapshot = 5,
+    /// Interrupted by SIGINT (Ctrl-C) or SIGTERM; what `once:`/`cache:` steps obtained
+    /// is saved, no report is written.
+    Interrupted = 130,
     /// A bug in baton itself.
     Internal = 101,
 }
@@ -35,7 +38,8 @@ impl Exit {
             Exit::Runtime => 3,
             Exit::Invalid => 4,
             Exit::Usage => 5,
-            Exit::Internal => 6,
+            Exit::Interrupted => 6,
+            Exit::Internal => 7,
         };
         if rank(other) > rank(self) { other } else { self }
     }
@@ -51,20 +55,21 @@ impl From<Exit> for std::process::ExitCode {
 mod tests {
     use super::*;
 
-    const ALL: [Exit; 7] = [
+    const ALL: [Exit; 8] = [
         Exit::Passed,
         Exit::Failed,
         Exit::Usage,
         Exit::Invalid,
         Exit::Runtime,
         Exit::Snapshot,
+        Exit::Interrupted,
         Exit::Internal,
     ];
 
     #[test]
     fn codes_are_the_documented_numbers() {
         let codes: Vec<u8> = ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 101]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 130, 101]);
     }
 
     #[test]

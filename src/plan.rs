@@ -72,7 +72,7 @@ impl<'a> Plan<'a> {
         self.steps.iter().map(|ps| &ps.step).filter(|s| s.role == Role::Request)
     }
 
-    /// Whether any step persists its results (`once:` or `cache:`).
+    /// Whether any step persists its results in the state file (`once:` or `cache:`).
     pub fn persists(&self) -> bool {
         self.steps.iter().any(|ps| ps.step.lifecycle.once || ps.step.lifecycle.cache)
     }

@@ -300,7 +300,9 @@ impl StateStore {
         })
     }
 
-    /// A fresh entry for `key`, if any.
+    /// A fresh entry for `key` as read at open, if any (the run reads under the lock
+    /// instead: [`StateStore::read_locked`]).
+    #[cfg(test)]
     pub fn get(&self, key: &str, now: i64) -> Option<&Entry> {
         self.data.entries.get(key).filter(|e| e.is_fresh(now))
     }
@@ -311,19 +313,70 @@ impl StateStore {
     }
 
     /// Saves entries: re-reads the file under the lock, merges, and replaces it atomically
-    /// (mode 0600, through a symbolic link).
+    /// (mode 0600, through a symbolic link). The run saves one entry at a time instead
+    /// ([`StateStore::put_locked`]).
+    #[cfg(test)]
     pub fn save(&mut self, updates: Vec<(String, Entry)>) -> Result<(), Diagnostic> {
         if updates.is_empty() {
             return Ok(());
         }
         let _guard = lock(&self.path, &self.file)?;
-        let mut data = read(&self.file).map_err(|u| u.diagnostic(&self.path))?;
-        data.entries.extend(updates);
-        write_atomic(&self.path, &self.file, &data)?;
-        self.data = data;
+        self.data = self.write_locked(updates)?;
         self.loose_mode = None;
         Ok(())
     }
+
+    /// Takes the exclusive lock beside the file if it is free: `Ok(None)` while another
+    /// process (or another open of this process) holds it. Nothing else is read or
+    /// written; the lock lasts as long as the returned [`StateLock`].
+    pub fn try_lock(&self) -> Result<Option<StateLock>, Diagnostic> {
+        let lock_path = self.file.with_extension("json.lock");
+        check_lock_path(&self.path, &lock_path)?;
+        let file = open_lock(&lock_path).map_err(|e| {
+            check_lock_path(&self.path, &lock_path).err().unwrap_or_else(|| {
+                problem(
+                    &self.path,
+                    format!("cannot open its lock file: {e}"),
+                    "pass `--state PATH` elsewhere",
+                )
+            })
+        })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StateLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(problem(&self.path, format!("cannot lock it: {e}"), "is another process stuck?"))
+            }
+        }
+    }
+
+    /// The entry at `key` as the file holds it now, fresh or not. The caller holds the
+    /// lock ([`StateStore::try_lock`]), so what it reads stays true until it writes.
+    pub fn read_locked(&self, key: &str) -> Result<Option<Entry>, Diagnostic> {
+        let mut data = read(&self.file).map_err(|u| u.diagnostic(&self.path))?;
+        Ok(data.entries.remove(key))
+    }
+
+    /// Merges `updates` into the file as it is now and replaces it atomically; the caller
+    /// holds the lock. Returns what the file holds afterwards.
+    fn write_locked(&self, updates: Vec<(String, Entry)>) -> Result<Data, Diagnostic> {
+        let mut data = read(&self.file).map_err(|u| u.diagnostic(&self.path))?;
+        data.entries.extend(updates);
+        write_atomic(&self.path, &self.file, &data)?;
+        Ok(data)
+    }
+
+    /// Saves one entry at once (re-read, merged, replaced atomically); the caller holds
+    /// the lock ([`StateStore::try_lock`]).
+    pub fn put_locked(&self, key: String, entry: Entry) -> Result<(), Diagnostic> {
+        self.write_locked(vec![(key, entry)]).map(drop)
+    }
+}
+
+/// The state file's exclusive lock, held until dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
 }
 
 /// Empties the state at `path` (`baton state clear`). A baton state file that cannot be
@@ -341,6 +394,22 @@ pub fn clear(path: &Path) -> Result<Cleared, Diagnostic> {
         write_atomic(path, &file, &Data::default())?;
     }
     Ok(cleared)
+}
+
+/// Removes the entries `forget` picks from the state at `path` and keeps the others;
+/// returns how many were removed. Unlike [`clear`], a file that cannot be read is an
+/// error (nothing can be picked from it).
+pub fn clear_some(path: &Path, forget: impl Fn(&Entry) -> bool) -> Result<usize, Diagnostic> {
+    let file = resolve(path)?;
+    let _guard = lock(path, &file)?;
+    let mut data = read(&file).map_err(|u| u.diagnostic(path))?;
+    let before = data.entries.len();
+    data.entries.retain(|_, e| !forget(e));
+    let removed = before - data.entries.len();
+    if removed > 0 {
+        write_atomic(path, &file, &data)?;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

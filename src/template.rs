@@ -941,6 +941,11 @@ impl Scope {
         self.set(name, MjValue::from(minijinja::value::Serde(value)));
     }
 
+    /// A variable's value, when set.
+    pub fn get(&self, name: &str) -> Option<&MjValue> {
+        self.vars.get(name)
+    }
+
     /// Whether a variable is set.
     pub fn contains(&self, name: &str) -> bool {
         self.vars.contains_key(name)

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use crate::cli::{self, Mode, RunOptions};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::event::CollectionOutcome;
-use crate::exec::{Persist, execute};
+use crate::exec::{Vault, execute};
 use crate::exit::Exit;
 use crate::http::HttpClient;
 use crate::model::Collection;
@@ -17,7 +17,7 @@ use crate::plan::Plan;
 use crate::report::Terminal;
 use crate::secret::Masker;
 use crate::source::SourceMap;
-use crate::state::{self, StateStore};
+
 use crate::template::Engine;
 use crate::{load, parse, recipe, select, validate, yaml};
 
@@ -217,10 +217,11 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     };
     let commands_paused = opts.github_annotations.then(crate::report::github::Paused::start);
     let persisted = plans.iter().any(Plan::persists);
-    // The state file is read before the run and written after it: no file I/O on the async path.
-    let (mut store, _temp) = if persisted {
+    // Each `once:`/`cache:` result is written to the state file as soon as its step
+    // succeeds (off the async path, under the file's lock), so an interrupted run keeps it.
+    let (store, _temp) = if persisted {
         match open_state(&opts.state) {
-            Ok((store, temp)) => (Some(store), temp),
+            Ok((store, temp)) => (Some(Arc::new(store)), temp),
             Err(d) => {
                 eprint(&d.render(sources, true), masker);
                 return d.exit;
@@ -229,23 +230,37 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     } else {
         (None, None)
     };
-    let environment = opts.environment.clone().unwrap_or_default();
+    let vault = Vault::new(store, opts.environment.clone().unwrap_or_default());
     let jobs = opts.jobs.max(1).min(plans.len().max(1));
     let progress = Progress::new(jobs > 1, plans.len());
     let ctx = FileRun {
         opts,
         client: &client,
-        store: store.as_ref(),
-        environment,
+        vault: &vault,
         sources,
         masker,
         parallel: jobs > 1,
         progress: &progress,
     };
-    let results: Vec<(CollectionOutcome, Vec<(String, state::Entry)>)> =
-        rt.block_on(futures_util::stream::iter(plans).map(|p| ctx.run(p)).buffered(jobs).collect());
+    let run = futures_util::stream::iter(plans).map(|p| ctx.run(p)).buffered(jobs).collect::<Vec<_>>();
+    let outcomes: Vec<CollectionOutcome> = match rt.block_on(interruptible(run)) {
+        Ok(outcomes) => outcomes,
+        Err(signal) => {
+            progress.finish();
+            drop(commands_paused);
+            let kept = vault.stored();
+            let what = if kept == 1 { "result" } else { "results" };
+            eprint(
+                &format!(
+                    "interrupted by {signal}: stopped; {kept} kept {what} of this run were saved as they came; \
+                     no report was written"
+                ),
+                masker,
+            );
+            return Exit::Interrupted;
+        }
+    };
     progress.finish();
-    let (outcomes, updates): (Vec<CollectionOutcome>, Vec<_>) = results.into_iter().unzip();
     report_orphan_snapshots(plans, sources, masker);
     let mut total = Terminal::new(masker.clone(), sources.clone(), false);
     total.total(&outcomes);
@@ -256,21 +271,34 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
         eprint(&d.render(sources, true), masker);
         exit = exit.worse(d.exit);
     }
-    if let Some(store) = store.as_mut()
-        && let Err(d) = store.save(updates.into_iter().flatten().collect())
-    {
-        eprint(&d.render(sources, true), masker);
-        return exit.worse(d.exit);
-    }
     exit
+}
+
+/// Runs `work` unless SIGINT (Ctrl-C) or SIGTERM comes first; `Err` names the signal.
+async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> Result<T, &'static str> {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        done = work => Ok(done),
+        Ok(()) = tokio::signal::ctrl_c() => Err("SIGINT"),
+        () = terminate => Err("SIGTERM"),
+    }
 }
 
 /// What every collection file of a run shares.
 struct FileRun<'r> {
     opts: &'r RunOptions,
     client: &'r HttpClient,
-    store: Option<&'r StateStore>,
-    environment: String,
+    vault: &'r Vault,
     sources: &'r SourceMap,
     masker: &'r Masker,
     parallel: bool,
@@ -278,10 +306,8 @@ struct FileRun<'r> {
 }
 
 impl FileRun<'_> {
-    /// Runs one file; returns its outcome and the state entries it wants saved.
-    async fn run(&self, plan: &Plan<'_>) -> (CollectionOutcome, Vec<(String, state::Entry)>) {
-        let mut persist =
-            Persist { store: self.store, environment: self.environment.clone(), updates: Vec::new() };
+    /// Runs one file.
+    async fn run(&self, plan: &Plan<'_>) -> CollectionOutcome {
         let (masker, sources, verbose) = (self.masker.clone(), self.sources.clone(), self.opts.verbose);
         // One file at a time prints live; parallel files print each block when it is done.
         let (out, err) = (SharedBuf::default(), SharedBuf::default());
@@ -290,7 +316,7 @@ impl FileRun<'_> {
         } else {
             Terminal::new(masker, sources, verbose)
         };
-        let run = execute(plan, self.client, self.sources, &self.opts.exec, &mut persist, &mut terminal);
+        let run = execute(plan, self.client, self.sources, &self.opts.exec, self.vault, &mut terminal);
         // A bug in baton ends this collection, not the run: the other files still run, the
         // reports are written and the state entries made so far are saved.
         let outcome = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
@@ -302,7 +328,7 @@ impl FileRun<'_> {
             let _ = anstream::stdout().write_all(&out.take());
             let _ = anstream::stderr().write_all(&err.take());
         });
-        (outcome, persist.updates)
+        outcome
     }
 }
 

@@ -48,7 +48,10 @@ pub(super) fn open_state(
 pub(super) fn state_command(action: StateAction, location: &StateLocation) -> Exit {
     let result = match action {
         StateAction::Show => show(location),
-        StateAction::Clear => clear(location),
+        StateAction::Clear { collections, step } if collections.is_empty() && step.is_none() => {
+            clear(location)
+        }
+        StateAction::Clear { collections, step } => clear_some(location, &collections, step.as_deref()),
     };
     result.unwrap_or_else(|d| {
         eprint(&d.render(&SourceMap::default(), true), &Masker::default());
@@ -67,6 +70,40 @@ fn clear(location: &StateLocation) -> Result<Exit, Diagnostic> {
         }
     };
     let _ = writeln!(anstream::stdout(), "{what}");
+    Ok(Exit::Passed)
+}
+
+/// `baton state clear FILE… [--step NAME]`: forgets the entries those collection files
+/// (and that step) saved, and keeps the rest. A file is named as given or by any path
+/// to it: entries record the collection's canonical path.
+fn clear_some(
+    location: &StateLocation,
+    collections: &[PathBuf],
+    step: Option<&str>,
+) -> Result<Exit, Diagnostic> {
+    let (path, _temp) = state_path(location)?;
+    let mut wanted = Vec::with_capacity(collections.len());
+    for c in collections {
+        let canonical = std::fs::canonicalize(c).map_err(|e| {
+            Diagnostic::usage(Code::StateFile, format!("collection `{}`: {e}", c.display()))
+                .help("name the collection file whose saved entries to forget")
+        })?;
+        wanted.push(canonical.display().to_string());
+    }
+    let removed =
+        state::clear_some(&path, |e| wanted.contains(&e.collection) && step.is_none_or(|s| e.step == s))?;
+    let what = match step {
+        Some(s) => format!("step `{s}` of "),
+        None => String::new(),
+    };
+    let files: Vec<String> = collections.iter().map(|c| c.display().to_string()).collect();
+    let entries = if removed == 1 { "entry" } else { "entries" };
+    let _ = writeln!(
+        anstream::stdout(),
+        "removed {removed} {entries} of {what}{} from {}",
+        files.join(", "),
+        path.display()
+    );
     Ok(Exit::Passed)
 }
 

@@ -27,8 +27,8 @@ use crate::snapshot::UpdateMode;
 use crate::source::SourceMap;
 use crate::template::Scope;
 
-pub use persist::Persist;
-use session::RenewFailed;
+pub use persist::Vault;
+use session::{Cred, RenewFailed};
 
 /// Executor settings.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,7 @@ pub async fn execute(
     client: &HttpClient,
     sources: &SourceMap,
     opts: &ExecOptions,
-    persist: &mut Persist<'_>,
+    vault: &Vault,
     sink: &mut dyn Sink,
 ) -> CollectionOutcome {
     let started = Instant::now();
@@ -66,10 +66,16 @@ pub async fn execute(
         collection_path: path.clone(),
         update: opts.update,
         scope: (*plan.scope).clone(),
+        auth_scope: (*plan.scope).clone(),
         sink,
-        persist,
+        vault,
         collection_id,
         refresh_at: None,
+        cred: None,
+        reauth_refused: false,
+        from_state: Vec::new(),
+        last_lifetime: None,
+        halted: None,
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
         origins: origin::named_origins(plan, sources)
@@ -105,11 +111,26 @@ struct Runner<'r, 'p, 'a, 's> {
     collection_path: PathBuf,
     update: UpdateMode,
     scope: Scope,
+    /// What the auth steps see: the variables and what auth steps captured, never a
+    /// request's captures, so renewing credentials replays the auth steps exactly.
+    auth_scope: Scope,
     sink: &'r mut dyn Sink,
-    persist: &'r mut Persist<'s>,
+    vault: &'s Vault,
     collection_id: String,
     /// When the current credentials should be renewed (expiry minus a safety margin).
     refresh_at: Option<Instant>,
+    /// The shared credentials this collection holds, when they have a key.
+    cred: Option<Cred>,
+    /// Set when fresh credentials from a re-authentication were refused too: no more
+    /// re-authentication after a 401 in this collection.
+    reauth_refused: bool,
+    /// Variables reused from the state file: (name, step, saved at, unix seconds).
+    from_state: Vec<(String, String, i64)>,
+    /// The lifetime of the credentials the last step that ran obtained.
+    last_lifetime: Option<std::time::Duration>,
+    /// Why the rest of the collection cannot run (credentials that could not be renewed
+    /// in the middle of a step).
+    halted: Option<String>,
     outcomes: Vec<StepOutcome>,
     /// Plan step index → its latest outcome.
     last: HashMap<usize, usize>,
@@ -138,6 +159,11 @@ impl Runner<'_, '_, '_, '_> {
                 }
             };
             let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
+            if stop.is_none()
+                && let Some(reason) = self.halted.take()
+            {
+                stop = Some(reason);
+            }
             if failed && stop.is_none() {
                 if ps.step.role == Role::Auth {
                     stop = Some(format!("auth step `{}` failed", ps.step.name));
@@ -149,29 +175,41 @@ impl Runner<'_, '_, '_, '_> {
         }
     }
 
-    /// Runs a step of the sequence: renews due credentials first, and after a 401 on a
-    /// request that uses them, re-authenticates once and retries. `Err`: renewing due
-    /// credentials failed before the step could run.
+    /// Runs a step of the sequence: renews due credentials first (a 401 is handled
+    /// where the request is sent, see `poll`). `Err`: renewing due credentials failed
+    /// before the step could run.
     async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<StepOutcome, RenewFailed> {
-        let step = &ps.step;
-        if step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
+        if ps.step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
             self.renew(RenewReason::Expired).await?;
         }
         let mut outcome = self.attempt(ps.index, true).await;
-        let uses_session = ps.needs.iter().any(|n| self.plan.step(n.from).role == Role::Auth);
-        let expects_401 =
-            step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
-        if outcome.status == Some(401) && step.role == Role::Request && uses_session && !expects_401 {
-            // Once: re-authenticate, retry this request, and take that answer as final.
-            match self.renew(RenewReason::Got401).await {
-                Ok(()) => {
-                    outcome = self.attempt(ps.index, true).await;
-                    outcome.notes.push(Note::RetriedAfter401);
-                }
-                Err(RenewFailed { step }) => outcome.notes.push(Note::ReauthFailed { step }),
+        self.explain_reused_inputs(ps, &mut outcome);
+        Ok(outcome)
+    }
+
+    /// A failed step that read values reused from the state file says so: the server
+    /// may have forgotten them (a registration deleted on its side).
+    fn explain_reused_inputs(&self, ps: &PlannedStep<'_>, outcome: &mut StepOutcome) {
+        if !matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_)) {
+            return;
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut from: Option<(String, i64)> = None;
+        for need in &ps.needs {
+            if let Some((name, step, saved)) = self.from_state.iter().find(|(n, _, _)| *n == need.name) {
+                names.push(name.clone());
+                from.get_or_insert((step.clone(), *saved));
             }
         }
-        Ok(outcome)
+        if let Some((step, saved_at)) = from {
+            outcome.notes.push(Note::FromState {
+                names,
+                step,
+                saved_at,
+                collection: self.collection_path.display().to_string(),
+                state: self.vault.state_flag(),
+            });
+        }
     }
 
     fn finish(&mut self, index: usize, outcome: StepOutcome) {

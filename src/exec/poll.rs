@@ -3,15 +3,17 @@
 use std::time::Duration;
 
 use crate::assert::{Failure, check_expect};
-use crate::event::{Event, Note};
+use crate::event::{Event, Note, RenewReason, StepError};
 use crate::exchange::{Exchange, ResolvedRequest};
 use crate::http::HttpError;
-use crate::model::RetrySpec;
-use crate::plan::CompiledStep;
+use crate::model::{RetrySpec, Role};
+use crate::plan::{CompiledStep, PlannedStep};
+use crate::resolve::resolve;
 use crate::secret::register_secret_fields;
 use crate::template::{RenderContext, Template};
 
 use super::Runner;
+use super::session::RenewFailed;
 
 /// Throttled answers (429/503) waited out per request, at most.
 const MAX_THROTTLE_RETRIES: u32 = 3;
@@ -100,23 +102,47 @@ fn poll_verdict(
     }
 }
 
-impl Runner<'_, '_, '_, '_> {
-    /// Sends a request, waiting out `Retry-After` on 429/503 and polling per `retry:`.
-    /// Returns the final exchange, and a failure when a `fail_if` condition stopped polling.
+/// Why sending a step produced no answer to judge.
+pub(super) enum SendError {
+    /// The request could not be made or completed.
+    Http(HttpError),
+    /// Rendering the request again (after a renewal) failed, or its origin is refused.
+    Step(StepError),
+    /// Credentials due for renewal between two attempts could not be renewed.
+    Renew(RenewFailed),
+}
+
+impl<'r> Runner<'r, '_, '_, '_> {
+    /// Sends a request, waiting out `Retry-After` on 429/503, polling per `retry:`, and
+    /// keeping the credentials of a request that uses them valid: renewed before an
+    /// attempt once they are due, and after a 401 renewed once and the request sent again
+    /// (the poll goes on where it was). `request` and `ctx` are rendered again after a
+    /// renewal. Returns the final exchange, and a failure when `fail_if` stopped polling
+    /// or `until` never held.
     pub(super) async fn send_polling(
         &mut self,
-        step: &CompiledStep<'_>,
-        request: &ResolvedRequest,
-        ctx: &RenderContext<'_>,
+        ps: &PlannedStep<'_>,
+        request: &mut ResolvedRequest,
+        ctx: &mut RenderContext<'r>,
         notes: &mut Vec<Note>,
-    ) -> Result<(Exchange, Option<Failure>), HttpError> {
+    ) -> Result<(Exchange, Option<Failure>), SendError> {
+        let plan = self.plan;
+        let step = &ps.step;
         let retry = step.retry.as_ref();
         let attempts = retry.map_or(1, |r| r.count);
-        // No wait a server asks for outlasts the request's own timeout.
-        let cap = self.client.timeout_for(request).min(MAX_RETRY_AFTER);
-        let (mut throttled, mut attempt) = (0, 0);
+        let session =
+            step.role == Role::Request && ps.needs.iter().any(|n| plan.step(n.from).role == Role::Auth);
+        let expects_401 =
+            step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
+        let (mut throttled, mut attempt, mut reauthenticated) = (0, 0, false);
         loop {
             attempt += 1;
+            if session && attempt > 1 && self.refresh_at.is_some_and(|t| std::time::Instant::now() >= t) {
+                Box::pin(self.renew(RenewReason::Expired)).await.map_err(SendError::Renew)?;
+                self.render_again(ps, request, ctx)?;
+            }
+            // No wait a server asks for outlasts the request's own timeout.
+            let cap = self.client.timeout_for(request).min(MAX_RETRY_AFTER);
             let ex = match self.client.send(request).await {
                 Ok(ex) => ex,
                 // While polling, a refused or timed-out connection may just be a service
@@ -129,8 +155,29 @@ impl Runner<'_, '_, '_, '_> {
                     tokio::time::sleep(retry.map_or(Duration::ZERO, |r| r.interval)).await;
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(SendError::Http(e)),
             };
+            if ex.status == 401 && session && !expects_401 && !self.reauth_refused {
+                if !reauthenticated {
+                    // Once per step: renew, send again, and go on where the poll was.
+                    reauthenticated = true;
+                    self.show_attempt(request, &ex);
+                    match Box::pin(self.renew(RenewReason::Got401)).await {
+                        Ok(()) => {
+                            self.render_again(ps, request, ctx)?;
+                            notes.push(Note::RetriedAfter401);
+                            attempt -= 1;
+                            continue;
+                        }
+                        Err(RenewFailed { step }) => notes.push(Note::ReauthFailed { step }),
+                    }
+                } else {
+                    // Fresh credentials refused too: re-authenticating again would only
+                    // repeat the refusal for every request that follows.
+                    self.reauth_refused = true;
+                    notes.push(Note::ReauthStopped);
+                }
+            }
             if throttled < MAX_THROTTLE_RETRIES
                 && let Some(Wait { asked, wait }) = throttle_wait(step, &ex, cap)
             {
@@ -162,6 +209,21 @@ impl Runner<'_, '_, '_, '_> {
             self.show_attempt(request, &ex);
             tokio::time::sleep(r.interval.max(retry_after_of(&ex).unwrap_or_default().min(cap))).await;
         }
+    }
+
+    /// Renders the step's request again with the scope as it is now (renewed credentials).
+    fn render_again(
+        &self,
+        ps: &PlannedStep<'_>,
+        request: &mut ResolvedRequest,
+        ctx: &mut RenderContext<'r>,
+    ) -> Result<(), SendError> {
+        *ctx = RenderContext::new(&self.scope, self.sources).masking(&self.plan.masker);
+        let again = resolve(&ps.step, ctx, &self.base_dir, &self.plan.masker)
+            .map_err(|e| SendError::Step(StepError { message: e.message, span: Some(e.span), help: None }))?;
+        super::origin::check(ps, &again, &self.origins, self.sources).map_err(SendError::Step)?;
+        *request = again;
+        Ok(())
     }
 
     /// An intermediate exchange (polling, throttling), traced with `-v`.

@@ -7,6 +7,8 @@ use crate::exchange::Exchange;
 use crate::model::{Expiry, MAX_LIFETIME, Role};
 
 use super::Runner;
+use super::persist::FileLock;
+use crate::template::Scope;
 
 /// Renew a little before expiry: a tenth of the lifetime, at most 30 s.
 pub(super) fn refresh_margin(lifetime: Duration) -> Duration {
@@ -35,6 +37,13 @@ pub(super) fn lifetime(expiry: &Expiry, ex: &Exchange) -> Result<Option<Duration
     }
 }
 
+/// When credentials valid for `lifetime` from now are due for renewal.
+pub(super) fn renew_at(lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(MAX_LIFETIME);
+    let now = Instant::now();
+    now.checked_add(lifetime.saturating_sub(refresh_margin(lifetime))).unwrap_or(now)
+}
+
 /// Renewing credentials failed at this auth step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct RenewFailed {
@@ -42,47 +51,117 @@ pub(super) struct RenewFailed {
     pub step: String,
 }
 
+/// The kept credentials a collection holds: an OAuth2 token or a `cache:` step's result.
+#[derive(Debug, Clone)]
+pub(super) struct Cred {
+    /// The token step (run position).
+    pub step: usize,
+    /// Its key in the vault.
+    pub key: String,
+    /// The generation of the entry this collection holds.
+    pub generation: u64,
+}
+
 impl Runner<'_, '_, '_, '_> {
-    /// Runs every auth step again (reusing `once` results), from a clean expiry.
-    pub(super) async fn authenticate(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
+    /// Runs every auth step again (reusing `once` results) from a clean expiry, with the
+    /// variables the auth steps saw the first time (a request's capture of the same name
+    /// does not leak into them). `first_note` goes on the first auth step's outcome.
+    pub(super) async fn authenticate(
+        &mut self,
+        why: RenewReason,
+        first_note: Option<Note>,
+    ) -> Result<(), RenewFailed> {
         self.refresh_at = None;
         let plan = self.plan;
+        let main = std::mem::replace(&mut self.scope, self.auth_scope.clone());
+        let mut result = Ok(());
+        let mut first_note = first_note;
         for ps in plan.sequence().filter(|ps| ps.step.role == Role::Auth) {
             let mut outcome = self.attempt(ps.index, false).await;
             outcome.notes.insert(0, Note::Again(why));
+            outcome.notes.extend(first_note.take());
             let ok = matches!(outcome.result, StepResult::Passed | StepResult::Reused(_));
             self.finish(ps.index, outcome);
             if !ok {
-                return Err(RenewFailed { step: ps.step.name.clone() });
+                result = Err(RenewFailed { step: ps.step.name.clone() });
+                break;
             }
         }
-        Ok(())
+        self.leave_auth_scope(main);
+        result
     }
 
-    /// Renews credentials: the refresh-only step when a refresh token is at hand, else full
-    /// authentication.
-    pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
-        let plan = self.plan;
-        let refresh = plan.steps.iter().find(|ps| {
-            ps.step.lifecycle.refresh_only && ps.needs.iter().all(|n| self.scope.contains(&n.name))
-        });
-        if let Some(ps) = refresh {
-            let mut outcome = self.attempt(ps.index, false).await;
-            outcome.notes.insert(0, Note::Refresh(why));
-            let ok = matches!(outcome.result, StepResult::Passed);
-            self.finish(ps.index, outcome);
-            if ok {
-                return Ok(());
+    /// Back to the requests' scope after running auth steps in theirs: what the auth steps
+    /// captured joins the requests' scope.
+    fn leave_auth_scope(&mut self, main: Scope) {
+        let auth = std::mem::replace(&mut self.scope, main);
+        for ps in self.plan.steps.iter().filter(|ps| ps.step.role == Role::Auth) {
+            for cap in &ps.step.captures {
+                if let Some(value) = auth.get(&cap.name.name) {
+                    self.scope.set(&cap.name.name, value.clone());
+                }
             }
         }
-        self.authenticate(why).await
+        self.auth_scope = auth;
+    }
+
+    /// Renews credentials: takes those another file of the run renewed meanwhile, else
+    /// runs the refresh-only step when a refresh token is at hand, else authenticates
+    /// again.
+    pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
+        if self.adopt_newer() {
+            return Ok(());
+        }
+        let plan = self.plan;
+        let refresh = plan.steps.iter().find(|ps| {
+            ps.step.lifecycle.refresh_only && ps.needs.iter().all(|n| self.auth_scope.contains(&n.name))
+        });
+        let mut refused = None;
+        if let Some(ps) = refresh {
+            // Hold the credentials' key, so two files never refresh the same token at once
+            // (a server that rotates refresh tokens would refuse the second).
+            let cred = self.cred.clone();
+            let held = match &cred {
+                Some(c) => self.vault.hold(&c.key, FileLock::PerOperation).await.ok(),
+                None => None,
+            };
+            if self.adopt_newer() {
+                return Ok(());
+            }
+            let main = std::mem::replace(&mut self.scope, self.auth_scope.clone());
+            let mut outcome = self.attempt(ps.index, false).await;
+            self.leave_auth_scope(main);
+            if matches!(outcome.result, StepResult::Passed) {
+                outcome.notes.insert(0, Note::Refresh(why));
+                if let (Some(c), Some(held)) = (&cred, &held)
+                    && let Err(message) = self.keep_credentials(c.step, held, &c.key).await
+                {
+                    outcome.notes.push(Note::NotSaved { why: message });
+                }
+                self.finish(ps.index, outcome);
+                return Ok(());
+            }
+            // The refused refresh is not a failed step: the auth steps run again, and the
+            // first one says why.
+            refused = Some(Note::RefreshRefused { status: outcome.status });
+        }
+        self.authenticate(why, refused).await
+    }
+
+    /// Takes credentials another file of the run obtained after the ones this collection
+    /// holds; true when it did.
+    fn adopt_newer(&mut self) -> bool {
+        let Some(cred) = self.cred.clone() else { return false };
+        let Some(found) = self.vault.newer(&cred.key, cred.generation) else { return false };
+        let mut outcome = super::blank(self.plan.step(cred.step));
+        outcome.result = self.reuse(cred.step, &cred.key, &found);
+        self.finish(cred.step, outcome);
+        true
     }
 
     /// Credentials valid for `lifetime` from now: renew them a little before.
     pub(super) fn track_expiry(&mut self, lifetime: Duration) {
-        let lifetime = lifetime.min(MAX_LIFETIME);
-        let now = Instant::now();
-        let at = now.checked_add(lifetime.saturating_sub(refresh_margin(lifetime))).unwrap_or(now);
+        let at = renew_at(lifetime);
         self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::assert::{self, Failure};
 use crate::capture::capture;
-use crate::event::{Event, Note, StepError, StepOutcome, StepResult};
+use crate::event::{Event, Note, RenewReason, StepError, StepOutcome, StepResult};
 use crate::exchange::{Exchange, ResolvedRequest};
 use crate::http::HttpError;
 use crate::model::{Role, SnapshotSpec};
@@ -17,8 +17,9 @@ use crate::snapshot::{self, Verdict};
 use crate::state::Entry;
 use crate::template::RenderContext;
 
-use super::persist::unix_now;
-use super::session::lifetime;
+use super::persist::{FileLock, Found, Held, Origin, unix_now};
+use super::poll::SendError;
+use super::session::{Cred, RenewFailed, lifetime};
 use super::{Runner, blank};
 
 /// Values a step captured, and which of them are secret.
@@ -28,8 +29,8 @@ struct Captured {
     secret: Vec<String>,
 }
 
-impl Runner<'_, '_, '_, '_> {
-    /// Runs one step once: skips it when an input is missing, reuses its persisted result
+impl<'r> Runner<'r, '_, '_, '_> {
+    /// Runs one step once: skips it when an input is missing, reuses its kept result
     /// when allowed, else sends it.
     pub(super) async fn attempt(&mut self, index: usize, allow_cached: bool) -> StepOutcome {
         let plan = self.plan;
@@ -54,38 +55,144 @@ impl Runner<'_, '_, '_, '_> {
             outcome.result = StepResult::Error(e);
             return outcome;
         }
-        let key = (step.lifecycle.once || step.lifecycle.cache).then(|| self.state_key(&step.name, &request));
-        if let Some(key) = &key
-            && (allow_cached || step.lifecycle.once)
-            && let Some(entry) = self.lookup(key)
-        {
-            outcome.result = self.reuse(&entry);
-            return outcome;
+        if !step.lifecycle.keeps() {
+            return self.exchange(ps, request, ctx, None, outcome).await;
         }
-        self.exchange(step, &request, &ctx, key, outcome).await
+        let key = self.state_key(step, &request);
+        match self.find_kept(index, &key, allow_cached).await {
+            Ok(Kept::Reuse(found)) => {
+                outcome.result = self.reuse(index, &key, &found);
+                outcome
+            }
+            Ok(Kept::Renewed(renewed)) => *renewed,
+            Ok(Kept::Send(held, note)) => {
+                outcome.notes.extend(note);
+                self.exchange(ps, request, ctx, Some((held, key)), outcome).await
+            }
+            Err(message) => {
+                outcome.result = StepResult::Error(state_error(message, step));
+                outcome
+            }
+        }
     }
 
-    /// Sends the request (polling as asked), then captures, checks, snapshots and keeps
-    /// what the step asks for.
+    /// Holds `key` and looks for a result to use instead of sending: a fresh one (for a
+    /// renewal, only one newer than what this collection holds), else saved credentials
+    /// renewed with their refresh token.
+    async fn find_kept(&mut self, index: usize, key: &str, allow_cached: bool) -> Result<Kept, String> {
+        let step = self.plan.step(index);
+        let life = &step.lifecycle;
+        // The state file stays locked while an auth step runs, so a concurrent run waits
+        // and then reuses what this one saved; a request locks it only to read and write.
+        let file = if !(life.once || life.cache) {
+            FileLock::None
+        } else if step.role == Role::Auth {
+            FileLock::Held
+        } else {
+            FileLock::PerOperation
+        };
+        let held = self.vault.hold(key, file).await?;
+        let Some(found) = self.vault.find(&held, key).await? else { return Ok(Kept::Send(held, None)) };
+        let holds = self.cred.as_ref().filter(|c| c.key == key).map(|c| c.generation);
+        if found.is_fresh() && (allow_cached || life.once || holds.is_some_and(|g| found.generation > g)) {
+            return Ok(Kept::Reuse(found));
+        }
+        let refreshable = found.entry.captures.contains_key(crate::model::oauth2_vars::REFRESH_TOKEN);
+        if !found.is_fresh() && allow_cached && refreshable && (life.cache || life.share) {
+            return match Box::pin(self.refresh_saved(index, &held, key, &found)).await {
+                Ok(outcome) => Ok(Kept::Renewed(Box::new(outcome))),
+                Err(note) => Ok(Kept::Send(held, Some(note))),
+            };
+        }
+        Ok(Kept::Send(held, None))
+    }
+
+    /// Renews saved credentials that expired with the refresh token saved beside them
+    /// (the refresh-only step), and keeps what it returns under the token step's key.
+    /// `Err`: a note saying the refresh was refused (the token step then runs its grant).
+    async fn refresh_saved(
+        &mut self,
+        index: usize,
+        held: &Held,
+        key: &str,
+        found: &Found,
+    ) -> Result<StepOutcome, Note> {
+        let plan = self.plan;
+        let Some(refresh) = plan.steps.iter().position(|ps| ps.step.lifecycle.refresh_only) else {
+            return Err(Note::RefreshRefused { status: None });
+        };
+        self.adopt(&found.entry);
+        let mut outcome = self.attempt(refresh, false).await;
+        if !matches!(outcome.result, StepResult::Passed) {
+            return Err(Note::RefreshRefused { status: outcome.status });
+        }
+        outcome.notes.insert(0, Note::Refresh(RenewReason::SavedExpired));
+        if let Err(message) = self.keep_credentials(index, held, key).await {
+            outcome.result = StepResult::Error(state_error(message, plan.step(index)));
+        }
+        self.finish(refresh, outcome);
+        let mut renewed = blank(plan.step(index));
+        let saved =
+            jiff::Timestamp::from_second(found.entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
+        renewed.result = StepResult::Reused(format!("renewed with the refresh token saved {saved}"));
+        Ok(renewed)
+    }
+
+    /// Keeps the token step's captures as they are now (after a renewal) under `key`.
+    pub(super) async fn keep_credentials(
+        &mut self,
+        index: usize,
+        held: &Held,
+        key: &str,
+    ) -> Result<(), String> {
+        let step = self.plan.step(index);
+        let mut captured = Captured::default();
+        for cap in &step.captures {
+            let Some(value) = self.scope.get(&cap.name.name) else { continue };
+            let Ok(json) = serde_json::to_value(value) else { continue };
+            if cap.secret.unwrap_or(step.role == Role::Auth) {
+                captured.secret.push(cap.name.name.clone());
+            }
+            captured.values.insert(cap.name.name.clone(), json);
+        }
+        let lifetime = self.last_lifetime;
+        self.store(index, held, key, lifetime, captured).await
+    }
+
+    /// Sends the request (polling as asked, renewing credentials when they are due or
+    /// refused), then captures, checks, snapshots and keeps what the step asks for.
     async fn exchange(
         &mut self,
-        step: &CompiledStep<'_>,
-        request: &ResolvedRequest,
-        ctx: &RenderContext<'_>,
-        key: Option<String>,
+        ps: &PlannedStep<'_>,
+        mut request: ResolvedRequest,
+        mut ctx: RenderContext<'r>,
+        keep: Option<(Held, String)>,
         mut outcome: StepOutcome,
     ) -> StepOutcome {
+        let step = &ps.step;
         let started = std::time::Instant::now();
-        let (ex, stopped) = match self.send_polling(step, request, ctx, &mut outcome.notes).await {
+        let sent = self.send_polling(ps, &mut request, &mut ctx, &mut outcome.notes).await;
+        outcome.url = Some(request.url.clone());
+        let (ex, stopped) = match sent {
             Ok(sent) => sent,
             Err(e) => {
                 // A timeout after 30 s shows 30 s, not `0 ms`.
                 outcome.elapsed = started.elapsed();
-                self.sink.event(&Event::Exchange { request, response: None });
-                outcome.result = StepResult::Error(http_error(&e, step));
+                self.sink.event(&Event::Exchange { request: &request, response: None });
+                outcome.result = StepResult::Error(match e {
+                    SendError::Http(e) => http_error(&e, step),
+                    SendError::Step(e) => e,
+                    SendError::Renew(RenewFailed { step: failed }) => {
+                        let reason = format!("renewing credentials failed at `{failed}`");
+                        self.halted.get_or_insert(reason.clone());
+                        StepError { message: reason, span: Some(step.name_span), help: None }
+                    }
+                });
                 return outcome;
             }
         };
+        let request = &request;
+        let ctx = &ctx;
         outcome.status = Some(ex.status);
         outcome.elapsed = ex.elapsed;
         // Secrets in the response are registered before anything about it is shown.
@@ -132,8 +239,19 @@ impl Runner<'_, '_, '_, '_> {
         // failed step captured are skipped, naming it.
         for (name, value) in &captured.values {
             self.scope.set_json(name, value);
+            if step.role == Role::Auth {
+                self.auth_scope.set_json(name, value);
+            }
         }
-        self.remember(step, key, lifetime, captured);
+        if let Some(l) = lifetime {
+            self.track_expiry(l);
+        }
+        self.last_lifetime = lifetime;
+        if let Some((held, key)) = keep
+            && let Err(message) = self.store(ps.index, &held, &key, lifetime, captured).await
+        {
+            outcome.result = StepResult::Error(state_error(message, step));
+        }
         outcome
     }
 
@@ -172,20 +290,45 @@ impl Runner<'_, '_, '_, '_> {
         Some(format!("needs `{}`, which step `{by_name}` did not capture ({why})", need.name))
     }
 
-    /// Takes a persisted result instead of sending.
-    fn reuse(&mut self, entry: &Entry) -> StepResult {
+    /// Takes a kept result instead of sending.
+    pub(super) fn reuse(&mut self, index: usize, key: &str, found: &Found) -> StepResult {
+        let step = self.plan.step(index);
+        self.adopt(&found.entry);
+        if let Some(at) = found.renew_at {
+            self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
+        } else if let Some(t) = found.entry.expires_at {
+            let left = Duration::from_secs(u64::try_from(t.saturating_sub(unix_now())).unwrap_or(0));
+            self.track_expiry(left);
+        }
+        if !step.lifecycle.once && step.role == Role::Auth {
+            self.cred = Some(Cred { step: index, key: key.to_string(), generation: found.generation });
+        }
+        let saved =
+            jiff::Timestamp::from_second(found.entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
+        match found.origin {
+            Origin::File => {
+                for name in found.entry.captures.keys() {
+                    self.from_state.push((name.clone(), step.name.clone(), found.entry.saved_at));
+                }
+                StepResult::Reused(format!("reused from state (saved {saved})"))
+            }
+            Origin::Run if step.lifecycle.once => {
+                StepResult::Reused(format!("reused from state (saved {saved})"))
+            }
+            Origin::Run => StepResult::Reused("shared: obtained earlier in this run".to_string()),
+        }
+    }
+
+    /// Puts a kept entry's captures in scope (and in the auth steps' scope), its secrets
+    /// registered for masking.
+    pub(super) fn adopt(&mut self, entry: &Entry) {
         for (name, value) in &entry.captures {
             if entry.secret.contains(name) {
                 register_all(&self.plan.masker, value);
             }
             self.scope.set_json(name, value);
+            self.auth_scope.set_json(name, value);
         }
-        if let Some(t) = entry.expires_at {
-            let left = Duration::from_secs(u64::try_from(t.saturating_sub(unix_now())).unwrap_or(0));
-            self.track_expiry(left);
-        }
-        let saved = jiff::Timestamp::from_second(entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
-        StepResult::Reused(format!("reused from state (saved {saved})"))
     }
 
     /// Reads every capture (the scope gets them only when the step holds, see
@@ -241,33 +384,56 @@ impl Runner<'_, '_, '_, '_> {
         }
     }
 
-    /// Tracks the credentials' lifetime and keeps `once:`/`cache:` results for later.
-    fn remember(
+    /// Keeps a step's captures under `key` (for the run, and in the state file for
+    /// `once:`/`cache:`); a token step's key becomes the collection's credentials.
+    async fn store(
         &mut self,
-        step: &CompiledStep<'_>,
-        key: Option<String>,
+        index: usize,
+        held: &Held,
+        key: &str,
         lifetime: Option<Duration>,
         captured: Captured,
-    ) {
-        if let Some(l) = lifetime {
-            self.track_expiry(l);
-        }
-        let Some(key) = key else { return };
+    ) -> Result<(), String> {
+        let step = self.plan.step(index);
         let expires_at = if step.lifecycle.once {
             None
         } else {
             lifetime.map(|l| unix_now().saturating_add(i64::try_from(l.as_secs()).unwrap_or(i64::MAX)))
         };
+        let renew_at = if step.lifecycle.once { None } else { lifetime.map(super::session::renew_at) };
         let entry = Entry {
             collection: self.collection_id.clone(),
-            environment: self.persist.environment.clone(),
+            environment: self.vault.environment().to_string(),
             step: step.name.clone(),
             captures: captured.values,
             secret: captured.secret,
             saved_at: unix_now(),
             expires_at,
         };
-        self.persist.updates.push((key, entry));
+        let generation = self.vault.put(held, key, entry, renew_at).await?;
+        if !step.lifecycle.once && step.role == Role::Auth {
+            self.cred = Some(Cred { step: index, key: key.to_string(), generation });
+        }
+        Ok(())
+    }
+}
+
+/// What [`Runner::find_kept`] found.
+enum Kept {
+    /// A kept result to use.
+    Reuse(Found),
+    /// Saved credentials renewed with their refresh token: the token step's outcome.
+    Renewed(Box<StepOutcome>),
+    /// Nothing to use: send, holding the key, with a note on the way (a refused refresh).
+    Send(Held, Option<Note>),
+}
+
+/// A state file problem as a step error.
+fn state_error(message: String, step: &CompiledStep<'_>) -> StepError {
+    StepError {
+        message,
+        span: Some(step.name_span),
+        help: Some("pass `--state PATH` to keep state elsewhere".to_string()),
     }
 }
 

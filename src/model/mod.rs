@@ -192,6 +192,16 @@ pub struct Lifecycle {
     pub expires_in: Option<Expiry>,
     /// Only run to refresh credentials (the OAuth2 refresh_token grant), never in sequence.
     pub refresh_only: bool,
+    /// The credentials are shared by every file of a run that asks for the same identity
+    /// (an OAuth2 profile's token step; `cache: true` implies it).
+    pub share: bool,
+}
+
+impl Lifecycle {
+    /// Whether the step's result is kept by key (for this run, or in the state file).
+    pub fn keeps(&self) -> bool {
+        self.once || self.cache || self.share
+    }
 }
 
 /// Where a credential's lifetime comes from.

@@ -421,6 +421,7 @@ impl Parser<'_> {
             cache: self.flag(map, "cache"),
             expires_in,
             refresh_only: false,
+            share: false,
         }
     }
 

@@ -156,24 +156,27 @@ impl Parser<'_> {
                 cache: self.flag(map, "cache"),
                 expires_in,
                 refresh_only: false,
+                share: true,
             },
             snapshot: None,
             tags: Vec::new(),
             retry: None,
         };
         let mut steps = vec![with_params(template.clone(), pairs, &format)];
-        if grant != "refresh_token" {
-            let mut refresh = vec![
-                (key("grant_type", span), text("refresh_token", span)),
-                (key("refresh_token", span), text(&format!("{{{{ {REFRESH_TOKEN} }}}}"), span)),
-            ];
-            refresh.extend(client_pairs);
-            let mut step = with_params(template, refresh, &format);
-            step.name = format!("{} refresh", step.name);
-            step.lifecycle.cache = false;
-            step.lifecycle.refresh_only = true;
-            steps.push(step);
-        }
+        // Renewal uses the refresh token the server issued last, also for the
+        // refresh_token grant: a server that rotates them refuses the one the profile
+        // started from once it has been used.
+        let mut refresh = vec![
+            (key("grant_type", span), text("refresh_token", span)),
+            (key("refresh_token", span), text(&format!("{{{{ {REFRESH_TOKEN} }}}}"), span)),
+        ];
+        refresh.extend(client_pairs);
+        let mut step = with_params(template, refresh, &format);
+        step.name = format!("{} refresh", step.name);
+        step.lifecycle.cache = false;
+        step.lifecycle.share = false;
+        step.lifecycle.refresh_only = true;
+        steps.push(step);
         Some((steps, OAuth2Info { span }))
     }
 
@@ -309,7 +312,8 @@ mod tests {
             "    token_url: http://h/token\n    body_format: query\n    client_id: app\n    token_path: $.data.token\n    grant: refresh_token\n    refresh_token: rt\n",
         );
         let step = &f.collection.auth[0];
-        assert_eq!(f.collection.auth.len(), 1, "a refresh_token grant needs no extra refresh step");
+        assert_eq!(f.collection.auth.len(), 2, "renewal sends the refresh token issued last");
+        assert!(f.collection.auth[1].lifecycle.refresh_only);
         assert_eq!(step.method, "GET");
         assert!(step.body.is_none() && step.query.iter().any(|(k, _)| k.name == "refresh_token"));
         let sources: Vec<String> = step.captures.iter().map(|c| c.source.to_string()).collect();

@@ -97,6 +97,8 @@ codes! {
     ConflictingContentType = "conflicting-content-type",
     /// A YAML mapping has the same key twice.
     DuplicateKey = "duplicate-key",
+    /// (warning) A capture replaces a variable that an earlier step reads.
+    CaptureShadowsVariable = "capture-shadows-variable",
     /// Two steps of a collection have the same name.
     DuplicateStep = "duplicate-step",
     /// A collection file holds nothing.

@@ -44,6 +44,8 @@ pub fn check<'a>(
     let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
     let mut warnings = Vec::new();
+    // variable name → the first step that reads it.
+    let mut read_before: HashMap<String, usize> = HashMap::new();
     for (i, authored) in steps.iter().enumerate() {
         let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
         let mut used = Vec::new();
@@ -73,6 +75,10 @@ pub fn check<'a>(
             used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
             required.insert(oauth2_vars::ACCESS_TOKEN.to_string());
         }
+        shadowing_warnings(authored, &steps, &scope, &read_before, &mut warnings);
+        for (name, _) in &used {
+            read_before.entry(name.clone()).or_insert(i);
+        }
         let needs = needs_of(i, used, &required, &steps, &scope, &captured, sources, &mut diags);
         planned.push(PlannedStep { index: i, step, needs });
     }
@@ -90,6 +96,35 @@ pub fn check<'a>(
         masker: masker.clone(),
         warnings,
     })
+}
+
+/// A capture that replaces a variable an earlier step read: later steps see the captured
+/// value, while a renewal replays the auth steps with the variable's (see the README).
+fn shadowing_warnings(
+    step: &Step<Node>,
+    steps: &[&Step<Node>],
+    scope: &Scope,
+    read_before: &HashMap<String, usize>,
+    out: &mut Vec<Diagnostic>,
+) {
+    for cap in &step.captures {
+        let name = &cap.name.name;
+        let Some(&reader) = read_before.get(name).filter(|_| scope.contains(name)) else { continue };
+        let reader = &steps[reader].name;
+        out.push(
+            Diagnostic::warning(
+                Code::CaptureShadowsVariable,
+                format!("capture `{name}` replaces the variable `{name}` that step `{reader}` reads earlier"),
+            )
+            .at(cap.name.span, "captured here")
+            .note(format!(
+                "steps after `{}` read the captured value; a renewal of the credentials replays `{reader}` \
+                 with the variable's value",
+                step.name
+            ))
+            .help("if it holds another value, give the capture a name of its own"),
+        );
+    }
 }
 
 /// The captured variables step `i` reads, each with the earlier step that provides it; a

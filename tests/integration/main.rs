@@ -9,6 +9,7 @@ mod ci;
 mod cli;
 mod hostile;
 mod invalid;
+mod lifecycle;
 mod local_files;
 mod robustness;
 mod run;

@@ -90,3 +90,32 @@ pub fn squeeze(text: &str) -> String {
     let re = regex::Regex::new(" {2,}").expect("re");
     re.replace_all(text, " ").into_owned()
 }
+
+/// One HTTP/1.1 exchange with a loopback test server (`Connection: close`, 5 s per
+/// read or write): the status and the body as JSON (`Null` when it is not JSON). For
+/// asking the playground's counters and controls from a test.
+pub fn http(base_url: &str, method: &str, path: &str, json_body: Option<&str>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let authority = base_url.strip_prefix("http://").expect("a plain http:// test server");
+    let mut stream = std::net::TcpStream::connect(authority).expect("connect to the test server");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
+    stream.set_write_timeout(Some(Duration::from_secs(5))).expect("write timeout");
+    let body = json_body.unwrap_or("");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).expect("send");
+    let mut answer = Vec::new();
+    stream.take(4 * 1024 * 1024).read_to_end(&mut answer).expect("read the answer");
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let json = text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
+    (status, json.unwrap_or(serde_json::Value::Null))
+}
+
+/// How many requests the playground at `server` received on `path` so far.
+pub fn requests_to(server: &Server, path: &str) -> u64 {
+    let (_, counts) = http(&server.url, "GET", "/_playground/requests", None);
+    counts["paths"][path].as_u64().unwrap_or(0)
+}

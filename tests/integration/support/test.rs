@@ -121,6 +121,14 @@ impl Test {
 
     /// Writes the declared files, runs baton and waits for it (at most [`RUN_LIMIT`]).
     pub fn run(&self) -> Output {
+        let mut cmd = self.command();
+        let (code, stdout, stderr) = bounded(&mut cmd, &format!("baton {:?}", self.args), RUN_LIMIT);
+        Output { code, stdout, stderr, dir: Arc::clone(&self.dir) }
+    }
+
+    /// Writes the declared files and returns the baton command `run` would start, for a
+    /// test that must act while it runs (send it a signal). The caller bounds its wait.
+    pub fn command(&self) -> Command {
         for (name, text, collection) in &self.files {
             let path = self.dir().join(name);
             if let Some(parent) = path.parent() {
@@ -160,8 +168,7 @@ impl Test {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let (code, stdout, stderr) = bounded(&mut cmd, &format!("baton {:?}", self.args), RUN_LIMIT);
-        Output { code, stdout, stderr, dir: Arc::clone(&self.dir) }
+        cmd
     }
 
     /// [`redact`], with this test's temp dir shown as `[tmp]`.

@@ -42,7 +42,7 @@ Examples:
 
 Exit codes: 0 passed, 1 expectation failed, 2 usage error, 3 invalid collection
 (nothing sent), 4 runtime error (network, TLS, timeout, auth step failed),
-5 snapshot mismatch, 101 a bug in baton."
+5 snapshot mismatch, 130 interrupted (Ctrl-C, SIGTERM), 101 a bug in baton."
         )
     };
 }

@@ -248,12 +248,12 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
         Err(signal) => {
             progress.finish();
             drop(commands_paused);
-            let kept = vault.stored();
-            let what = if kept == 1 { "result" } else { "results" };
+            let saved = vault.saved();
+            let what = if saved == 1 { "entry was" } else { "entries were" };
             eprint(
                 &format!(
-                    "interrupted by {signal}: stopped; {kept} kept {what} of this run were saved as they came; \
-                     no report was written"
+                    "interrupted by {signal}: stopped; {saved} state {what} saved by this run as its steps \
+                     succeeded; no report was written"
                 ),
                 masker,
             );

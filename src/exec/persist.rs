@@ -45,6 +45,8 @@ pub struct Vault {
     keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The last generation handed out.
     generation: std::sync::atomic::AtomicU64,
+    /// Entries written to the state file by this run.
+    saved: std::sync::atomic::AtomicUsize,
 }
 
 /// An entry obtained in this run.
@@ -116,6 +118,7 @@ impl Vault {
             memory: Mutex::default(),
             keys: Mutex::default(),
             generation: std::sync::atomic::AtomicU64::new(0),
+            saved: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -197,7 +200,9 @@ impl Vault {
         let kept = InRun { generation, entry: entry.clone(), renew_at };
         self.memory.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_string(), kept);
         let owned = key.to_string();
-        self.with_file(held, move |store| store.put_locked(owned, entry)).await?;
+        if self.with_file(held, move |store| store.put_locked(owned, entry)).await?.is_some() {
+            self.saved.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(generation)
     }
 
@@ -207,9 +212,9 @@ impl Vault {
         (crate::state::default_path().as_deref() != Some(path)).then(|| path.display().to_string())
     }
 
-    /// How many entries this run stored.
-    pub fn stored(&self) -> usize {
-        self.memory.lock().unwrap_or_else(PoisonError::into_inner).len()
+    /// How many entries this run wrote to the state file.
+    pub fn saved(&self) -> usize {
+        self.saved.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -122,7 +122,14 @@ impl Runner<'_, '_, '_, '_> {
             // (a server that rotates refresh tokens would refuse the second).
             let cred = self.cred.clone();
             let held = match &cred {
-                Some(c) => self.vault.hold(&c.key, FileLock::PerOperation).await.ok(),
+                Some(c) => {
+                    let file = if plan.step(c.step).lifecycle.cache {
+                        FileLock::PerOperation
+                    } else {
+                        FileLock::None
+                    };
+                    self.vault.hold(&c.key, file).await.ok()
+                }
                 None => None,
             };
             if self.adopt_newer() {

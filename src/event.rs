@@ -79,6 +79,8 @@ pub enum RenewReason {
     Got401,
     /// The credentials saved by an earlier run had expired.
     SavedExpired,
+    /// A result saved by an earlier run was refused.
+    SavedRefused,
 }
 
 impl std::fmt::Display for RenewReason {
@@ -87,6 +89,7 @@ impl std::fmt::Display for RenewReason {
             RenewReason::Expired => "the credentials expired",
             RenewReason::Got401 => "a request got 401",
             RenewReason::SavedExpired => "the saved credentials had expired",
+            RenewReason::SavedRefused => "a saved result was refused",
         })
     }
 }
@@ -113,6 +116,16 @@ pub enum Note {
     RefreshRefused {
         /// The token endpoint's status.
         status: Option<u16>,
+    },
+    /// A step's saved result (`once: {forget_on: …}`) was refused, forgotten, and the
+    /// auth steps ran again.
+    SavedRefused {
+        /// The step whose saved result was forgotten.
+        step: String,
+        /// The status that refused it.
+        status: u16,
+        /// The step that was refused.
+        by: String,
     },
     /// Renewed credentials could not be saved in the state file.
     NotSaved {
@@ -182,7 +195,11 @@ impl std::fmt::Display for Note {
             Note::RefreshRefused { status: None } => {
                 f.write_str("renewing with the refresh token failed: authenticated again")
             }
-            Note::NotSaved { why } => write!(f, "the renewed credentials were not saved: {why}"),
+            Note::NotSaved { why } => write!(f, "the state file was not updated: {why}"),
+            Note::SavedRefused { step, status, by } => write!(
+                f,
+                "`{by}` got {status} with what `{step}` saved: forgot it and ran the auth steps again"
+            ),
             Note::FromState { names, step, saved_at, collection, state } => {
                 let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 let saved = jiff::Timestamp::from_second(*saved_at).map(|t| t.to_string()).unwrap_or_default();

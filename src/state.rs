@@ -366,6 +366,15 @@ impl StateStore {
         Ok(data)
     }
 
+    /// Removes the entry at `key` from the file as it is now; the caller holds the lock.
+    pub fn remove_locked(&self, key: &str) -> Result<(), Diagnostic> {
+        let mut data = read(&self.file).map_err(|u| u.diagnostic(&self.path))?;
+        if data.entries.remove(key).is_some() {
+            write_atomic(&self.path, &self.file, &data)?;
+        }
+        Ok(())
+    }
+
     /// Saves one entry at once (re-read, merged, replaced atomically); the caller holds
     /// the lock ([`StateStore::try_lock`]).
     pub fn put_locked(&self, key: String, entry: Entry) -> Result<(), Diagnostic> {

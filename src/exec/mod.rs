@@ -74,6 +74,7 @@ pub async fn execute(
         cred: None,
         reauth_refused: false,
         from_state: Vec::new(),
+        registered_again: false,
         last_lifetime: None,
         halted: None,
         outcomes: Vec::with_capacity(plan.steps.len()),
@@ -124,8 +125,10 @@ struct Runner<'r, 'p, 'a, 's> {
     /// Set when fresh credentials from a re-authentication were refused too: no more
     /// re-authentication after a 401 in this collection.
     reauth_refused: bool,
-    /// Variables reused from the state file: (name, step, saved at, unix seconds).
-    from_state: Vec<(String, String, i64)>,
+    /// Variables reused from the state file: (name, step, saved at in Unix seconds, key).
+    from_state: Vec<(String, String, i64, String)>,
+    /// Whether a refused saved result was forgotten and the auth steps ran again.
+    registered_again: bool,
     /// The lifetime of the credentials the last step that ran obtained.
     last_lifetime: Option<std::time::Duration>,
     /// Why the rest of the collection cannot run (credentials that could not be renewed
@@ -150,7 +153,9 @@ impl Runner<'_, '_, '_, '_> {
                 continue;
             }
             let outcome = match self.run_in_sequence(ps).await {
-                Ok(outcome) => outcome,
+                Ok(Some(outcome)) => outcome,
+                // Recorded already: the auth steps ran again after a refused saved result.
+                Ok(None) => continue,
                 Err(RenewFailed { step }) => {
                     let reason = format!("renewing credentials failed at `{step}`");
                     stop = Some(reason.clone());
@@ -178,13 +183,45 @@ impl Runner<'_, '_, '_, '_> {
     /// Runs a step of the sequence: renews due credentials first (a 401 is handled
     /// where the request is sent, see `poll`). `Err`: renewing due credentials failed
     /// before the step could run.
-    async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<StepOutcome, RenewFailed> {
+    async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<Option<StepOutcome>, RenewFailed> {
         if ps.step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
             self.renew(RenewReason::Expired).await?;
         }
         let mut outcome = self.attempt(ps.index, true).await;
+        if let Some((producer, key)) = self.saved_result_refused(ps, &outcome) {
+            // Once per run: forget what was saved and run the auth steps again.
+            self.registered_again = true;
+            let note = match self.vault.forget(&key).await {
+                Ok(()) => Note::SavedRefused {
+                    step: self.plan.step(producer).name.clone(),
+                    status: outcome.status.unwrap_or_default(),
+                    by: ps.step.name.clone(),
+                },
+                Err(why) => Note::NotSaved { why },
+            };
+            self.from_state.retain(|(_, _, _, k)| *k != key);
+            return self.authenticate(RenewReason::SavedRefused, Some(note)).await.map(|()| None);
+        }
         self.explain_reused_inputs(ps, &mut outcome);
-        Ok(outcome)
+        Ok(Some(outcome))
+    }
+
+    /// The step (run position) and key of a saved `once` result that a failed auth step
+    /// read, when its `forget_on` statuses include the answer and it was not forgotten
+    /// already in this run.
+    fn saved_result_refused(&self, ps: &PlannedStep<'_>, outcome: &StepOutcome) -> Option<(usize, String)> {
+        if ps.step.role != Role::Auth
+            || self.registered_again
+            || !matches!(outcome.result, StepResult::Failed(_))
+        {
+            return None;
+        }
+        let status = outcome.status?;
+        ps.needs.iter().find_map(|need| {
+            let (_, _, _, key) = self.from_state.iter().find(|(name, ..)| *name == need.name)?;
+            let forget_on = self.plan.step(need.from).lifecycle.forget_on.as_ref()?;
+            forget_on.allowed.iter().any(|p| p.allows(status)).then(|| (need.from, key.clone()))
+        })
     }
 
     /// A failed step that read values reused from the state file says so: the server
@@ -196,7 +233,7 @@ impl Runner<'_, '_, '_, '_> {
         let mut names: Vec<String> = Vec::new();
         let mut from: Option<(String, i64)> = None;
         for need in &ps.needs {
-            if let Some((name, step, saved)) = self.from_state.iter().find(|(n, _, _)| *n == need.name) {
+            if let Some((name, step, saved, _)) = self.from_state.iter().find(|(n, ..)| *n == need.name) {
                 names.push(name.clone());
                 from.get_or_insert((step.clone(), *saved));
             }

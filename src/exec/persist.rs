@@ -206,6 +206,14 @@ impl Vault {
         Ok(generation)
     }
 
+    /// Forgets the entry at `key`, in this run and in the state file.
+    pub(super) async fn forget(&self, key: &str) -> Result<(), String> {
+        let held = self.hold(key, FileLock::PerOperation).await?;
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+        let owned = key.to_string();
+        self.with_file(&held, move |store| store.remove_locked(&owned)).await.map(drop)
+    }
+
     /// The state file as `--state` would name it, when it is not the default one.
     pub fn state_flag(&self) -> Option<String> {
         let path = self.store.as_ref()?.path();

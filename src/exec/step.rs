@@ -308,7 +308,12 @@ impl<'r> Runner<'r, '_, '_, '_> {
         match found.origin {
             Origin::File => {
                 for name in found.entry.captures.keys() {
-                    self.from_state.push((name.clone(), step.name.clone(), found.entry.saved_at));
+                    self.from_state.push((
+                        name.clone(),
+                        step.name.clone(),
+                        found.entry.saved_at,
+                        key.to_string(),
+                    ));
                 }
                 StepResult::Reused(format!("reused from state (saved {saved})"))
             }

@@ -186,6 +186,10 @@ pub struct SnapshotSpec {
 pub struct Lifecycle {
     /// `once: true`: run once per collection and environment; captures persist.
     pub once: bool,
+    /// `once: {forget_on: [401]}`: when a later auth step that reads what this step saved
+    /// is answered with one of these statuses, the saved result is forgotten and the auth
+    /// steps run again, once per run (a server that forgot a registration).
+    pub forget_on: Option<StatusExpect>,
     /// `cache: true`: captures persist across runs until they expire.
     pub cache: bool,
     /// `expires_in:` how long the credentials this step captures stay valid.

@@ -416,13 +416,26 @@ impl Parser<'_> {
                     .help("put the step that fetches the credential under `auth:`"),
             );
         }
+        let (once, forget_on) = self.once(map);
         Lifecycle {
-            once: self.flag(map, "once"),
+            once,
+            forget_on,
             cache: self.flag(map, "cache"),
             expires_in,
             refresh_only: false,
             share: false,
         }
+    }
+
+    /// `once: true`, or `once: {forget_on: 401 | [401, 403]}`.
+    fn once(&mut self, map: &[(Key, Node)]) -> (bool, Option<StatusExpect>) {
+        let Some(node) = field(map, "once") else { return (false, None) };
+        if !matches!(node.value, Value::Map(_)) {
+            return (self.flag(map, "once"), None);
+        }
+        let Some(options) = self.map(node, "once", &["forget_on"]) else { return (true, None) };
+        let forget_on = field(options, "forget_on").and_then(|n| self.status(n));
+        (true, forget_on)
     }
 
     fn expiry(&mut self, node: &Node) -> Option<Expiry> {

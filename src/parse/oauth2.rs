@@ -153,6 +153,7 @@ impl Parser<'_> {
             span,
             lifecycle: Lifecycle {
                 once: false,
+                forget_on: None,
                 cache: self.flag(map, "cache"),
                 expires_in,
                 refresh_only: false,

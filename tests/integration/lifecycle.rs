@@ -323,3 +323,35 @@ fn a_forgotten_registration_names_the_saved_entry_and_state_clear_forgets_just_i
     assert_eq!(out.code, 0, "registered again: {}", out.all());
     assert_eq!(http(&server.url, "GET", "/clinked/_registrations", None).1["count"], 2);
 }
+
+#[test]
+fn a_registration_with_forget_on_registers_again_once_when_its_saved_credentials_are_refused() {
+    let server = Server::start();
+    let clinked =
+        std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
+    assert!(clinked.contains("    once: true\n"));
+    let opted_in = clinked.replace("    once: true\n", "    once: {forget_on: 401}\n");
+    let run = Test::new().collection("c.yaml", &opted_in).env("BATON_BASE_URL", &server.url).args(&[
+        "run",
+        "c.yaml",
+        "--state",
+        "state.json",
+    ]);
+    assert_eq!(run.run().code, 0);
+    http(&server.url, "DELETE", "/clinked/_registrations", None);
+    let out = run.run();
+    assert_eq!(out.code, 0, "registered again by itself: {}", out.all());
+    let text = squeeze(&out.stdout);
+    assert!(
+        text.contains(
+            "`app token` got 401 with what `register app` saved: forgot it and ran the auth steps again"
+        ),
+        "{text}"
+    );
+    assert_eq!(http(&server.url, "GET", "/clinked/_registrations", None).1["count"], 2);
+    // The new registration was saved: the next run reuses it.
+    let out = run.run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(squeeze(&out.stdout).contains("register app (auth) reused from state"), "{}", out.stdout);
+    assert_eq!(http(&server.url, "GET", "/clinked/_registrations", None).1["count"], 2);
+}

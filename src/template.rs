@@ -97,8 +97,9 @@ fn unknown_filter(source: &str) -> Option<(String, std::ops::Range<usize>)> {
             }
         }
     }
-    let re = regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").ok()?;
-    re.captures_iter(&masked).find_map(|c| {
+    static FILTER: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").expect("filter regex"));
+    FILTER.captures_iter(&masked).find_map(|c| {
         let m = c.get(1)?;
         let name = m.as_str();
         (!BUILTIN_FILTERS.contains(&name) && !EXTRA_FILTERS.contains(&name))

@@ -229,9 +229,9 @@ impl Parser<'_> {
     }
 
     fn unique_names(&mut self, c: &Collection) {
-        let mut seen: Vec<&Step> = Vec::new();
+        let mut seen: std::collections::HashMap<&str, &Step> = std::collections::HashMap::new();
         for step in c.steps() {
-            if let Some(first) = seen.iter().find(|s| s.name == step.name) {
+            if let Some(first) = seen.get(step.name.as_str()) {
                 self.err(
                     Diagnostic::error(Code::DuplicateStep, format!("two steps are named `{}`", step.name))
                         .at(step.name_span, "second use of the name")
@@ -239,7 +239,7 @@ impl Parser<'_> {
                         .help("step names must be unique within a collection; rename one"),
                 );
             } else {
-                seen.push(step);
+                seen.insert(&step.name, step);
             }
         }
     }

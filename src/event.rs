@@ -127,6 +127,9 @@ pub enum Note {
         /// The step that was refused.
         by: String,
     },
+    /// The server closed the kept-alive connection under the request, which was sent
+    /// again on a fresh one (idempotent methods only).
+    Resent,
     /// Renewed credentials could not be saved in the state file.
     NotSaved {
         /// Why.
@@ -195,6 +198,7 @@ impl std::fmt::Display for Note {
             Note::RefreshRefused { status: None } => {
                 f.write_str("renewing with the refresh token failed: authenticated again")
             }
+            Note::Resent => f.write_str("sent again on a fresh connection: the server closed the reused one"),
             Note::NotSaved { why } => write!(f, "the state file was not updated: {why}"),
             Note::SavedRefused { step, status, by } => write!(
                 f,

@@ -135,6 +135,9 @@ pub struct Exchange {
     /// The request headers as sent (the first request of a redirect chain), the ones
     /// the client adds included; empty for exchanges not received over HTTP.
     pub sent: Vec<(String, String)>,
+    /// Whether the request was sent again on a fresh connection because the server had
+    /// closed the reused one before answering (idempotent methods only).
+    pub resent: bool,
     json: OnceLock<Option<serde_json::Value>>,
 }
 
@@ -155,6 +158,7 @@ impl Exchange {
             elapsed,
             redirects: Vec::new(),
             sent: Vec::new(),
+            resent: false,
             json: OnceLock::new(),
         }
     }
@@ -170,6 +174,7 @@ impl Exchange {
             elapsed: Duration::ZERO,
             redirects: Vec::new(),
             sent: Vec::new(),
+            resent: false,
             json: OnceLock::new(),
         }
     }

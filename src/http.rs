@@ -94,6 +94,9 @@ pub enum HttpError {
     /// Connection refused, DNS failure, reset…
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The server closed the connection before answering.
+    #[error("the server closed the connection without answering ({0})")]
+    Closed(String),
     /// The decoded response body passed the cap; reading stopped there.
     #[error("response body larger than {} (the limit); raise it with --max-body-size", human_size(*limit))]
     BodyTooLarge {
@@ -197,6 +200,8 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
         HttpError::Timeout(timeout)
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
         HttpError::Tls { detail: text, cacert: false }
+    } else if closed_unanswered(e) {
+        HttpError::Closed(text)
     } else if e.is_connect() {
         // The innermost cause says what happened ("Connection refused"); the URL says where.
         let mut cause: &dyn std::error::Error = e;
@@ -213,6 +218,48 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> HttpError {
     } else {
         HttpError::Other(text)
     }
+}
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// Methods a client may send twice without changing what the first did (RFC 9110 9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Whether `e` says the connection was closed or reset before any answer arrived: not a
+/// timeout, a refused connection, a TLS failure or a bad request, but the server's side
+/// of a kept-alive connection going away under the request.
+fn closed_unanswered(e: &reqwest::Error) -> bool {
+    if e.is_timeout()
+        || e.is_connect()
+        || e.is_builder()
+        || e.is_redirect()
+        || e.is_status()
+        || e.is_body()
+        || e.is_decode()
+    {
+        return false;
+    }
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+                return true;
+            }
+        }
+        // hyper's `IncompleteMessage`: the connection closed before a response began.
+        if c.to_string().contains("connection closed before message completed") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Headers that carry credentials: never sent to an origin other than the one the
@@ -387,7 +434,9 @@ impl HttpClient {
         let mut b = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Below common server keep-alives (Node's 5 s, many proxies' 5-15 s), so an
+            // idle connection is dropped here before the server closes it under a request.
+            .pool_idle_timeout(POOL_IDLE)
             // Redirects are followed by `send`, under baton's rules.
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &opts.cacert {
@@ -471,9 +520,11 @@ impl HttpClient {
         let mut redirects = Vec::new();
         let started = Instant::now();
         let mut sent = None;
+        let mut resent = false;
         let mut response = loop {
-            let (response, headers) = self.send_once(&hop, timeout).await?;
+            let (response, headers, again) = self.send_once(&hop, timeout).await?;
             sent.get_or_insert(headers);
+            resent |= again;
             let next = match redirect_target(&hop.url, &response) {
                 Some(next) if policy.max > 0 => next?,
                 _ => break response,
@@ -495,16 +546,18 @@ impl HttpClient {
         let mut exchange = Exchange::received(status, version, headers, body, started.elapsed());
         exchange.redirects = redirects;
         exchange.sent = sent.unwrap_or_default();
+        exchange.resent = resent;
         Ok(exchange)
     }
 
-    /// One request of a chain, as `hop` says, and the headers it went out with; the body
-    /// is rebuilt for each hop (a multipart file is read again).
+    /// One request of a chain, as `hop` says, the headers it went out with, and whether
+    /// it had to be sent again on a fresh connection (see [`closed_unanswered`]); the
+    /// body is rebuilt for each hop (a multipart file is read again).
     async fn send_once(
         &self,
         hop: &Hop<'_>,
         timeout: Duration,
-    ) -> Result<(reqwest::Response, Vec<(String, String)>), HttpError> {
+    ) -> Result<(reqwest::Response, Vec<(String, String)>, bool), HttpError> {
         let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
         let has_content_type = hop.headers.iter().any(|(n, _)| n == reqwest::header::CONTENT_TYPE);
         // A multipart body's content type carries its boundary: it replaces one written.
@@ -534,8 +587,20 @@ impl HttpClient {
         };
         let request = rb.build().map_err(|e| classify(&e, timeout))?;
         let sent = sent_headers(&request);
-        let response = self.client.execute(request).await.map_err(|e| classify(&e, timeout))?;
-        Ok((response, sent))
+        // A server may close an idle connection just as a request goes out on it: an
+        // idempotent request that got no answer byte is sent once more, on a fresh
+        // connection (the pool drops the closed one). A POST or PATCH never is: the
+        // server may have acted on it.
+        let again = if is_idempotent(&hop.method) { request.try_clone() } else { None };
+        match self.client.execute(request).await {
+            Ok(response) => Ok((response, sent, false)),
+            Err(e) if closed_unanswered(&e) && again.is_some() => {
+                let request = again.expect("checked above");
+                let response = self.client.execute(request).await.map_err(|e| classify(&e, timeout))?;
+                Ok((response, sent, true))
+            }
+            Err(e) => Err(classify(&e, timeout)),
+        }
     }
 }
 

@@ -148,7 +148,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 // While polling, a refused or timed-out connection may just be a service
                 // still starting; anything else (a bad URL, a body over the cap, a refused
                 // redirect) would fail the same way again.
-                Err(HttpError::Connect(_) | HttpError::Timeout(_))
+                Err(HttpError::Connect(_) | HttpError::Timeout(_) | HttpError::Closed(_))
                     if retry.is_some() && attempt < attempts =>
                 {
                     self.sink.event(&Event::Exchange { request, response: None });

@@ -195,6 +195,9 @@ impl<'r> Runner<'r, '_, '_, '_> {
         let ctx = &ctx;
         outcome.status = Some(ex.status);
         outcome.elapsed = ex.elapsed;
+        if ex.resent {
+            outcome.notes.push(Note::Resent);
+        }
         // Secrets in the response are registered before anything about it is shown.
         if let Some(doc) = ex.json() {
             register_secret_fields(&self.plan.masker, doc);
@@ -464,6 +467,11 @@ fn http_error(e: &HttpError, step: &CompiledStep<'_>) -> StepError {
         ),
         HttpError::Timeout(_) => Some("raise the limit with `timeout:` on the step or `--timeout`".to_string()),
         HttpError::Connect(_) => Some("is the server running and the URL right?".to_string()),
+        HttpError::Closed(_) if matches!(step.method.as_str(), "POST" | "PATCH") => Some(
+            "a POST or PATCH is not sent again by itself (the server may have acted on it); \
+             use `retry:` if sending it twice is safe"
+                .to_string(),
+        ),
         _ => None,
     };
     StepError { message: e.to_string(), span: Some(step.url.span()), help }

@@ -4,6 +4,7 @@
 //! in time, connections and bytes, so a baton bug fails a test instead of hanging it.
 
 mod body_limit;
+mod keepalive;
 mod numbers;
 mod output;
 mod redirects;

@@ -58,17 +58,22 @@ impl<T> Step<T> {
 }
 
 impl<'n, T> Step<&'n T> {
-    /// Folds the collection's defaults into this step, so it says everything it sends:
-    /// default query and headers unless the step names them (a step's `null` removes the
-    /// default, and the default is then not part of the step at all), the default timeout,
-    /// and the credentials it sends (`oauth2`: the collection has an OAuth2 profile).
+    /// Folds the collection's defaults into this step, so it says everything it sends.
+    /// A request gets the default query and headers unless it names them (a step's `null`
+    /// removes the default, and the default is then not part of the step at all) and the
+    /// credentials it sends (`oauth2`: the collection has an OAuth2 profile). Auth steps
+    /// get none of these: API keys, `Origin` or a header built from a token never reach
+    /// the identity provider, and a default may read what the auth steps capture. Every
+    /// step gets the default timeout (nothing a server sees).
     pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: bool) -> Self {
         let Defaults { headers, query, auth, timeout } = defaults;
-        self.query = merged(query, self.query, false);
+        self.timeout = self.timeout.or(*timeout);
         let own_authorization =
             self.headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("authorization"));
-        self.headers = merged(headers, self.headers, true);
-        self.timeout = self.timeout.or(*timeout);
+        if self.role == Role::Request {
+            self.query = merged(query, self.query, false);
+            self.headers = merged(headers, self.headers, true);
+        }
         if self.role == Role::Request && self.auth.is_none() {
             self.auth = match auth {
                 Some(a) => Some(a.map(&mut |n| n)),
@@ -231,12 +236,21 @@ mod tests {
     #[test]
     fn defaults_fold_into_requests_and_auth_steps_keep_their_own_credentials() {
         let f = Fixture::new(
-            "defaults:\n  headers: {A: '1'}\n  bearer: tok\nauth:\n  - url: l\nrequests:\n  - url: u\n",
+            "defaults:\n  headers: {A: '1'}\n  query: {q: '1'}\n  bearer: tok\n  timeout: 5s\nauth:\n  - url: l\nrequests:\n  - url: u\n",
         );
         let c = &f.collection;
         let auth = c.auth[0].map(&mut |n| n).with_defaults(&c.defaults, false);
         let request = c.requests[0].map(&mut |n| n).with_defaults(&c.defaults, false);
-        assert_eq!(auth.headers.len(), 1, "default headers apply to auth steps");
+        assert!(
+            auth.headers.is_empty() && auth.query.is_empty(),
+            "defaults never reach the identity provider"
+        );
+        assert_eq!(
+            auth.timeout,
+            Some(std::time::Duration::from_secs(5)),
+            "the timeout applies to every step"
+        );
+        assert_eq!((request.headers.len(), request.query.len()), (1, 1));
         assert!(auth.auth.is_none(), "default credentials are what auth steps establish");
         assert!(matches!(request.auth, Some(AuthSpec::Bearer(_))));
         let none = crate::model::Defaults::default();

@@ -244,11 +244,19 @@ mod tests {
     }
 
     #[test]
-    fn a_default_header_reading_a_later_capture_is_captured_too_late() {
+    fn a_default_header_may_read_what_auth_steps_capture_but_not_a_later_request() {
         let f = Fixture::new(
-            "defaults:\n  headers: {X-Session: '{{ session }}'}\nauth:\n  - name: login\n    url: http://h/login\n    capture: {session: $.id}\nrequests:\n  - name: me\n    url: http://h/me\n",
+            "defaults:\n  headers: {Authorization: '{{ token_type }} {{ access_token }}', Cookie: 'sid={{ sid }}'}\nauth:\n  - name: login\n    url: http://h/login\n    capture: {token_type: $.t, access_token: $.a, sid: $.s}\nrequests:\n  - name: me\n    url: http://h/me\n",
         );
-        assert_eq!(f.codes(), ["captured-too-late"]);
+        let plan = f.valid();
+        let mut needs: Vec<&str> = plan.steps[1].needs.iter().map(|n| n.name.as_str()).collect();
+        needs.sort_unstable();
+        assert_eq!(needs, ["access_token", "sid", "token_type"]);
+        assert!(plan.steps[0].step.headers.is_empty(), "the login sends none of the defaults");
+        let f = Fixture::new(
+            "defaults:\n  headers: {X-Session: '{{ session }}'}\nrequests:\n  - name: me\n    url: http://h/me\n  - name: login\n    url: http://h/login\n    capture: {session: $.id}\n",
+        );
+        assert_eq!(f.codes(), ["captured-too-late", "captured-too-late"]);
     }
 
     #[test]

@@ -355,3 +355,44 @@ fn a_registration_with_forget_on_registers_again_once_when_its_saved_credentials
     assert!(squeeze(&out.stdout).contains("register app (auth) reused from state"), "{}", out.stdout);
     assert_eq!(http(&server.url, "GET", "/clinked/_registrations", None).1["count"], 2);
 }
+
+fn token_answer(
+    _: &crate::hostile::server::Request,
+    w: &mut dyn std::io::Write,
+    _: &crate::hostile::server::Ctx<'_>,
+) {
+    let body = br#"{"access_token": "tok-9f8e7d6c5b4a", "token_type": "Bearer", "expires_in": 3600, "sid": "sid-0a1b2c3d4e5f"}"#;
+    crate::hostile::server::answer(w, "200 OK", &[("Content-Type", "application/json")], body);
+}
+
+#[test]
+fn defaults_reach_the_requests_and_never_the_token_endpoint() {
+    let server = crate::hostile::server::RawServer::start(token_answer);
+    let base = server.url("http");
+    let profile = format!(
+        "name: profile\nauth:\n  oauth2:\n    token_url: {base}/token\n    client_id: app\n    client_secret: app-secret-123456\ndefaults:\n  headers: {{x-api-key: key-7a6b5c4d3e2f, origin: 'https://app.example.test'}}\n  query: {{tenant: t1}}\nrequests:\n  - name: api\n    url: {base}/api\n"
+    );
+    let steps = format!(
+        "name: steps\nauth:\n  - name: login\n    method: POST\n    url: {base}/login\n    form: {{user: u}}\n    capture: {{token_type: $.token_type, access_token: $.access_token, sid: $.sid}}\ndefaults:\n  headers:\n    Authorization: \"{{{{ token_type }}}} {{{{ access_token }}}}\"\n    Cookie: \"sid={{{{ sid }}}}\"\n    x-api-key: key-7a6b5c4d3e2f\nrequests:\n  - name: api\n    url: {base}/api\n"
+    );
+    let t = Test::new().collection("profile.yaml", &profile).collection("steps.yaml", &steps);
+    let out = t.clone().args(&["run", "profile.yaml", "steps.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let received = server.received();
+    let paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/token", "/api?tenant=t1", "/login", "/api"]);
+    for auth in [&received[0], &received[2]] {
+        assert_eq!(auth.header("x-api-key"), None, "{}", auth.raw);
+        assert_eq!(auth.header("origin"), None, "{}", auth.raw);
+        assert_eq!(auth.header("cookie"), None, "{}", auth.raw);
+    }
+    assert_eq!(received[1].header("x-api-key"), Some("key-7a6b5c4d3e2f"));
+    assert_eq!(received[1].header("authorization"), Some("Bearer tok-9f8e7d6c5b4a"));
+    assert_eq!(received[3].header("authorization"), Some("Bearer tok-9f8e7d6c5b4a"));
+    assert_eq!(received[3].header("cookie"), Some("sid=sid-0a1b2c3d4e5f"));
+    assert!(
+        !out.all().contains("tok-9f8e7d6c5b4a") && !out.all().contains("sid-0a1b2c3d4e5f"),
+        "{}",
+        out.all()
+    );
+}

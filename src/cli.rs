@@ -109,6 +109,9 @@ struct CommonArgs {
     /// Set a variable, overriding the collection and environment (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     vars: Vec<String>,
+    /// Set a secret variable: like --var, and masked everywhere (repeatable).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    secrets: Vec<String>,
     /// Load variables from a .env file (repeatable; later files win).
     #[arg(long = "env-file", value_name = "PATH")]
     env_files: Vec<PathBuf>,
@@ -379,6 +382,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
             let common = CommonArgs {
                 paths: d.paths,
                 vars: Vec::new(),
+                secrets: Vec::new(),
                 env_files: Vec::new(),
                 environment: None,
                 tags: Vec::new(),
@@ -495,15 +499,28 @@ fn resolve(
             overrides.values.push((k, v));
         }
     }
-    let mut from_env: Vec<(String, String)> = env
+    let mut from_env: Vec<(String, String, bool)> = env
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("BATON_VAR_").map(|n| (n.to_string(), v.clone())))
-        .filter(|(n, _)| is_identifier(n))
+        .filter_map(|(k, v)| {
+            let var = k.strip_prefix("BATON_VAR_").map(|n| (n.to_string(), v.clone(), false));
+            var.or_else(|| k.strip_prefix("BATON_SECRET_").map(|n| (n.to_string(), v.clone(), true)))
+        })
+        .filter(|(n, _, _)| is_identifier(n))
         .collect();
     from_env.sort();
-    overrides.values.extend(from_env);
+    for (name, value, secret) in from_env {
+        if secret {
+            overrides.secret.push(name.clone());
+        }
+        overrides.values.push((name, value));
+    }
     for raw in &common.vars {
         let (name, value) = parse_var(raw).map_err(usage)?;
+        overrides.values.push((name, value));
+    }
+    for raw in &common.secrets {
+        let (name, value) = parse_secret(raw).map_err(usage)?;
+        overrides.secret.push(name.clone());
         overrides.values.push((name, value));
     }
     Ok(Invocation::Collections(RunOptions {
@@ -547,15 +564,26 @@ fn parse_report(raw: &str) -> Result<ReportRequest, Diagnostic> {
 }
 
 fn parse_var(raw: &str) -> Result<(String, String), Diagnostic> {
+    parse_pair("--var", raw, raw)
+}
+
+/// `--secret NAME=VALUE`: its errors never show the value.
+fn parse_secret(raw: &str) -> Result<(String, String), Diagnostic> {
+    let shown = raw.split_once('=').map_or_else(|| raw.to_string(), |(n, _)| format!("{n}=•••"));
+    parse_pair("--secret", raw, &shown)
+}
+
+/// `NAME=VALUE` of `flag`; `shown` is how `raw` appears in messages.
+fn parse_pair(flag: &str, raw: &str, shown: &str) -> Result<(String, String), Diagnostic> {
     let Some((name, value)) = raw.split_once('=') else {
-        return Err(Diagnostic::usage(Code::BadVar, format!("`--var {raw}` is not NAME=VALUE"))
-            .help(format!("write `--var {raw}=value`")));
+        return Err(Diagnostic::usage(Code::BadVar, format!("`{flag} {shown}` is not NAME=VALUE"))
+            .help(format!("write `{flag} {shown}=value`")));
     };
     let name = name.trim();
     if !is_identifier(name) {
         return Err(Diagnostic::usage(
             Code::BadVar,
-            format!("`{name}` in `--var {raw}` is not a variable name"),
+            format!("`{name}` in `{flag} {shown}` is not a variable name"),
         )
         .help("names use letters, digits and `_`, and start with a letter or `_`"));
     }
@@ -679,6 +707,20 @@ mod tests {
             [("A", "file"), ("B", "file"), ("B", "environment"), ("C", "environment"), ("C", "flag")],
             "later entries win, so flags beat the environment, which beats env files"
         );
+    }
+
+    #[test]
+    fn secret_flags_and_environment_variables_set_variables_marked_secret() {
+        let opts = options(
+            &["plan", "c.yaml", "--secret", "pin=1234", "--var", "plain=x"],
+            &[("BATON_SECRET_otp", "987654")],
+        );
+        assert_eq!(pairs(&opts.overrides.values), [("otp", "987654"), ("plain", "x"), ("pin", "1234")]);
+        assert_eq!(opts.overrides.secret, ["otp", "pin"]);
+        let e = rejected(&["run", "c.yaml", "--secret", "bad-name=hunter2-value"], &[]);
+        let shown = e.diagnostic.render(&e.sources, false);
+        assert!(shown.contains("`bad-name` in `--secret bad-name=•••`"), "{shown}");
+        assert!(!shown.contains("hunter2-value"), "a --secret error never shows the value: {shown}");
     }
 
     #[test]

@@ -155,6 +155,8 @@ codes! {
     UnknownFunction = "unknown-function",
     /// An expectation object uses a key that is not a matcher.
     UnknownMatcher = "unknown-matcher",
+    /// `secrets:` names neither a variable nor a capture.
+    UnknownSecret = "unknown-secret",
     /// `--step` names no request.
     UnknownStep = "unknown-step",
     /// `--tag` / `--skip-tag` names a tag no collection or request has.

@@ -104,6 +104,7 @@ fn expand(
             }
         };
         vars.extend(recipe.vars);
+        c.secrets.extend(recipe.secrets);
         overrides.extend(inc.vars);
         auth.extend(recipe.auth);
         requests.extend(recipe.requests);

@@ -52,8 +52,10 @@ impl Fixture {
 
     /// Validates with `--var` style overrides.
     pub fn plan_with(&self, vars: &[(&str, &str)]) -> Result<Plan<'_>, Vec<Diagnostic>> {
-        let overrides =
-            Overrides { values: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let overrides = Overrides {
+            values: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            secret: Vec::new(),
+        };
         let c = &self.collection;
         validate::resolve_vars(c, &self.engine, &overrides, &self.sources, &self.masker)
             .and_then(|scope| validate::check(c, &self.engine, scope, &self.sources, &self.masker))

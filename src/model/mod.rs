@@ -47,6 +47,9 @@ pub struct Collection {
     pub oauth2: Option<OAuth2Info>,
     /// `tags:` for `--tag` / `--skip-tag`.
     pub tags: Vec<String>,
+    /// `secrets:` names of variables and captures that are secret whatever their names
+    /// (an OTP, a 2FA `code`), from the collection and its recipes.
+    pub secrets: Vec<Key>,
 }
 
 /// One `include:` entry.

@@ -21,7 +21,7 @@ use crate::yaml::{Key, Node, Value};
 
 mod oauth2;
 
-const TOP_KEYS: &[&str] = &["name", "tags", "include", "vars", "auth", "defaults", "requests"];
+const TOP_KEYS: &[&str] = &["name", "tags", "include", "vars", "secrets", "auth", "defaults", "requests"];
 const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
 const INCLUDE_KEYS: &[&str] = &["path", "vars"];
 const STEP_KEYS: &[&str] = &[
@@ -189,7 +189,9 @@ impl Parser<'_> {
             }
         };
         let tags = field(top, "tags").map_or_else(Vec::new, |n| self.tags(n));
-        let collection = Collection { file, name, vars, auth, defaults, requests, includes, oauth2, tags };
+        let secrets = field(top, "secrets").map_or_else(Vec::new, |n| self.secret_names(n));
+        let collection =
+            Collection { file, name, vars, auth, defaults, requests, includes, oauth2, tags, secrets };
         self.unique_names(&collection);
         Some(collection)
     }
@@ -325,6 +327,28 @@ impl Parser<'_> {
             tags: field(map, "tags").map_or_else(Vec::new, |n| self.tags(n)),
             retry: field(map, "retry").and_then(|n| self.retry(n)),
         })
+    }
+
+    /// `secrets: [otp, code]`: names, each where it is written.
+    fn secret_names(&mut self, node: &Node) -> Vec<Key> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Str(_) => vec![node],
+            _ => {
+                self.wrong_type(node, "secrets", "a list of variable or capture names");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Some(name) = self.string(item, "secrets") else { continue };
+            let key = Key { name, span: item.span };
+            match bad_variable_name(&key) {
+                Some(d) => self.err(d),
+                None => out.push(key),
+            }
+        }
+        out
     }
 
     fn tags(&mut self, node: &Node) -> Vec<String> {

@@ -41,6 +41,7 @@ pub fn check<'a>(
             captured.entry(cap.name.name.as_str()).or_default().push((i, cap.name.span));
         }
     }
+    unknown_secrets(c, &scope, &captured, &mut diags);
     let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
     let mut warnings = Vec::new();
@@ -50,7 +51,7 @@ pub fn check<'a>(
         let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
         let mut used = Vec::new();
         let mut required = HashSet::new();
-        let step = merged.map(&mut |node: &&'a Node| {
+        let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = engine.compile_into(node, sources, &mut diags);
             if diags.len() == before {
@@ -69,6 +70,12 @@ pub fn check<'a>(
             }
             compiled
         });
+        // A capture named in `secrets:` is secret, whatever its step says.
+        for cap in &mut step.captures {
+            if c.secrets.iter().any(|k| k.name == cap.name.name) {
+                cap.secret = Some(true);
+            }
+        }
         diags.extend(request::url_problem(&step, &scope, &static_ctx, sources));
         request::content_type_warnings(&step, &mut warnings);
         if let Some(AuthSpec::OAuth2) = step.auth {
@@ -96,6 +103,36 @@ pub fn check<'a>(
         masker: masker.clone(),
         warnings,
     })
+}
+
+/// Names in `secrets:` that are neither a variable nor a capture: a typo would leave the
+/// value it meant in clear.
+fn unknown_secrets(
+    c: &Collection,
+    scope: &Scope,
+    captured: &HashMap<&str, Vec<(usize, Span)>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for key in &c.secrets {
+        if scope.contains(&key.name) || captured.contains_key(key.name.as_str()) {
+            continue;
+        }
+        let known = scope.names().chain(captured.keys().copied());
+        let help = match crate::diagnostic::did_you_mean(&key.name, known) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => {
+                "list the names of variables (`vars:`, `--var`) or captures whose values are secret".into()
+            }
+        };
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownSecret,
+                format!("`secrets:` names `{}`, which is neither a variable nor a capture", key.name),
+            )
+            .at(key.span, "no such variable or capture")
+            .help(help),
+        );
+    }
 }
 
 /// A capture that replaces a variable an earlier step read: later steps see the captured

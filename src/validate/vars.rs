@@ -13,6 +13,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Overrides {
     /// `(name, value)` from `--env-file`, `BATON_VAR_name` and `--var`, in that order; later entries win.
     pub values: Vec<(String, String)>,
+    /// Names given with `--secret NAME=VALUE` or `BATON_SECRET_name`: secret whatever the name.
+    pub secret: Vec<String>,
 }
 
 /// One variable's winning definition, compiled, with the definitions it reads.
@@ -36,8 +38,13 @@ pub fn resolve_vars(
     masker: &Masker,
 ) -> Result<Scope, Vec<Diagnostic>> {
     let mut scope = Scope::default();
+    let listed = |name: &str| {
+        is_secret_name(name)
+            || overrides.secret.iter().any(|s| s == name)
+            || c.secrets.iter().any(|k| k.name == name)
+    };
     for (name, value) in &overrides.values {
-        if is_secret_name(name) {
+        if listed(name) {
             masker.add(value);
         }
         scope.set(name, minijinja::Value::from(value.as_str()));
@@ -57,10 +64,8 @@ pub fn resolve_vars(
         }
         match t.render(&ctx, sources) {
             Ok(value) => {
-                if is_secret_name(&defs[i].key.name)
-                    && let Some(s) = value.as_str()
-                {
-                    masker.add(s);
+                if listed(&defs[i].key.name) {
+                    crate::secret::register_all(masker, &value);
                 }
                 growing.set_json(&defs[i].key.name, &value);
                 rendered[i] = true;

@@ -396,3 +396,83 @@ fn defaults_reach_the_requests_and_never_the_token_endpoint() {
         out.all()
     );
 }
+
+fn otp_server(
+    req: &crate::hostile::server::Request,
+    w: &mut dyn std::io::Write,
+    _: &crate::hostile::server::Ctx<'_>,
+) {
+    use crate::hostile::server::answer;
+    let json = [("Content-Type", "application/json")];
+    if req.path.starts_with("/start") {
+        answer(w, "200 OK", &json, br#"{"code": "cap-code-551177"}"#);
+    } else {
+        // Refuses, echoing what it got: the failure excerpt must still mask it.
+        let echo = serde_json::json!({"error": "nope", "got": req.body}).to_string();
+        answer(w, "500 Internal Server Error", &json, echo.as_bytes());
+    }
+}
+
+#[test]
+fn names_listed_in_secrets_and_secret_flags_never_print_but_are_sent() {
+    let server = crate::hostile::server::RawServer::start(otp_server);
+    let base = server.url("http");
+    let yaml = format!(
+        r#"name: one-time codes
+vars:
+  otp: otp-value-8c7b6a
+secrets: [otp, code]
+requests:
+  - name: start
+    url: "{base}/start?otp={{{{ otp }}}}"
+    headers: {{X-Pin: "{{{{ pin }}}}"}}
+    capture: {{code: $.code}}
+  - name: use
+    method: POST
+    url: {base}/use
+    json: {{code: "{{{{ code }}}}", pin: "{{{{ pin }}}}"}}
+"#
+    );
+    let t = Test::new().collection("c.yaml", &yaml);
+    let values = ["otp-value-8c7b6a", "cap-code-551177", "pin-value-3e2d1c"];
+    let run = t
+        .clone()
+        .args(&["run", "c.yaml", "-v", "--secret", "pin=pin-value-3e2d1c"])
+        .args(&["--report", "json=r.json", "--report", "junit=r.xml"])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.contains("•••"), "{}", run.stdout);
+    let plan = t.clone().env("BATON_SECRET_pin", "pin-value-3e2d1c").args(&["plan", "c.yaml"]).run();
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let reports = ["r.json", "r.xml"].map(|f| std::fs::read_to_string(t.dir().join(f)).expect("report"));
+    for value in values {
+        for (what, text) in [
+            ("run", run.all()),
+            ("plan", plan.all()),
+            ("json", reports[0].clone()),
+            ("junit", reports[1].clone()),
+        ] {
+            assert!(!text.contains(value), "{value} printed in {what}:\n{text}");
+        }
+    }
+    // They did travel: to the server they belong to.
+    let received: String = server.received().iter().map(|r| r.raw.clone()).collect();
+    for value in values {
+        assert!(received.contains(value), "{value} was not sent:\n{received}");
+    }
+    // A name in `secrets:` that is nothing is a mistake, caught before sending.
+    let typo = t
+        .collection("c.yaml", &yaml.replace("[otp, code]", "[otp, cdoe]"))
+        .args(&["validate", "c.yaml", "--secret", "pin=x"])
+        .run();
+    assert_eq!(typo.code, 3, "{}", typo.all());
+    assert!(typo.stderr.contains("error[unknown-secret]"), "{}", typo.stderr);
+    assert!(typo.stderr.contains("did you mean `code`?"), "{}", typo.stderr);
+    // `--secret` errors never echo the value.
+    let bad = Test::new()
+        .collection("c.yaml", &yaml)
+        .args(&["validate", "c.yaml", "--secret", "pin-x=pin-value-3e2d1c"])
+        .run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(!bad.all().contains("pin-value-3e2d1c"), "{}", bad.all());
+}

@@ -109,6 +109,8 @@ impl Runner<'_, '_, '_, '_> {
     /// runs the refresh-only step when a refresh token is at hand, else authenticates
     /// again.
     pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
+        // The renewed credentials set the next renewal; the old time has passed.
+        self.refresh_at = None;
         if self.adopt_newer() {
             return Ok(());
         }

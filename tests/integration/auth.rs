@@ -219,6 +219,10 @@ requests:
     url: BASE/delay/600
   - name: profile again
     url: BASE/p001/api/v1/profile
+  - name: profile a third time
+    url: BASE/p001/api/v1/profile
+  - name: profile a fourth time
+    url: BASE/p001/api/v1/profile
 "#;
     let out = run_temp(&server, yaml).run();
     assert_eq!(out.code, 0, "{}", out.all());

@@ -52,7 +52,9 @@ fn a_poll_longer_than_the_token_renews_before_attempts_and_goes_on_after_a_401()
     assert_eq!(requests_to(&server, "/p001/api/v1/profile"), 5, "503 ×3, 401, 200:\n{text}");
     let stats = stats(&server, "p001");
     assert_eq!(stats["password"], 1, "one login; renewals use the refresh token: {stats}");
-    assert!(stats["refresh_token"].as_u64().unwrap_or(0) >= 2, "{stats}");
+    // One renewal when the token fell due, one after the 401 (one more if a slow machine
+    // let the token fall due again): never one per attempt.
+    assert!((2..=3).contains(&stats["refresh_token"].as_u64().unwrap_or(0)), "{stats}");
 }
 
 /// Sets the playground's token lifetime (sub-second) after it started.

@@ -212,16 +212,65 @@ impl Engine {
         sources: &SourceMap,
         diags: &mut Vec<Diagnostic>,
     ) -> Template<'a> {
+        self.compiler().compile_into(node, sources, diags)
+    }
+
+    /// A compiler that shares each distinct expression among every value that uses it
+    /// (a collection's `{{ base_url }}` and `{{ token }}` are compiled once, not once per
+    /// step), for compiling a whole collection.
+    pub fn compiler(&self) -> Compiler<'_> {
+        Compiler { engine: self, exprs: HashMap::new() }
+    }
+}
+
+/// An expression compiled once and shared by every value with the same source.
+type SharedExpr<'a> = Arc<Expression<'a, 'a>>;
+
+/// Compiles values with one cache of expressions (see [`Engine::compiler`]).
+pub struct Compiler<'a> {
+    engine: &'a Engine,
+    exprs: HashMap<&'a str, SharedExpr<'a>>,
+}
+
+impl<'a> Compiler<'a> {
+    /// Compiles a YAML value, adding its problems to `diags` (the result is then a
+    /// placeholder that renders to null).
+    pub fn compile_into(
+        &mut self,
+        node: &'a Node,
+        sources: &SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Template<'a> {
         let kind = self.compile_kind(node, sources, diags);
         Template { span: node.span, kind }
     }
 
-    fn compile_kind<'a>(
-        &'a self,
-        node: &'a Node,
-        sources: &SourceMap,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Kind<'a> {
+    /// The expression `source`, compiled once.
+    fn expression(&mut self, source: &'a str) -> Result<SharedExpr<'a>, MjError> {
+        if let Some(e) = self.exprs.get(source) {
+            return Ok(Arc::clone(e));
+        }
+        let e = Arc::new(self.engine.env.compile_expression(source)?);
+        self.exprs.insert(source, Arc::clone(&e));
+        Ok(e)
+    }
+
+    /// `s` as literal text and `{{ expressions }}`, each compiled (and shared), when that
+    /// is all it holds; `None` sends it to the full template engine.
+    fn pieces(&mut self, s: &'a str) -> Option<Vec<Piece<'a>>> {
+        let mut out = Vec::new();
+        for (is_expr, range) in split_expressions(s)? {
+            let text = &s[range];
+            if is_expr {
+                out.push(Piece::Expr(self.expression(text).ok()?, text));
+            } else {
+                out.push(Piece::Text(text));
+            }
+        }
+        Some(out)
+    }
+
+    fn compile_kind(&mut self, node: &'a Node, sources: &SourceMap, diags: &mut Vec<Diagnostic>) -> Kind<'a> {
         match &node.value {
             Value::Str(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
                 let at = Site::new(node);
@@ -241,15 +290,21 @@ impl Engine {
                     return Kind::Literal(serde_json::Value::Null);
                 }
                 if let Some(expr) = single_expression(s) {
-                    match self.env.compile_expression(expr) {
-                        Ok(e) => return Kind::Expr(Box::new(e), at),
+                    match self.expression(expr) {
+                        Ok(e) => return Kind::Expr(e, at),
                         Err(e) => {
                             diags.push(at.diagnostic(&e, sources, expr_offset(s)));
                             return Kind::Literal(serde_json::Value::Null);
                         }
                     }
                 }
-                match self.env.template_from_str(s) {
+                // Text with `{{ }}` only (`{{ base }}/items/{{ id }}`): no template to build.
+                // Anything else, or a piece that does not compile, goes to the full engine,
+                // which also words its syntax errors.
+                if let Some(pieces) = self.pieces(s) {
+                    return Kind::Pieces(pieces, at);
+                }
+                match self.engine.env.template_from_str(s) {
                     Ok(t) => Kind::Text(Box::new(t), at),
                     Err(e) => {
                         diags.push(at.diagnostic(&e, sources, 0));
@@ -266,6 +321,58 @@ impl Engine {
             _ => Kind::Literal(node.to_json()),
         }
     }
+}
+
+/// `s` cut into literal text and `{{ expression }}` insides (byte ranges, `true` for an
+/// expression), when those are its only tags: `None` for statements, comments,
+/// whitespace control (`{{-`), an unclosed tag or anything unusual, which the full
+/// template engine handles.
+fn split_expressions(s: &str) -> Option<Vec<(bool, std::ops::Range<usize>)>> {
+    if s.contains("{%") || s.contains("{#") {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(open) = s[at..].find("{{").map(|i| at + i) {
+        if open > at {
+            out.push((false, at..open));
+        }
+        let inner = open + 2;
+        let close = find_close(s, inner)?;
+        let expr = &s[inner..close];
+        if expr.starts_with('-') || expr.ends_with('-') || expr.contains("{{") || expr.trim().is_empty() {
+            return None;
+        }
+        out.push((true, inner..close));
+        at = close + 2;
+    }
+    if s[at..].contains("}}") {
+        return None;
+    }
+    if at < s.len() {
+        out.push((false, at..s.len()));
+    }
+    Some(out)
+}
+
+/// Where the `}}` that closes a tag opened before `from` is, outside string literals.
+fn find_close(s: &str, from: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'}' && bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            None => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Where a template sits in the YAML, for mapping errors back.
@@ -387,12 +494,22 @@ enum Kind<'a> {
     Literal(serde_json::Value),
     /// Mixed text: renders to a string.
     Text(Box<MjTemplate<'a, 'a>>, Site),
+    /// Text whose only tags are `{{ expressions }}`: renders to a string, piece by piece.
+    Pieces(Vec<Piece<'a>>, Site),
     /// Exactly one expression: keeps its type.
-    Expr(Box<Expression<'a, 'a>>, Site),
+    Expr(SharedExpr<'a>, Site),
     /// A list.
     Seq(Vec<Template<'a>>),
     /// A mapping.
     Map(Vec<(String, Template<'a>)>),
+}
+
+/// A piece of a [`Kind::Pieces`] value.
+enum Piece<'a> {
+    /// Literal text.
+    Text(&'a str),
+    /// An expression (and its source, for messages).
+    Expr(SharedExpr<'a>, &'a str),
 }
 
 /// `env()`/`secret_env()` read a variable that is not set (carried as the source of the
@@ -545,7 +662,7 @@ impl Template<'_> {
     pub fn text_prefix(&self) -> Option<&str> {
         match &self.kind {
             Kind::Literal(serde_json::Value::String(s)) => Some(s),
-            Kind::Text(_, site) | Kind::Expr(_, site) => {
+            Kind::Text(_, site) | Kind::Expr(_, site) | Kind::Pieces(_, site) => {
                 let s = site.source.as_str();
                 let end = ["{{", "{%", "{#"].iter().filter_map(|t| s.find(t)).min().unwrap_or(s.len());
                 Some(&s[..end])
@@ -599,10 +716,27 @@ impl Template<'_> {
         };
         match &self.kind {
             Kind::Literal(_) => false,
-            Kind::Text(t, site) => reads(t.undeclared_variables(false), site),
-            Kind::Expr(e, site) => reads(e.undeclared_variables(false), site),
             Kind::Seq(items) => items.iter().any(|t| t.reads_secret(vars, masker)),
             Kind::Map(entries) => entries.iter().any(|(_, t)| t.reads_secret(vars, masker)),
+            _ => self.names().is_some_and(|(names, site)| reads(names, site)),
+        }
+    }
+
+    /// The variables a templated string reads (functions included), and where it is.
+    fn names(&self) -> Option<(HashSet<String>, &Site)> {
+        match &self.kind {
+            Kind::Text(t, site) => Some((t.undeclared_variables(false), site)),
+            Kind::Expr(e, site) => Some((e.undeclared_variables(false), site)),
+            Kind::Pieces(pieces, site) => {
+                let mut names = HashSet::new();
+                for piece in pieces {
+                    if let Piece::Expr(e, _) = piece {
+                        names.extend(e.undeclared_variables(false));
+                    }
+                }
+                Some((names, site))
+            }
+            _ => None,
         }
     }
 
@@ -617,39 +751,29 @@ impl Template<'_> {
                     if marked_too_large(&e) { too_large(site) } else { render_error(&e, site, sources) }
                 })
             }
-            Kind::Expr(e, site) => {
-                let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
-                if v.is_undefined() {
-                    let names: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
-                    let defined = |n: &String| ctx.get_attr(n).is_ok_and(|v| !v.is_undefined());
-                    if let Some(name) = names.iter().find(|n| !defined(n)) {
-                        return Err(RenderError {
-                            span: site.locate_var(sources, name),
-                            message: format!("undefined variable `{name}`"),
-                            cause: RenderCause::Undefined(name.clone()),
-                        });
+            Kind::Pieces(pieces, site) => {
+                let mut out = String::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => out.push_str(t),
+                        Piece::Expr(e, source) => {
+                            let v = eval(e, source, site, ctx, sources)?;
+                            if !renderable(&v) {
+                                return Err(too_large(site));
+                            }
+                            use std::fmt::Write as _;
+                            let _ = write!(out, "{v}");
+                            if out.len() as u64 > MAX_RENDERED {
+                                return Err(too_large(site));
+                            }
+                        }
                     }
-                    // Every variable exists: a field or index it reads does not.
-                    let expr = single_expression(&site.source).unwrap_or(&site.source).trim();
-                    let fields: Vec<String> = names
-                        .iter()
-                        .filter_map(|n| ctx.get_attr(n).ok())
-                        .filter(|v| v.kind() == minijinja::value::ValueKind::Map)
-                        .flat_map(|v| {
-                            v.try_iter().into_iter().flatten().map(|k| k.to_string()).collect::<Vec<_>>()
-                        })
-                        .collect();
-                    let mut message =
-                        format!("`{expr}` is undefined: it reads a field or index that does not exist");
-                    if !fields.is_empty() {
-                        message.push_str(&format!(" (available: {})", fields.join(", ")));
-                    }
-                    return Err(RenderError {
-                        span: site.locate(sources, expr),
-                        message,
-                        cause: RenderCause::Other,
-                    });
                 }
+                Ok(serde_json::Value::String(out))
+            }
+            Kind::Expr(e, site) => {
+                let source = single_expression(&site.source).unwrap_or(&site.source);
+                let v = eval(e, source, site, ctx, sources)?;
                 to_json(&v, site)
             }
             Kind::Seq(items) => {
@@ -677,11 +801,13 @@ impl Template<'_> {
             }
         };
         match &self.kind {
-            Kind::Literal(_) => {}
-            Kind::Text(t, site) => add(t.undeclared_variables(false), site),
-            Kind::Expr(e, site) => add(e.undeclared_variables(false), site),
             Kind::Seq(items) => items.iter().for_each(|c| c.variables(sources, out)),
             Kind::Map(entries) => entries.iter().for_each(|(_, c)| c.variables(sources, out)),
+            _ => {
+                if let Some((names, site)) = self.names() {
+                    add(names, site);
+                }
+            }
         }
     }
 }
@@ -695,11 +821,13 @@ impl Template<'_> {
             out.extend(names.into_iter().filter(|n| !FUNCTIONS.contains(&n.as_str()) && !site.guarded(n)));
         };
         match &self.kind {
-            Kind::Literal(_) => {}
-            Kind::Text(t, site) => add(t.undeclared_variables(false), site),
-            Kind::Expr(e, site) => add(e.undeclared_variables(false), site),
             Kind::Seq(items) => items.iter().for_each(|c| c.unguarded_variables(out)),
             Kind::Map(entries) => entries.iter().for_each(|(_, c)| c.unguarded_variables(out)),
+            _ => {
+                if let Some((names, site)) = self.names() {
+                    add(names, site);
+                }
+            }
         }
     }
 }
@@ -820,6 +948,43 @@ fn blank_strings(tag: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Evaluates an expression (`source` is its text, for messages); an undefined result
+/// names the variable, or the field or index, that is missing.
+fn eval(
+    e: &Expression<'_, '_>,
+    source: &str,
+    site: &Site,
+    ctx: &MjValue,
+    sources: &SourceMap,
+) -> Result<MjValue, RenderError> {
+    let v = e.eval(ctx).map_err(|e| render_error(&e, site, sources))?;
+    if !v.is_undefined() {
+        return Ok(v);
+    }
+    let names: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
+    let defined = |n: &String| ctx.get_attr(n).is_ok_and(|v| !v.is_undefined());
+    if let Some(name) = names.iter().find(|n| !defined(n)) {
+        return Err(RenderError {
+            span: site.locate_var(sources, name),
+            message: format!("undefined variable `{name}`"),
+            cause: RenderCause::Undefined(name.clone()),
+        });
+    }
+    // Every variable exists: a field or index it reads does not.
+    let expr = source.trim();
+    let fields: Vec<String> = names
+        .iter()
+        .filter_map(|n| ctx.get_attr(n).ok())
+        .filter(|v| v.kind() == minijinja::value::ValueKind::Map)
+        .flat_map(|v| v.try_iter().into_iter().flatten().map(|k| k.to_string()).collect::<Vec<_>>())
+        .collect();
+    let mut message = format!("`{expr}` is undefined: it reads a field or index that does not exist");
+    if !fields.is_empty() {
+        message.push_str(&format!(" (available: {})", fields.join(", ")));
+    }
+    Err(RenderError { span: site.locate(sources, expr), message, cause: RenderCause::Other })
 }
 
 fn render_error(e: &MjError, site: &Site, sources: &SourceMap) -> RenderError {
@@ -1105,6 +1270,62 @@ mod tests {
         let at = ds[0].labels[0].span;
         assert_eq!(&text[at.start..at.end], "}}");
         assert_eq!(at.start, text.find("| }}").expect("broken") + 2, "the `}}` of the broken expression");
+    }
+
+    #[test]
+    fn text_with_expressions_only_is_cut_into_pieces_and_anything_else_is_not() {
+        let cut = |s: &str| {
+            split_expressions(s)
+                .map(|p| p.into_iter().map(|(e, r)| (e, s[r].to_string())).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            cut("{{ base }}/items/{{ id }}?q=1"),
+            Some(vec![
+                (true, " base ".into()),
+                (false, "/items/".into()),
+                (true, " id ".into()),
+                (false, "?q=1".into())
+            ])
+        );
+        assert_eq!(
+            cut("a {{ '}}' ~ x }} b"),
+            Some(vec![(false, "a ".into()), (true, " '}}' ~ x ".into()), (false, " b".into())])
+        );
+        for full in
+            ["{% if x %}y{% endif %}", "{# c #}{{ x }}", "{{- x }}", "{{ x -}}", "{{ x", "x }}", "{{ }}"]
+        {
+            assert_eq!(cut(full), None, "{full}");
+        }
+    }
+
+    #[test]
+    fn pieces_render_like_the_template_engine() {
+        let vars = [
+            ("n", serde_json::json!(3)),
+            ("f", serde_json::json!(2.5)),
+            ("b", serde_json::json!(true)),
+            ("z", serde_json::Value::Null),
+            ("s", serde_json::json!("é \"q\" }}")),
+            ("l", serde_json::json!([1, "a"])),
+        ];
+        for text in [
+            "n={{ n }} f={{ f }} b={{ b }}",
+            "z={{ z }}!",
+            "{{ s }}/{{ s | upper }}",
+            "l={{ l }}",
+            "{{ n + 1 }}{{ n }}",
+        ] {
+            // The same text with a statement is rendered by the template engine.
+            let by_engine = format!("{text}{{% if false %}}{{% endif %}}");
+            assert_eq!(
+                render(&format!("'{text}'"), &vars).expect("pieces"),
+                render(&format!("'{by_engine}'"), &vars).expect("engine"),
+                "{text}"
+            );
+        }
+        let e =
+            render("'{{ base }}/x/{{ nope }}'", &[("base", serde_json::json!("b"))]).expect_err("undefined");
+        assert_eq!(e.cause, RenderCause::Undefined("nope".into()));
     }
 
     #[test]

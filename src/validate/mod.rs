@@ -45,6 +45,8 @@ pub fn check<'a>(
     let static_ctx = Arc::new(scope.clone()).context();
     let mut planned = Vec::with_capacity(steps.len());
     let mut warnings = Vec::new();
+    // One expression cache for the collection: a default's `{{ token }}` is compiled once.
+    let mut compiler = engine.compiler();
     // variable name → the first step that reads it.
     let mut read_before: HashMap<String, usize> = HashMap::new();
     for (i, authored) in steps.iter().enumerate() {
@@ -53,7 +55,7 @@ pub fn check<'a>(
         let mut required = HashSet::new();
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
-            let compiled = engine.compile_into(node, sources, &mut diags);
+            let compiled = compiler.compile_into(node, sources, &mut diags);
             if diags.len() == before {
                 let mut vars = Vec::new();
                 compiled.variables(sources, &mut vars);

@@ -242,22 +242,35 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
         parallel: jobs > 1,
         progress: &progress,
     };
-    let run = futures_util::stream::iter(plans).map(|p| ctx.run(p)).buffered(jobs).collect::<Vec<_>>();
-    let outcomes: Vec<CollectionOutcome> = match rt.block_on(interruptible(run)) {
-        Ok(outcomes) => outcomes,
-        Err(signal) => {
-            progress.finish();
-            drop(commands_paused);
-            let saved = vault.saved();
-            let what = if saved == 1 { "entry was" } else { "entries were" };
-            eprint(
-                &format!(
-                    "interrupted by {signal}: stopped; {saved} state {what} saved by this run as its steps \
-                     succeeded; no report was written"
-                ),
-                masker,
-            );
-            return Exit::Interrupted;
+    let interrupted = |signal: &str| {
+        progress.finish();
+        let saved = vault.saved();
+        let what = if saved == 1 { "entry was" } else { "entries were" };
+        eprint(
+            &format!(
+                "interrupted by {signal}: stopped; {saved} state {what} saved by this run as its steps \
+                 succeeded; no report was written"
+            ),
+            masker,
+        );
+    };
+    let outcomes: Vec<CollectionOutcome> = if jobs > 1 {
+        match run_parallel(&ctx, plans, jobs, &interrupted) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                eprint(&format!("error: {e}"), masker);
+                return Exit::Runtime;
+            }
+        }
+    } else {
+        let run = futures_util::stream::iter(plans).then(|p| ctx.run(p)).collect::<Vec<_>>();
+        match rt.block_on(interruptible(run)) {
+            Ok(outcomes) => outcomes,
+            Err(signal) => {
+                drop(commands_paused);
+                interrupted(signal);
+                return Exit::Interrupted;
+            }
         }
     };
     progress.finish();
@@ -272,6 +285,66 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
         exit = exit.worse(d.exit);
     }
     exit
+}
+
+/// Runs the files on `jobs` threads, each with its own runtime and HTTP client (the
+/// files of a run share the vault), so a run uses the machine's cores; the outcomes
+/// come back in the order the files were given. SIGINT or SIGTERM ends the process
+/// with [`Exit::Interrupted`] after `interrupted` has said so: what steps saved is on
+/// disk already.
+fn run_parallel(
+    ctx: &FileRun<'_>,
+    plans: &[Plan<'_>],
+    jobs: usize,
+    interrupted: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<CollectionOutcome>, String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<CollectionOutcome>>> =
+        std::sync::Mutex::new((0..plans.len()).map(|_| None).collect());
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    std::thread::scope(|scope| -> Result<(), String> {
+        // Signals are watched on their own thread while the workers run.
+        scope.spawn(move || {
+            let Ok(rt) = runtime() else { return };
+            let stopped = rt.block_on(async {
+                tokio::select! {
+                    signal = interruptible(std::future::pending::<()>()) => signal.err(),
+                    _ = finished => None,
+                }
+            });
+            if let Some(signal) = stopped {
+                interrupted(signal);
+                std::process::exit(i32::from(Exit::Interrupted.code()));
+            }
+        });
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    let rt = runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                    let client = HttpClient::new(&ctx.opts.client).map_err(|e| e.to_string())?;
+                    let mine = FileRun { client: &client, ..*ctx };
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(plan) = plans.get(i) else { return Ok(()) };
+                        let outcome = rt.block_on(mine.run(plan));
+                        results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(outcome);
+                    }
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        for w in workers {
+            match w.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err("a worker thread stopped".to_string()),
+            }
+        }
+        let _ = done.send(());
+        result
+    })?;
+    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// Runs `work` unless SIGINT (Ctrl-C) or SIGTERM comes first; `Err` names the signal.

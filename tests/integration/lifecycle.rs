@@ -244,13 +244,28 @@ fn a_once_step_runs_once_across_concurrent_processes() {
 #[cfg(unix)]
 #[test]
 fn sigterm_after_a_registration_keeps_it_and_exits_130() {
+    sigterm_case(&["run", "c.yaml", "--state", "state.json"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_parallel_files_too() {
+    sigterm_case(&["run", "c.yaml", "other.yaml", "--jobs", "2", "--state", "state.json"]);
+}
+
+#[cfg(unix)]
+fn sigterm_case(args: &[&str]) {
     let server = Server::start();
     let clinked =
         std::fs::read_to_string(crate::support::root().join("collections/clinked.yaml")).expect("read");
     let slow =
         format!("{clinked}  - name: slow\n    url: \"{{{{ base_url }}}}/../delay/8000\"\n    bearer: null\n");
-    let t = Test::new().collection("c.yaml", &slow).env("BATON_BASE_URL", &server.url);
-    let mut cmd = t.clone().args(&["run", "c.yaml", "--state", "state.json"]).command();
+    let other = "requests:\n  - url: \"{{ env('BATON_BASE_URL') }}/delay/8000\"\n";
+    let t = Test::new()
+        .collection("c.yaml", &slow)
+        .collection("other.yaml", other)
+        .env("BATON_BASE_URL", &server.url);
+    let mut cmd = t.clone().args(args).command();
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());

@@ -35,16 +35,48 @@ pub struct Terminal {
     name_width: usize,
 }
 
+/// A buffered writer that also flushes when its last flush is 100 ms old.
+struct Batched<W: Write> {
+    inner: std::io::BufWriter<W>,
+    flushed: std::time::Instant,
+}
+
+impl<W: Write> Batched<W> {
+    fn new(inner: W) -> Self {
+        Batched {
+            inner: std::io::BufWriter::with_capacity(64 * 1024, inner),
+            flushed: std::time::Instant::now(),
+        }
+    }
+}
+
+impl<W: Write> Write for Batched<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.flushed.elapsed() >= std::time::Duration::from_millis(100) {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flushed = std::time::Instant::now();
+        self.inner.flush()
+    }
+}
+
 impl Terminal {
     /// A report on stdout (trace and diagnostics on stderr).
     pub fn new(masker: Masker, sources: SourceMap, verbose: bool) -> Self {
-        Terminal::with_writers(
-            masker,
-            sources,
-            verbose,
-            Box::new(anstream::stdout()),
-            Box::new(anstream::stderr()),
-        )
+        use std::io::IsTerminal;
+        // A person watching sees each line as it comes; a pipe or a file gets the lines in
+        // blocks, at least every 100 ms, instead of one write per step.
+        let out: Box<dyn Write + Send> = if std::io::stdout().is_terminal() {
+            Box::new(anstream::stdout())
+        } else {
+            Box::new(Batched::new(anstream::stdout()))
+        };
+        Terminal::with_writers(masker, sources, verbose, out, Box::new(anstream::stderr()))
     }
 
     /// A report into the given writers (parallel runs buffer each file's output).
@@ -63,6 +95,8 @@ impl Terminal {
     }
 
     fn eprint(&mut self, text: &str) {
+        // What went to stdout first comes first when both land in one log.
+        let _ = self.out.flush();
         let _ = writeln!(self.err, "{}", self.masker.mask(text));
     }
 

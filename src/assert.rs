@@ -112,7 +112,7 @@ fn check_rest(
 /// `json:` expectations: each JSONPath's matches (one value, or a list of several).
 fn check_json(e: &CompiledExpect<'_>, ex: &Exchange, ctx: &RenderContext<'_>, out: &mut Vec<Failure>) {
     let Some((first, _)) = e.json.first() else { return };
-    let Some(doc) = ex.json() else {
+    let Some(doc) = ex.json_at() else {
         out.push(Failure {
             span: first.span,
             subject: "body".into(),

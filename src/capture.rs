@@ -40,7 +40,7 @@ pub enum CaptureError {
 pub fn capture(source: &CaptureSource, ex: &Exchange) -> Result<Json, CaptureError> {
     match source {
         CaptureSource::JsonPath(path) => {
-            let Some(doc) = ex.json() else {
+            let Some(doc) = ex.json_at() else {
                 return Err(CaptureError::NotJson { path: path.source.clone(), body: describe_body(ex) });
             };
             let nodes = path.compiled.query(doc).all();
@@ -75,7 +75,7 @@ pub fn describe_body(ex: &Exchange) -> String {
     }
     let kind = ex.media_type().unwrap_or_else(|| "without a content type".to_string());
     let says_json = kind == "application/json" || kind.ends_with("+json");
-    if says_json && ex.json().is_none() {
+    if says_json && ex.json_at().is_none() {
         // The server says JSON but sent something else: say where it stops being JSON.
         let why = serde_json::from_slice::<serde::de::IgnoredAny>(&ex.body)
             .err()

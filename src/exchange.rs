@@ -139,6 +139,8 @@ pub struct Exchange {
     /// closed the reused one before answering (idempotent methods only).
     pub resent: bool,
     json: OnceLock<Option<serde_json::Value>>,
+    /// The pruned document of [`Exchange::select`], when a step read only simple paths.
+    selected: OnceLock<Option<serde_json::Value>>,
 }
 
 impl Exchange {
@@ -160,6 +162,7 @@ impl Exchange {
             sent: Vec::new(),
             resent: false,
             json: OnceLock::new(),
+            selected: OnceLock::new(),
         }
     }
 
@@ -176,6 +179,7 @@ impl Exchange {
             sent: Vec::new(),
             resent: false,
             json: OnceLock::new(),
+            selected: OnceLock::new(),
         }
     }
 
@@ -187,6 +191,32 @@ impl Exchange {
     /// The body as text (lossy).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.body)
+    }
+
+    /// Reads the body once for `paths` (simple JSONPaths, see `json_select`): the pruned
+    /// document answers [`Exchange::json_at`] from then on. Returns the strings under
+    /// secret-looking keys; `None` when the body is not JSON (nothing is kept then, and
+    /// `json_at` falls back to [`Exchange::json`]).
+    pub fn select(&self, paths: &[Vec<crate::json_select::Seg>]) -> Option<Vec<String>> {
+        if self.selected.get().is_some() {
+            return Some(Vec::new()); // read already, its secrets registered then
+        }
+        let trimmed = self.body.trim_ascii_start();
+        if trimmed.is_empty() {
+            return None;
+        }
+        let selected = crate::json_select::select(&self.body, paths).ok()?;
+        let _ = self.selected.set(Some(selected.doc));
+        Some(selected.secrets)
+    }
+
+    /// The document JSONPaths are read on: the pruned one when [`Exchange::select`] made
+    /// it, else the whole body parsed ([`Exchange::json`]).
+    pub fn json_at(&self) -> Option<&serde_json::Value> {
+        match self.selected.get() {
+            Some(Some(doc)) => Some(doc),
+            _ => self.json(),
+        }
     }
 
     /// The body parsed as JSON, once; `None` when it is not JSON.

@@ -23,6 +23,7 @@ mod exchange;
 mod exec;
 pub mod exit;
 mod http;
+mod json_select;
 mod load;
 mod model;
 mod parse;

@@ -9,7 +9,6 @@ use crate::http::HttpError;
 use crate::model::{RetrySpec, Role};
 use crate::plan::{CompiledStep, PlannedStep};
 use crate::resolve::resolve;
-use crate::secret::register_secret_fields;
 use crate::template::{RenderContext, Template};
 
 use super::Runner;
@@ -157,6 +156,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 }
                 Err(e) => return Err(SendError::Http(e)),
             };
+            // Secrets in the answer are known before anything about it is shown.
+            self.read_json(step, &ex);
             if ex.status == 401 && session && !expects_401 && !self.reauth_refused {
                 if !reauthenticated {
                     // Once per step: renew, send again, and go on where the poll was.
@@ -227,10 +228,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
     }
 
     /// An intermediate exchange (polling, throttling), traced with `-v`.
+    /// Its secrets were registered when it arrived (see `read_json`).
     fn show_attempt(&mut self, request: &ResolvedRequest, ex: &Exchange) {
-        if let Some(doc) = ex.json() {
-            register_secret_fields(&self.plan.masker, doc);
-        }
         self.sink.event(&Event::Exchange { request, response: Some(ex) });
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn lifetime(expiry: &Expiry, ex: &Exchange) -> Result<Option<Duration
     let secs = match expiry {
         Expiry::Fixed(d) => return Ok(Some(*d)),
         Expiry::JsonPath(p) => {
-            let Some(v) = ex.json().and_then(|doc| p.compiled.query(doc).exactly_one().ok()) else {
+            let Some(v) = ex.json_at().and_then(|doc| p.compiled.query(doc).exactly_one().ok()) else {
                 return Ok(None);
             };
             match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {

@@ -199,9 +199,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
             outcome.notes.push(Note::Resent);
         }
         // Secrets in the response are registered before anything about it is shown.
-        if let Some(doc) = ex.json() {
-            register_secret_fields(&self.plan.masker, doc);
-        }
+        self.read_json(step, &ex);
         let mut failures: Vec<Failure> = stopped.into_iter().collect();
         let captured = self.capture_all(step, &ex, &mut failures);
         let lifetime = self.credential_lifetime(step, &ex, &mut failures);
@@ -424,6 +422,49 @@ impl<'r> Runner<'r, '_, '_, '_> {
         }
         Ok(())
     }
+}
+
+impl Runner<'_, '_, '_, '_> {
+    /// Reads a JSON answer for what `step` needs: only its simple JSONPaths when that is
+    /// all it reads (a big body never becomes a whole document), else the whole body.
+    /// Either way the strings under secret-looking keys are registered for masking.
+    pub(super) fn read_json(&self, step: &CompiledStep<'_>, ex: &Exchange) {
+        match selective_paths(step).and_then(|paths| ex.select(&paths)) {
+            Some(secrets) => secrets.iter().for_each(|s| self.plan.masker.add(s)),
+            None => {
+                if let Some(doc) = ex.json() {
+                    register_secret_fields(&self.plan.masker, doc);
+                }
+            }
+        }
+    }
+}
+
+/// The simple JSONPaths `step` reads, when reading them is all it needs of a JSON body:
+/// not with a snapshot (the whole body) or a `body` capture, nor with any other path.
+fn selective_paths(step: &CompiledStep<'_>) -> Option<Vec<Vec<crate::json_select::Seg>>> {
+    use crate::json_select::simple_path;
+    if step.snapshot.is_some() {
+        return None;
+    }
+    let mut paths = Vec::new();
+    for cap in &step.captures {
+        match &cap.source {
+            crate::model::CaptureSource::JsonPath(p) => paths.push(simple_path(&p.source)?),
+            crate::model::CaptureSource::Body => return None,
+            _ => {}
+        }
+    }
+    let retry = step.retry.iter().flat_map(|r| r.until.iter().chain(r.fail_if.iter()));
+    for expect in std::iter::once(&step.expect).chain(retry) {
+        for (p, _) in &expect.json {
+            paths.push(simple_path(&p.source)?);
+        }
+    }
+    if let Some(crate::model::Expiry::JsonPath(p)) = &step.lifecycle.expires_in {
+        paths.push(simple_path(&p.source)?);
+    }
+    Some(paths)
 }
 
 /// What [`Runner::find_kept`] found.

@@ -71,10 +71,15 @@ impl Terminal {
         use std::io::IsTerminal;
         // A person watching sees each line as it comes; a pipe or a file gets the lines in
         // blocks, at least every 100 ms, instead of one write per step.
+        // The colour choice is made for the real stdout; the styles are stripped before the
+        // block buffer, so a block reaches the line-buffered stdout as one write, not two
+        // per line.
         let out: Box<dyn Write + Send> = if std::io::stdout().is_terminal() {
             Box::new(anstream::stdout())
         } else {
-            Box::new(Batched::new(anstream::stdout()))
+            let choice = anstream::AutoStream::choice(&std::io::stdout());
+            let batched: Box<dyn Write + Send> = Box::new(Batched::new(std::io::stdout()));
+            Box::new(anstream::AutoStream::new(batched, choice))
         };
         Terminal::with_writers(masker, sources, verbose, out, Box::new(anstream::stderr()))
     }

@@ -20,8 +20,10 @@ mkdir -p "$out"
 work=$(mktemp -d)
 chmod 755 "$work"   # nginx workers run as another user
 nginx_pid=
+spinners=()
 cleanup() {
   if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
+  if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -262,6 +264,23 @@ main() {
     read -r cw cc <<<"${t[0]}"
     row "↳ curl floor, $n GETs on one connection | | | | curl | ${cw} s | ${cc} s | $(peak_rss curl -s --config "$work/chain$n.curl") MB | $(ratio "$(echo "${rows[-1]}" | awk -F'|' '{print $3}' | tr -d ' s')" "$cw") | "
   done
+
+  # The same longest chain with every core kept awake by a lowest-priority busy loop: on a
+  # virtual machine whose idle cores halt (no guest halt-polling), each wait for an answer
+  # pays the core's wake-up; this row shows what is left when it does not.
+  local longest=${chains##* }
+  if $have_hurl && [ -f "$work/chain$longest.yaml" ]; then
+    log "chain of $longest, cores kept awake"
+    for _ in $(seq 1 "$(nproc)"); do
+      nice -n 19 sh -c 'while :; do :; done' &
+      spinners+=($!)
+    done
+    mapfile -t t < <(time_all "awake$longest" "$baton run $work/chain$longest.yaml" "hurl --test $work/chain$longest.hurl")
+    kill "${spinners[@]}" 2>/dev/null || true
+    spinners=()
+    read -r bw bc <<<"${t[0]}"; read -r pw pc <<<"${t[1]}"
+    row "↳ the same, cores kept awake | ${bw} s | ${bc} s | | Hurl | ${pw} s | ${pc} s | | $(ratio "$bw" "$pw") | "
+  fi
 
   for mb in $sizes; do
     log "JSON body of $mb MB"

@@ -81,6 +81,35 @@ fn check_rest(
         matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, ctx, &mut out);
     }
     check_json(e, ex, ctx, &mut out);
+    for (name, m) in &e.cookies {
+        let actual = crate::capture::cookie(ex, &name.name).map(|v| Json::String(v.to_string()));
+        let subject = format!("cookie `{}`", name.name);
+        let before = out.len();
+        matcher(m, actual.as_ref(), &subject, true, ctx, &mut out);
+        if actual.is_none() {
+            // Say what the server did set, not only that this one is missing.
+            for f in &mut out[before..] {
+                f.actual = format!("nothing ({})", crate::capture::cookies_set(ex));
+            }
+        }
+    }
+    for (op, bound, span) in &e.duration {
+        let took = ex.elapsed;
+        let ok = match op {
+            CompareOp::Gt => took > *bound,
+            CompareOp::Gte => took >= *bound,
+            CompareOp::Lt => took < *bound,
+            CompareOp::Lte => took <= *bound,
+        };
+        if !ok {
+            out.push(Failure {
+                span: *span,
+                subject: "duration".into(),
+                expected: format!("{} {}", op.keyword(), crate::event::human_duration(*bound)),
+                actual: crate::event::human_duration(took),
+            });
+        }
+    }
     if !e.body_contains.is_empty() {
         let text = ex.text();
         for n in &e.body_contains {
@@ -203,6 +232,7 @@ fn matcher(
     ctx: &RenderContext<'_>,
     out: &mut Vec<Failure>,
 ) {
+    let actual_value = actual;
     let actual = Actual { value: actual, subject, text_mode, ctx };
     for c in &m.checks {
         let rendered = |n: &Template<'_>| ctx.render(n).map_err(|e| render_failure(n, e));
@@ -217,6 +247,28 @@ fn matcher(
             Check::Compare(op, n) => rendered(n).and_then(|want| actual.compare(*op, &want, n.span())),
             Check::Contains(n) => rendered(n).and_then(|want| actual.contains(&want, n.span())),
             Check::Type(t, span) => actual.has_type(*t, *span),
+            Check::LenMatches(inner) => match actual.len() {
+                Some(len) => {
+                    let len = Json::from(len);
+                    matcher(inner, Some(&len), &format!("length of {subject}"), false, ctx, out);
+                    Ok(())
+                }
+                None => Err(actual.fail("a string, list or object (to have a length)".into(), inner.span)),
+            },
+            Check::Each(inner) => match actual_value {
+                Some(Json::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let before = out.len();
+                        matcher(inner, Some(item), &format!("{subject}[{i}]"), text_mode, ctx, out);
+                        // The first element that fails is enough to show.
+                        if out.len() > before {
+                            break;
+                        }
+                    }
+                    Ok(())
+                }
+                _ => Err(actual.fail("a list (for `each:`)".into(), inner.span)),
+            },
         };
         out.extend(result.err());
     }
@@ -255,13 +307,18 @@ impl Actual<'_> {
         Err(self.fail(if want { "to exist".into() } else { "not to exist".into() }, span))
     }
 
-    fn length(&self, want: &Json, span: Span) -> Result<(), Failure> {
-        let len = self.value.and_then(|a| match a {
+    /// The length of a string (characters), list or object.
+    fn len(&self) -> Option<usize> {
+        self.value.and_then(|a| match a {
             Json::String(s) => Some(s.chars().count()),
             Json::Array(a) => Some(a.len()),
             Json::Object(o) => Some(o.len()),
             _ => None,
-        });
+        })
+    }
+
+    fn length(&self, want: &Json, span: Span) -> Result<(), Failure> {
+        let len = self.len();
         match (len, num(want)) {
             (Some(l), Some(w)) if l as f64 == w => Ok(()),
             (l, _) => {

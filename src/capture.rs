@@ -34,6 +34,22 @@ pub enum CaptureError {
         /// The regex as written.
         pattern: String,
     },
+    /// The regex matched nothing in the header.
+    #[error("the regex `{pattern}` matched nothing in the `{name}` header")]
+    NoHeaderMatch {
+        /// The header name as written.
+        name: String,
+        /// The regex as written.
+        pattern: String,
+    },
+    /// The response set no such cookie.
+    #[error("the response set no cookie `{name}` ({set})")]
+    NoCookie {
+        /// The cookie name as written.
+        name: String,
+        /// What it set instead: `it set: a, b` or `it set none`.
+        set: String,
+    },
 }
 
 /// Reads one capture from a response. The error says what was looked for and why it failed.
@@ -65,7 +81,36 @@ pub fn capture(source: &CaptureSource, ex: &Exchange) -> Result<Json, CaptureErr
             let m = caps.get(1).or_else(|| caps.get(0)).map_or("", |m| m.as_str());
             Ok(Json::String(m.to_string()))
         }
+        CaptureSource::HeaderRegex(name, re) => {
+            let value = ex.header(name).ok_or_else(|| CaptureError::NoHeader { name: name.clone() })?;
+            let caps = re.compiled.captures(value).ok_or_else(|| CaptureError::NoHeaderMatch {
+                name: name.clone(),
+                pattern: re.source.clone(),
+            })?;
+            let m = caps.get(1).or_else(|| caps.get(0)).map_or("", |m| m.as_str());
+            Ok(Json::String(m.to_string()))
+        }
+        CaptureSource::Cookie(name) => cookie(ex, name)
+            .map(|v| Json::String(v.to_string()))
+            .ok_or_else(|| CaptureError::NoCookie { name: name.clone(), set: cookies_set(ex) }),
+        CaptureSource::Url => Ok(Json::String(ex.url.clone())),
+        CaptureSource::Duration => Ok(Json::from(u64::try_from(ex.elapsed.as_millis()).unwrap_or(u64::MAX))),
     }
+}
+
+/// The value the answers last set for cookie `name` (names are case-sensitive).
+pub fn cookie<'e>(ex: &'e Exchange, name: &str) -> Option<&'e str> {
+    ex.cookies.iter().rev().find(|c| c.name == name).map(|c| c.value.as_str())
+}
+
+/// `it set: a, b` or `it set none`, for messages about a missing cookie.
+pub fn cookies_set(ex: &Exchange) -> String {
+    if ex.cookies.is_empty() {
+        return "it set none".to_string();
+    }
+    let mut names: Vec<&str> = ex.cookies.iter().map(|c| c.name.as_str()).collect();
+    names.dedup();
+    format!("it set: {}", crate::printable::line(&names.join(", ")))
 }
 
 /// "empty", "text/csv (42 bytes)", … for messages about the body.

@@ -168,6 +168,10 @@ struct RunArgs {
     /// Follow redirects from https to plain http (credentials are still not sent).
     #[arg(long)]
     allow_insecure_redirects: bool,
+    /// Keep no cookies: `Set-Cookie` answers are not sent back (each collection has a
+    /// jar by default).
+    #[arg(long)]
+    no_cookies: bool,
     /// Also send credentials to this origin when a captured value chooses it
     /// (`https://api.example.com`; repeatable).
     #[arg(long = "allow-origin", value_name = "URL")]
@@ -399,6 +403,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 max_body_size: None,
                 max_redirects: None,
                 allow_insecure_redirects: false,
+                no_cookies: false,
                 allow_origins: Vec::new(),
                 fail_fast: false,
                 state: None,
@@ -484,7 +489,8 @@ fn resolve(
                     )
                 })?);
             }
-            let exec = ExecOptions { fail_fast: r.fail_fast, update, allow_origins };
+            let exec =
+                ExecOptions { fail_fast: r.fail_fast, update, allow_origins, no_cookies: r.no_cookies };
             (r.common, r.verbose, client, exec, state)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),

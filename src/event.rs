@@ -68,6 +68,8 @@ pub struct StepOutcome {
     pub notes: Vec<Note>,
     /// The snapshot file and how the response compared with it.
     pub snapshot: Option<(PathBuf, Verdict)>,
+    /// The step's `description:`.
+    pub description: Option<String>,
 }
 
 /// Why credentials were renewed.
@@ -306,6 +308,8 @@ pub struct CollectionOutcome {
     pub elapsed: Duration,
     /// baton itself failed (a bug) while running this collection; the last step says how.
     pub crashed: bool,
+    /// The collection's `description:`.
+    pub description: Option<String>,
 }
 
 impl CollectionOutcome {
@@ -397,6 +401,7 @@ mod tests {
             challenge: None,
             notes: Vec::new(),
             snapshot: None,
+            description: None,
         }
     }
 
@@ -407,6 +412,7 @@ mod tests {
             steps,
             elapsed: Duration::ZERO,
             crashed: false,
+            description: None,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct ResolvedRequest {
     /// Lower-case names of headers whose values hold a secret whatever their names
     /// (`X-Session: {{ token }}`): treated like credential headers on a redirect.
     pub secret_headers: Vec<String>,
+    /// The step's redirect limit (`follow_redirects: false` is 0); `None`: the run's.
+    pub redirects: Option<u32>,
 }
 
 /// A rendered body.
@@ -138,6 +140,10 @@ pub struct Exchange {
     /// Whether the request was sent again on a fresh connection because the server had
     /// closed the reused one before answering (idempotent methods only).
     pub resent: bool,
+    /// The cookies the answers set (`Set-Cookie`, redirects included), in order.
+    pub cookies: Vec<crate::cookies::SetCookie>,
+    /// The URL that gave this answer (the last redirect's target, or the request's).
+    pub url: String,
     json: OnceLock<Option<serde_json::Value>>,
     /// The pruned document of [`Exchange::select`], when a step read only simple paths.
     selected: OnceLock<Option<serde_json::Value>>,
@@ -161,6 +167,8 @@ impl Exchange {
             redirects: Vec::new(),
             sent: Vec::new(),
             resent: false,
+            cookies: Vec::new(),
+            url: String::new(),
             json: OnceLock::new(),
             selected: OnceLock::new(),
         }
@@ -178,6 +186,8 @@ impl Exchange {
             redirects: Vec::new(),
             sent: Vec::new(),
             resent: false,
+            cookies: Vec::new(),
+            url: String::new(),
             json: OnceLock::new(),
             selected: OnceLock::new(),
         }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use crate::cookies::Jar;
 pub use crate::exchange::{Exchange, RedirectPolicy, ResolvedBody, ResolvedPart, ResolvedRequest};
 use crate::secret::is_secret_name;
 
@@ -466,10 +467,15 @@ impl HttpClient {
         req.timeout.unwrap_or(self.timeout)
     }
 
-    /// Sends one request, following redirects by the run's policy, and reads the whole
-    /// response.
-    pub async fn send(&self, req: &ResolvedRequest) -> Result<Exchange, HttpError> {
-        self.send_with(req, self.redirects).await
+    /// Sends one request, following redirects by the run's policy (narrowed by the
+    /// request's own limit), and reads the whole response. With a `jar`, its cookies go
+    /// out with every hop they match and what the answers set is kept in it.
+    pub async fn send(&self, req: &ResolvedRequest, jar: Option<&Jar>) -> Result<Exchange, HttpError> {
+        let mut policy = self.redirects;
+        if let Some(max) = req.redirects {
+            policy.max = max;
+        }
+        self.send_with(req, policy, jar).await
     }
 
     /// Sends one request, following redirects by `policy`, and reads the whole response.
@@ -478,9 +484,10 @@ impl HttpClient {
         &self,
         req: &ResolvedRequest,
         policy: RedirectPolicy,
+        jar: Option<&Jar>,
     ) -> Result<Exchange, HttpError> {
         let timeout = req.timeout.unwrap_or(self.timeout);
-        let result = tokio::time::timeout(timeout, self.follow(req, policy, timeout))
+        let result = tokio::time::timeout(timeout, self.follow(req, policy, timeout, jar))
             .await
             .unwrap_or(Err(HttpError::Timeout(timeout)));
         result.map_err(|e| match e {
@@ -494,6 +501,7 @@ impl HttpClient {
         req: &ResolvedRequest,
         policy: RedirectPolicy,
         timeout: Duration,
+        jar: Option<&Jar>,
     ) -> Result<Exchange, HttpError> {
         let url = Url::parse(&req.url)
             .map_err(|e| HttpError::InvalidUrl { url: req.url.clone(), reason: e.to_string() })?;
@@ -521,10 +529,20 @@ impl HttpClient {
         let started = Instant::now();
         let mut sent = None;
         let mut resent = false;
+        let mut cookies = Vec::new();
         let mut response = loop {
-            let (response, headers, again) = self.send_once(&hop, timeout).await?;
+            let (response, headers, again) = self.send_once(&hop, timeout, jar).await?;
             sent.get_or_insert(headers);
             resent |= again;
+            let set_cookie = response
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            cookies.extend(match jar {
+                Some(jar) => jar.store(&hop.url, set_cookie),
+                None => crate::cookies::parse_set_cookies(set_cookie),
+            });
             let next = match redirect_target(&hop.url, &response) {
                 Some(next) if policy.max > 0 => next?,
                 _ => break response,
@@ -547,6 +565,8 @@ impl HttpClient {
         exchange.redirects = redirects;
         exchange.sent = sent.unwrap_or_default();
         exchange.resent = resent;
+        exchange.cookies = cookies;
+        exchange.url = hop.url.to_string();
         Ok(exchange)
     }
 
@@ -557,13 +577,35 @@ impl HttpClient {
         &self,
         hop: &Hop<'_>,
         timeout: Duration,
+        jar: Option<&Jar>,
     ) -> Result<(reqwest::Response, Vec<(String, String)>, bool), HttpError> {
         let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
+        // The jar's cookies for this hop join a `Cookie` header the step wrote (which a
+        // redirect to another origin has already dropped).
+        let from_jar = jar.and_then(|j| j.header_for(&hop.url));
+        let jar_cookies = from_jar.is_some();
+        if let Some(from_jar) = from_jar {
+            let own = hop
+                .headers
+                .iter()
+                .find(|(n, _)| n == reqwest::header::COOKIE)
+                .and_then(|(_, v)| v.to_str().ok());
+            let value = match own {
+                Some(own) if !own.trim().is_empty() => format!("{own}; {from_jar}"),
+                _ => from_jar,
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                rb = rb.header(reqwest::header::COOKIE, v);
+            }
+        }
         let has_content_type = hop.headers.iter().any(|(n, _)| n == reqwest::header::CONTENT_TYPE);
         // A multipart body's content type carries its boundary: it replaces one written.
         let is_multipart = matches!(hop.body, Some(ResolvedBody::Multipart(_)));
         for (n, v) in &hop.headers {
-            if !(is_multipart && n == reqwest::header::CONTENT_TYPE) {
+            // The boundary's content type, and the cookie header joined with the jar's.
+            let replaced = (is_multipart && n == reqwest::header::CONTENT_TYPE)
+                || (jar_cookies && n == reqwest::header::COOKIE);
+            if !replaced {
                 rb = rb.header(n.clone(), v.clone());
             }
         }
@@ -697,7 +739,7 @@ mod tests {
     fn send(req: &ResolvedRequest) -> Result<Exchange, HttpError> {
         let client = HttpClient::new(&ClientOptions::default()).expect("client");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        rt.block_on(client.send(req))
+        rt.block_on(client.send(req, None))
     }
 
     fn get(url: &str, headers: &[(&str, &str)]) -> ResolvedRequest {
@@ -708,6 +750,7 @@ mod tests {
             body: ResolvedBody::None,
             timeout: Some(Duration::from_millis(200)),
             secret_headers: Vec::new(),
+            redirects: None,
         }
     }
 

@@ -16,6 +16,7 @@ mod assert;
 mod atomic;
 mod capture;
 mod cli;
+mod cookies;
 mod diagnostic;
 mod env_file;
 mod event;

@@ -54,6 +54,10 @@ pub struct Plan<'a> {
     pub masker: Masker,
     /// What validation found that is sent as written but probably not meant.
     pub warnings: Vec<Diagnostic>,
+    /// The collection's `description:`.
+    pub description: Option<String>,
+    /// Whether the collection keeps a cookie jar (`cookies: false` turns it off).
+    pub cookies: bool,
 }
 
 impl<'a> Plan<'a> {

@@ -79,6 +79,7 @@ pub fn resolve(
         body,
         timeout: step.timeout,
         secret_headers,
+        redirects: step.redirects,
     })
 }
 

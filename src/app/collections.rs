@@ -432,6 +432,7 @@ fn crashed(
         challenge: None,
         notes: Vec::new(),
         snapshot: None,
+        description: None,
     };
     sink.event(&Event::StepFinished(&step));
     let path = sources.get(plan.file).map(|f| f.path.clone()).unwrap_or_default();
@@ -441,6 +442,7 @@ fn crashed(
         steps: vec![step],
         elapsed: std::time::Duration::ZERO,
         crashed: true,
+        description: plan.description.clone(),
     };
     sink.event(&Event::CollectionFinished(&outcome));
     outcome

@@ -14,6 +14,14 @@ use crate::template::{RenderCause, RenderContext, RenderError, Scope};
 pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Masker) -> String {
     let path = sources.get(plan.file).map(|f| f.path.display().to_string()).unwrap_or_default();
     let mut out = format!("{} ({path})\n", plan.name);
+    if let Some(d) = &plan.description {
+        for l in d.lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    if !plan.cookies {
+        out.push_str("  (no cookie jar: `cookies: false`)\n");
+    }
     // Captured values are unknown before running: show a placeholder naming their source.
     let mut scope: Scope = (*plan.scope).clone();
     for step in plan.sequence().map(|ps| &ps.step) {
@@ -87,6 +95,31 @@ fn describe_step(
         _ => "",
     };
     let _ = writeln!(out, "\n{n}. {}{role}", step.name);
+    if let Some(d) = &step.description {
+        for l in d.lines() {
+            let _ = writeln!(out, "   # {l}");
+        }
+    }
+    if let Some(c) = &step.condition {
+        let key = if c.skip_if { "skip_if" } else { "if" };
+        let _ = writeln!(out, "   {key}: {}", sources.text(c.when.span()).trim());
+    }
+    if let Some(wait) = step.wait {
+        let _ = writeln!(out, "   waits {}, sends nothing", crate::event::human_duration(wait));
+        return;
+    }
+    if let Some(delay) = step.delay {
+        let _ = writeln!(out, "   delay: {} before sending", crate::event::human_duration(delay));
+    }
+    match step.redirects {
+        Some(0) => {
+            let _ = writeln!(out, "   redirects: not followed");
+        }
+        Some(max) => {
+            let _ = writeln!(out, "   redirects: at most {max}");
+        }
+        None => {}
+    }
     match resolve_shown(step, plan, scope, sources, base, masker) {
         Ok(req) => {
             let _ = writeln!(out, "   {} {}", req.method, req.url);

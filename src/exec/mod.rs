@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::cookies::Jar;
 use crate::event::{CollectionOutcome, Event, Note, RenewReason, Sink, StepOutcome, StepResult};
 use crate::http::HttpClient;
 use crate::model::Role;
@@ -39,6 +40,8 @@ pub struct ExecOptions {
     pub update: UpdateMode,
     /// Origins (`scheme://host:port`) credentials may also go to, from `--allow-origin`.
     pub allow_origins: Vec<String>,
+    /// `--no-cookies`: no collection keeps a cookie jar.
+    pub no_cookies: bool,
 }
 
 /// Runs a validated collection.
@@ -79,6 +82,7 @@ pub async fn execute(
         halted: None,
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
+        jar: (plan.cookies && !opts.no_cookies).then(Jar::default),
         origins: origin::named_origins(plan, sources)
             .into_iter()
             .chain(opts.allow_origins.iter().cloned())
@@ -91,6 +95,7 @@ pub async fn execute(
         steps: std::mem::take(&mut runner.outcomes),
         elapsed: started.elapsed(),
         crashed: false,
+        description: plan.description.clone(),
     };
     runner.sink.event(&Event::CollectionFinished(&outcome));
     outcome
@@ -139,6 +144,8 @@ struct Runner<'r, 'p, 'a, 's> {
     last: HashMap<usize, usize>,
     /// The origins the collection names; credentials go nowhere else.
     origins: Vec<String>,
+    /// The collection's cookies (auth steps and requests share them).
+    jar: Option<Jar>,
 }
 
 impl Runner<'_, '_, '_, '_> {
@@ -272,6 +279,7 @@ fn blank(step: &CompiledStep<'_>) -> StepOutcome {
         challenge: None,
         notes: Vec::new(),
         snapshot: None,
+        description: step.description.clone(),
     }
 }
 

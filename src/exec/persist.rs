@@ -346,6 +346,7 @@ mod tests {
             body: ResolvedBody::Form(vec![("grant_type".into(), "client_credentials".into())]),
             timeout: None,
             secret_headers: Vec::new(),
+            redirects: None,
         }
     }
 

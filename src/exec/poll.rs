@@ -142,7 +142,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
             }
             // No wait a server asks for outlasts the request's own timeout.
             let cap = self.client.timeout_for(request).min(MAX_RETRY_AFTER);
-            let ex = match self.client.send(request).await {
+            let ex = match self.client.send(request, self.jar.as_ref()).await {
                 Ok(ex) => ex,
                 // While polling, a refused or timed-out connection may just be a service
                 // still starting; anything else (a bad URL, a body over the cap, a refused
@@ -158,6 +158,15 @@ impl<'r> Runner<'r, '_, '_, '_> {
             };
             // Secrets in the answer are known before anything about it is shown.
             self.read_json(step, &ex);
+            // Cookies an auth step receives are credentials (a value too short to be one,
+            // `theme=light`, stays readable), and so are session cookies anywhere.
+            for c in &ex.cookies {
+                let auth = step.role == crate::model::Role::Auth
+                    && c.value.chars().count() >= crate::secret::SHORT_SECRET;
+                if auth || c.looks_secret() {
+                    self.plan.masker.add(&c.value);
+                }
+            }
             if ex.status == 401 && session && !expects_401 && !self.reauth_refused {
                 if !reauthenticated {
                     // Once per step: renew, send again, and go on where the poll was.

@@ -22,6 +22,44 @@ use super::poll::SendError;
 use super::session::{Cred, RenewFailed, lifetime};
 use super::{Runner, blank};
 
+/// Whether an `if:` holds (or a `skip_if:` does not): the template must give true or false.
+fn condition_holds(
+    c: &crate::model::Condition<crate::template::Template<'_>>,
+    ctx: &RenderContext<'_>,
+) -> Result<bool, StepError> {
+    let key = if c.skip_if { "skip_if" } else { "if" };
+    let value =
+        ctx.render(&c.when).map_err(|e| StepError { message: e.message, span: Some(e.span), help: None })?;
+    let holds = match &value {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::String(s) if s.trim().eq_ignore_ascii_case("true") => true,
+        serde_json::Value::String(s) if s.trim().eq_ignore_ascii_case("false") => false,
+        other => {
+            return Err(StepError {
+                message: format!(
+                    "`{key}:` gave {}, not true or false",
+                    ctx.excerpt(&crate::printable::line(&other.to_string()), 80)
+                ),
+                span: Some(c.when.span()),
+                help: Some(format!(
+                    "write a test that gives true or false, e.g. `{key}: \"{{{{ user_id is defined }}}}\"` \
+                     or `{key}: \"{{{{ env('STAGE') == 'prod' }}}}\"`"
+                )),
+            });
+        }
+    };
+    Ok(holds != c.skip_if)
+}
+
+/// "`if: {{ x }}` is false" for a skipped step.
+fn skip_reason(
+    c: &crate::model::Condition<crate::template::Template<'_>>,
+    sources: &crate::source::SourceMap,
+) -> String {
+    let text = crate::printable::line(sources.text(c.when.span()).trim()).into_owned();
+    if c.skip_if { format!("skip_if: {text} is true") } else { format!("if: {text} is false") }
+}
+
 /// Values a step captured, and which of them are secret.
 #[derive(Default)]
 struct Captured {
@@ -42,6 +80,28 @@ impl<'r> Runner<'r, '_, '_, '_> {
             return outcome;
         }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
+        if let Some(condition) = &step.condition {
+            match condition_holds(condition, &ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    outcome.result = StepResult::Skipped(skip_reason(condition, self.sources));
+                    return outcome;
+                }
+                Err(e) => {
+                    outcome.result = StepResult::Error(e);
+                    return outcome;
+                }
+            }
+        }
+        if let Some(wait) = step.wait {
+            let started = std::time::Instant::now();
+            tokio::time::sleep(wait).await;
+            outcome.elapsed = started.elapsed();
+            return outcome;
+        }
+        if let Some(delay) = step.delay {
+            tokio::time::sleep(delay).await;
+        }
         let request = match resolve(step, &ctx, &self.base_dir, &plan.masker) {
             Ok(r) => r,
             Err(e) => {

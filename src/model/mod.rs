@@ -50,6 +50,10 @@ pub struct Collection {
     /// `secrets:` names of variables and captures that are secret whatever their names
     /// (an OTP, a 2FA `code`), from the collection and its recipes.
     pub secrets: Vec<Key>,
+    /// `description:` free text, kept in `plan` and the reports.
+    pub description: Option<String>,
+    /// `cookies: false`: no cookie jar for this collection (on by default).
+    pub cookies: bool,
 }
 
 /// One `include:` entry.
@@ -100,6 +104,8 @@ pub struct Defaults<T = Node> {
     pub auth: Option<AuthSpec<T>>,
     /// Per-request timeout.
     pub timeout: Option<Duration>,
+    /// `follow_redirects:` / `max_redirects:` for every step that does not say.
+    pub redirects: Option<u32>,
 }
 
 /// Whether a step establishes credentials or is an ordinary request.
@@ -113,7 +119,7 @@ pub enum Role {
 
 impl<T> Default for Defaults<T> {
     fn default() -> Self {
-        Defaults { headers: Vec::new(), query: Vec::new(), auth: None, timeout: None }
+        Defaults { headers: Vec::new(), query: Vec::new(), auth: None, timeout: None, redirects: None }
     }
 }
 
@@ -156,6 +162,25 @@ pub struct Step<T = Node> {
     pub tags: Vec<String>,
     /// `retry:` polling settings.
     pub retry: Option<RetrySpec<T>>,
+    /// `description:` free text, kept in `plan` and the reports.
+    pub description: Option<String>,
+    /// `if:` / `skip_if:`: whether the step runs, decided just before it would.
+    pub condition: Option<Condition<T>>,
+    /// `delay:` a pause before the step is sent.
+    pub delay: Option<Duration>,
+    /// A `wait:` step: it pauses this long and sends nothing.
+    pub wait: Option<Duration>,
+    /// Redirects followed at most (`follow_redirects: false` is 0); `None`: the run's.
+    pub redirects: Option<u32>,
+}
+
+/// `if: <template>` or `skip_if: <template>`: a template rendering to true or false.
+#[derive(Debug, Clone)]
+pub struct Condition<T = Node> {
+    /// The condition.
+    pub when: T,
+    /// `skip_if:` (the step is skipped when it holds) rather than `if:`.
+    pub skip_if: bool,
 }
 
 /// `retry: {count, interval, until, fail_if}`: poll until a condition holds.
@@ -310,6 +335,14 @@ pub enum CaptureSource {
     Body,
     /// A regex on the body text; group 1 when there is one, else the whole match.
     Regex(Compiled<Regex>),
+    /// A regex on a response header's value (`{header: Name, regex: …}`).
+    HeaderRegex(String, Compiled<Regex>),
+    /// A cookie the response set (`Set-Cookie`, redirects included).
+    Cookie(String),
+    /// The URL that answered last (after redirects).
+    Url,
+    /// The response time in milliseconds.
+    Duration,
 }
 
 impl std::fmt::Display for CaptureSource {
@@ -320,6 +353,10 @@ impl std::fmt::Display for CaptureSource {
             CaptureSource::Status => f.write_str("status"),
             CaptureSource::Body => f.write_str("body"),
             CaptureSource::Regex(r) => write!(f, "regex /{}/", r.source),
+            CaptureSource::HeaderRegex(h, r) => write!(f, "header {h} regex /{}/", r.source),
+            CaptureSource::Cookie(c) => write!(f, "cookie {c}"),
+            CaptureSource::Url => f.write_str("url"),
+            CaptureSource::Duration => f.write_str("duration"),
         }
     }
 }
@@ -348,6 +385,10 @@ pub struct Expect<T = Node> {
     pub body_contains: Vec<T>,
     /// Expected media type (parameters like charset are ignored unless given).
     pub content_type: Option<T>,
+    /// Cookie name → matcher on the value the response set.
+    pub cookies: Vec<(Key, Matcher<T>)>,
+    /// Bounds on the response time.
+    pub duration: Vec<(CompareOp, Duration, Span)>,
 }
 
 impl<T> Default for Expect<T> {
@@ -358,6 +399,8 @@ impl<T> Default for Expect<T> {
             json: Vec::new(),
             body_contains: Vec::new(),
             content_type: None,
+            cookies: Vec::new(),
+            duration: Vec::new(),
         }
     }
 }
@@ -419,6 +462,10 @@ pub enum Check<T = Node> {
     Matches(Compiled<Regex>),
     /// Length of a string, list or object.
     Len(T),
+    /// Length of a string, list or object, checked by matchers (`len: {gt: 0}`).
+    LenMatches(Box<Matcher<T>>),
+    /// Every element of a list holds these (true on an empty list).
+    Each(Box<Matcher<T>>),
     /// Numeric comparisons.
     Compare(CompareOp, T),
     /// A string containing, or a list holding, the value.

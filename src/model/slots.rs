@@ -4,7 +4,9 @@
 //! type does not compile until it is handled here, and validation, which compiles steps
 //! through these maps, can never leave a templated field uncompiled.
 
-use super::{AuthSpec, Body, Check, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role, Step};
+use super::{
+    AuthSpec, Body, Check, Condition, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role, Step,
+};
 use crate::source::Key;
 
 fn pairs<'s, T, U>(items: &'s [(Key, T)], f: &mut impl FnMut(&'s T) -> U) -> Vec<(Key, U)> {
@@ -33,6 +35,11 @@ impl<T> Step<T> {
             snapshot,
             tags,
             retry,
+            description,
+            condition,
+            delay,
+            wait,
+            redirects,
         } = self;
         Step {
             name: name.clone(),
@@ -53,6 +60,11 @@ impl<T> Step<T> {
             snapshot: snapshot.clone(),
             tags: tags.clone(),
             retry: retry.as_ref().map(|r| r.map(f)),
+            description: description.clone(),
+            condition: condition.as_ref().map(|c| Condition { when: f(&c.when), skip_if: c.skip_if }),
+            delay: *delay,
+            wait: *wait,
+            redirects: *redirects,
         }
     }
 }
@@ -66,8 +78,9 @@ impl<'n, T> Step<&'n T> {
     /// the identity provider, and a default may read what the auth steps capture. Every
     /// step gets the default timeout (nothing a server sees).
     pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: bool) -> Self {
-        let Defaults { headers, query, auth, timeout } = defaults;
+        let Defaults { headers, query, auth, timeout, redirects } = defaults;
         self.timeout = self.timeout.or(*timeout);
+        self.redirects = self.redirects.or(*redirects);
         let own_authorization =
             self.headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("authorization"));
         if self.role == Role::Request {
@@ -152,13 +165,15 @@ impl<T> Part<T> {
 impl<T> Expect<T> {
     /// The same expectations with each template mapped.
     pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Expect<U> {
-        let Expect { status, headers, json, body_contains, content_type } = self;
+        let Expect { status, headers, json, body_contains, content_type, cookies, duration } = self;
         Expect {
             status: status.clone(),
             headers: headers.iter().map(|(k, m)| (k.clone(), m.map(f))).collect(),
             json: json.iter().map(|(p, m)| (p.clone(), m.map(f))).collect(),
             body_contains: body_contains.iter().map(&mut *f).collect(),
             content_type: content_type.as_ref().map(&mut *f),
+            cookies: cookies.iter().map(|(k, m)| (k.clone(), m.map(f))).collect(),
+            duration: duration.clone(),
         }
     }
 }
@@ -179,6 +194,8 @@ impl<T> Check<T> {
             Check::Exists(b) => Check::Exists(*b),
             Check::Matches(r) => Check::Matches(r.clone()),
             Check::Len(t) => Check::Len(f(t)),
+            Check::LenMatches(m) => Check::LenMatches(Box::new(m.map(f))),
+            Check::Each(m) => Check::Each(Box::new(m.map(f))),
             Check::Compare(op, t) => Check::Compare(*op, f(t)),
             Check::Contains(t) => Check::Contains(f(t)),
             Check::Type(t, span) => Check::Type(*t, *span),

@@ -12,16 +12,17 @@ use serde_json_path::JsonPath;
 
 use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
-    AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Defaults, Expect,
-    Expiry, IncludeSpec, JsonType, Lifecycle, MAX_LIFETIME, MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec,
-    Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
+    AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Condition, Defaults,
+    Expect, Expiry, IncludeSpec, JsonType, Lifecycle, MAX_LIFETIME, MAX_TIMEOUT, Matcher, Part, PartKind,
+    RetrySpec, Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
 
 mod oauth2;
 
-const TOP_KEYS: &[&str] = &["name", "tags", "include", "vars", "secrets", "auth", "defaults", "requests"];
+const TOP_KEYS: &[&str] =
+    &["name", "description", "tags", "include", "vars", "secrets", "cookies", "auth", "defaults", "requests"];
 const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
 const INCLUDE_KEYS: &[&str] = &["path", "vars"];
 const STEP_KEYS: &[&str] = &[
@@ -46,13 +47,27 @@ const STEP_KEYS: &[&str] = &[
     "snapshot",
     "tags",
     "retry",
+    "description",
+    "if",
+    "skip_if",
+    "delay",
+    "follow_redirects",
+    "max_redirects",
 ];
+/// The keys of a `wait:` step (it sends nothing).
+const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
+/// The most redirects a step or run may follow.
+pub const MAX_REDIRECTS: u32 = 1000;
 const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
-const DEFAULT_KEYS: &[&str] = &["headers", "query", "bearer", "basic", "timeout"];
-const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body_contains", "content_type"];
-const CAPTURE_KEYS: &[&str] = &["jsonpath", "header", "status", "body", "regex", "secret", "optional"];
+const DEFAULT_KEYS: &[&str] =
+    &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects"];
+const EXPECT_KEYS: &[&str] =
+    &["status", "headers", "json", "body_contains", "content_type", "cookies", "duration"];
+const CAPTURE_KEYS: &[&str] =
+    &["jsonpath", "header", "status", "body", "regex", "cookie", "url", "duration", "secret", "optional"];
 const MATCHER_KEYS: &[&str] =
-    &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type"];
+    &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type", "each"];
+const DURATION_KEYS: &[&str] = &["gt", "gte", "lt", "lte"];
 const BASIC_KEYS: &[&str] = &["username", "password"];
 const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"];
 /// HTTP methods baton sends.
@@ -190,8 +205,22 @@ impl Parser<'_> {
         };
         let tags = field(top, "tags").map_or_else(Vec::new, |n| self.tags(n));
         let secrets = field(top, "secrets").map_or_else(Vec::new, |n| self.secret_names(n));
-        let collection =
-            Collection { file, name, vars, auth, defaults, requests, includes, oauth2, tags, secrets };
+        let description = field(top, "description").and_then(|n| self.string(n, "description"));
+        let cookies = field(top, "cookies").is_none_or(|_| self.flag(top, "cookies"));
+        let collection = Collection {
+            file,
+            name,
+            vars,
+            auth,
+            defaults,
+            requests,
+            includes,
+            oauth2,
+            tags,
+            secrets,
+            description,
+            cookies,
+        };
         self.unique_names(&collection);
         Some(collection)
     }
@@ -255,6 +284,41 @@ impl Parser<'_> {
             query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
             auth: self.auth_shorthand(map),
             timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
+            redirects: self.redirects(map),
+        }
+    }
+
+    /// `follow_redirects: false` (none) and `max_redirects: N`.
+    fn redirects(&mut self, map: &[(Key, Node)]) -> Option<u32> {
+        let follow = field(map, "follow_redirects").map(|_| self.flag(map, "follow_redirects"));
+        let max = field(map, "max_redirects").and_then(|n| match n.value {
+            Value::Int(i) if (0..=i64::from(MAX_REDIRECTS)).contains(&i) => u32::try_from(i).ok(),
+            _ => {
+                self.err(
+                    Diagnostic::error(Code::WrongType, "`max_redirects:` must be a whole number 0–1000")
+                        .at(n.span, "not a redirect count")
+                        .help("write `max_redirects: 5`, or `follow_redirects: false` to follow none"),
+                );
+                None
+            }
+        });
+        match (follow, max) {
+            (Some(false), Some(m)) if m > 0 => {
+                let span = key_span(map, "max_redirects").unwrap_or_default();
+                self.err(
+                    Diagnostic::error(
+                        Code::MisplacedField,
+                        "`max_redirects:` with `follow_redirects: false`",
+                    )
+                    .at(span, "no redirect is followed")
+                    .help("remove one of the two"),
+                );
+                Some(0)
+            }
+            (Some(false), _) => Some(0),
+            (_, Some(m)) => Some(m),
+            (Some(true), None) => Some(crate::exchange::RedirectPolicy::DEFAULT_MAX),
+            (None, None) => None,
         }
     }
 
@@ -270,6 +334,11 @@ impl Parser<'_> {
     }
 
     fn step(&mut self, node: &Node, role: Role) -> Option<Step> {
+        if let Value::Map(entries) = &node.value
+            && entries.iter().any(|(k, _)| k.name == "wait")
+        {
+            return self.wait_step(node, role);
+        }
         let map = self.map(node, "a step", STEP_KEYS)?;
         let method_node = field(map, "method");
         let method = match method_node {
@@ -326,7 +395,92 @@ impl Parser<'_> {
             snapshot: field(map, "snapshot").and_then(|n| self.snapshot(n)),
             tags: field(map, "tags").map_or_else(Vec::new, |n| self.tags(n)),
             retry: field(map, "retry").and_then(|n| self.retry(n)),
+            description: field(map, "description").and_then(|n| self.string(n, "description")),
+            condition: self.condition(map),
+            delay: field(map, "delay").and_then(|n| self.duration(n, "delay", MAX_TIMEOUT)),
+            wait: None,
+            redirects: self.redirects(map),
         })
+    }
+
+    /// `- wait: 2s`: a step that pauses and sends nothing.
+    fn wait_step(&mut self, node: &Node, role: Role) -> Option<Step> {
+        let map = self.map(node, "a wait step", WAIT_KEYS)?;
+        let wait_node = field(map, "wait")?;
+        let wait = self.duration(wait_node, "wait", MAX_TIMEOUT)?;
+        // An unnamed wait is named after what it does, so the report has a label for it.
+        let named = true;
+        let (name, name_span) = match field(map, "name") {
+            Some(n) => (self.string(n, "name").unwrap_or_default(), n.span),
+            None => (
+                format!("wait {}", crate::event::human_duration(wait)),
+                key_span(map, "wait").unwrap_or(node.span),
+            ),
+        };
+        if role == Role::Auth {
+            self.err(
+                Diagnostic::error(Code::MisplacedField, "a `wait:` step under `auth:`")
+                    .at(wait_node.span, "auth steps send requests")
+                    .help("put the wait under `requests:`, or give the auth step a `delay:`"),
+            );
+        }
+        Some(Step {
+            name,
+            named,
+            name_span,
+            role,
+            method: "WAIT".to_string(),
+            url: Node { value: Value::Str(String::new()), span: wait_node.span },
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            auth: Some(AuthSpec::None),
+            timeout: None,
+            captures: Vec::new(),
+            expect: Expect::default(),
+            span: node.span,
+            lifecycle: Lifecycle::default(),
+            snapshot: None,
+            tags: field(map, "tags").map_or_else(Vec::new, |n| self.tags(n)),
+            retry: None,
+            description: field(map, "description").and_then(|n| self.string(n, "description")),
+            condition: self.condition(map),
+            delay: None,
+            wait: Some(wait),
+            redirects: None,
+        })
+    }
+
+    /// `if:` or `skip_if:` (not both): a template, or a literal true/false.
+    fn condition(&mut self, map: &[(Key, Node)]) -> Option<Condition> {
+        match (field(map, "if"), field(map, "skip_if")) {
+            (Some(_), Some(_)) => {
+                let span = key_span(map, "skip_if").unwrap_or_default();
+                self.err(
+                    Diagnostic::error(Code::MisplacedField, "a step with both `if:` and `skip_if:`")
+                        .at(span, "second condition")
+                        .help("keep one: `skip_if: X` is `if: not X`"),
+                );
+                None
+            }
+            (Some(n), None) => self.condition_node(n, false),
+            (None, Some(n)) => self.condition_node(n, true),
+            (None, None) => None,
+        }
+    }
+
+    fn condition_node(&mut self, node: &Node, skip_if: bool) -> Option<Condition> {
+        match &node.value {
+            Value::Bool(_) | Value::Str(_) => Some(Condition { when: node.clone(), skip_if }),
+            _ => {
+                self.wrong_type(
+                    node,
+                    if skip_if { "skip_if" } else { "if" },
+                    "a template such as \"{{ x == 1 }}\"",
+                );
+                None
+            }
+        }
     }
 
     /// `secrets: [otp, code]`: names, each where it is written.
@@ -716,6 +870,21 @@ impl Parser<'_> {
                     let optional = self.flag(m, "optional");
                     let sources: Vec<&(Key, Node)> =
                         m.iter().filter(|(k, _)| k.name != "secret" && k.name != "optional").collect();
+                    let header_regex =
+                        sources.len() == 2 && field(m, "header").is_some() && field(m, "regex").is_some();
+                    if header_regex {
+                        let header = field(m, "header").and_then(|h| self.string(h, "header"));
+                        let regex = field(m, "regex").and_then(|r| self.regex(r, "regex"));
+                        let (Some(header), Some(regex)) = (header, regex) else { continue };
+                        out.push(CaptureSpec {
+                            name: name.clone(),
+                            source: CaptureSource::HeaderRegex(header, regex),
+                            secret,
+                            optional,
+                            implied: None,
+                        });
+                        continue;
+                    }
                     if sources.len() != 1 {
                         self.err(
                             Diagnostic::error(
@@ -723,7 +892,10 @@ impl Parser<'_> {
                                 format!("capture `{}` needs exactly one source", name.name),
                             )
                             .at(v.span, format!("found {}", sources.len()))
-                            .help("one of `jsonpath:`, `header:`, `status: true`, `body: true`, `regex:`"),
+                            .help(
+                                "one of `jsonpath:`, `header:`, `status: true`, `body: true`, `regex:`, \
+                                 `cookie:`, `url: true`, `duration: true` (or `header:` with `regex:`)",
+                            ),
                         );
                         continue;
                     }
@@ -736,6 +908,9 @@ impl Parser<'_> {
                         "header" => self.string(sv, "header").map(CaptureSource::Header),
                         "status" => Some(CaptureSource::Status),
                         "body" => Some(CaptureSource::Body),
+                        "cookie" => self.string(sv, "cookie").map(CaptureSource::Cookie),
+                        "url" => Some(CaptureSource::Url),
+                        "duration" => Some(CaptureSource::Duration),
                         _ => self.regex(sv, "regex").map(CaptureSource::Regex),
                     };
                     (source, secret, optional)
@@ -820,7 +995,51 @@ impl Parser<'_> {
             },
             None => Vec::new(),
         };
-        Expect { status, headers, json, body_contains, content_type: field(map, "content_type").cloned() }
+        let cookies = match field(map, "cookies") {
+            Some(n) => match &n.value {
+                Value::Map(entries) => {
+                    entries.iter().filter_map(|(k, v)| self.matcher(v).map(|m| (k.clone(), m))).collect()
+                }
+                _ => {
+                    self.wrong_type(n, "expect.cookies", "a mapping of cookie names to values or matchers");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let duration = field(map, "duration").map_or_else(Vec::new, |n| self.duration_bounds(n));
+        Expect {
+            status,
+            headers,
+            json,
+            body_contains,
+            content_type: field(map, "content_type").cloned(),
+            cookies,
+            duration,
+        }
+    }
+
+    /// `duration: {lt: 500ms}`: bounds on the response time.
+    fn duration_bounds(&mut self, node: &Node) -> Vec<(CompareOp, Duration, Span)> {
+        let Value::Map(_) = node.value else {
+            self.wrong_type(node, "expect.duration", "bounds such as `{lt: 500ms}`");
+            return Vec::new();
+        };
+        let Some(map) = self.map(node, "expect.duration", DURATION_KEYS) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (k, v) in map {
+            let op = match k.name.as_str() {
+                "gt" => CompareOp::Gt,
+                "gte" => CompareOp::Gte,
+                "lt" => CompareOp::Lt,
+                "lte" => CompareOp::Lte,
+                _ => continue,
+            };
+            if let Some(d) = self.duration(v, &format!("duration.{}", k.name), MAX_TIMEOUT) {
+                out.push((op, d, v.span));
+            }
+        }
+        out
     }
 
     fn status(&mut self, node: &Node) -> Option<StatusExpect> {
@@ -878,7 +1097,17 @@ impl Parser<'_> {
                     Some(r) => Check::Matches(r),
                     None => continue,
                 },
-                "len" => Check::Len(v.clone()),
+                "len" => match &v.value {
+                    Value::Map(_) => match self.matcher(v) {
+                        Some(m) => Check::LenMatches(Box::new(m)),
+                        None => continue,
+                    },
+                    _ => Check::Len(v.clone()),
+                },
+                "each" => match self.matcher(v) {
+                    Some(m) => Check::Each(Box::new(m)),
+                    None => continue,
+                },
                 "gt" => Check::Compare(CompareOp::Gt, v.clone()),
                 "gte" => Check::Compare(CompareOp::Gte, v.clone()),
                 "lt" => Check::Compare(CompareOp::Lt, v.clone()),

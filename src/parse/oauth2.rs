@@ -162,6 +162,11 @@ impl Parser<'_> {
             snapshot: None,
             tags: Vec::new(),
             retry: None,
+            description: None,
+            condition: None,
+            delay: None,
+            wait: None,
+            redirects: None,
         };
         let mut steps = vec![with_params(template.clone(), pairs, &format)];
         // Renewal uses the refresh token the server issued last, also for the

@@ -61,6 +61,7 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                     });
                     json!({
                         "name": s.name,
+                        "description": s.description,
                         "role": if s.role == Role::Auth { "auth" } else { "request" },
                         "method": s.method,
                         "url": s.url,
@@ -78,6 +79,7 @@ pub fn render(outcomes: &[CollectionOutcome], exit: Exit, sources: &SourceMap, m
                 .collect();
             json!({
                 "name": o.name,
+                "description": o.description,
                 "file": o.path.display().to_string(),
                 "duration_ms": ms(o.elapsed),
                 "exit_code": o.exit().code(),

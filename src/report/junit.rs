@@ -16,6 +16,9 @@ pub fn render(outcomes: &[CollectionOutcome], sources: &SourceMap, masker: &Mask
     for o in outcomes {
         let mut suite = TestSuite::new(o.name.as_str());
         suite.set_time(o.elapsed);
+        if let Some(d) = &o.description {
+            suite.add_property(quick_junit::Property::new("description", d.as_str()));
+        }
         let file = o.path.display().to_string();
         for s in &o.steps {
             let found = problems(s, sources);
@@ -51,9 +54,10 @@ pub fn render(outcomes: &[CollectionOutcome], sources: &SourceMap, masker: &Mask
             }
             let mut case = TestCase::new(s.name.as_str(), status);
             let response: Vec<String> = s
-                .notes_text()
-                .map(|n| format!("note: {}", crate::printable::line(&n)))
-                .into_iter()
+                .description
+                .iter()
+                .map(|d| format!("description: {}", crate::printable::line(d)))
+                .chain(s.notes_text().map(|n| format!("note: {}", crate::printable::line(&n))))
                 .chain(s.challenge.iter().map(|c| crate::printable::line(c).into_owned()))
                 .chain(
                     s.body_excerpt.as_ref().map(|b| format!("response body: {}", crate::printable::line(b))),

@@ -274,6 +274,15 @@ impl Terminal {
             }
         }
         if let Some(r) = response {
+            // Each redirect followed, and the cookies the hops set (the last answer's
+            // own `set-cookie` headers are shown with its headers).
+            for to in &r.redirects {
+                t.push_str(&format!("{DIM}< redirected to {}{DIM:#}\n", line(to)));
+            }
+            if !r.redirects.is_empty() && !r.cookies.is_empty() {
+                let set: Vec<String> = r.cookies.iter().map(|c| format!("{}={}", c.name, c.value)).collect();
+                t.push_str(&format!("{DIM}< cookies set on the way: {}{DIM:#}\n", line(&set.join("; "))));
+            }
             t.push_str(&format!(
                 "{BOLD}< {} {}{BOLD:#} {DIM}({}){DIM:#}\n",
                 r.version,

@@ -78,7 +78,9 @@ pub fn check<'a>(
                 cap.secret = Some(true);
             }
         }
-        diags.extend(request::url_problem(&step, &scope, &static_ctx, sources));
+        if step.wait.is_none() {
+            diags.extend(request::url_problem(&step, &scope, &static_ctx, sources));
+        }
         request::content_type_warnings(&step, &mut warnings);
         if let Some(AuthSpec::OAuth2) = step.auth {
             used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
@@ -104,6 +106,8 @@ pub fn check<'a>(
         selected,
         masker: masker.clone(),
         warnings,
+        description: c.description.clone(),
+        cookies: c.cookies,
     })
 }
 

@@ -47,6 +47,7 @@ pub mod providers;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod web;
 
 use std::io;
 use std::net::SocketAddr;
@@ -209,6 +210,7 @@ fn app(control: knobs::Control) -> Router {
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/csv", get(misc::csv))
         .route("/headers/set", get(misc::set_headers))
+        .merge(web::router())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -233,6 +235,9 @@ async fn index() -> Json<Value> {
             "DELETE /demo/items/{id}", "GET /demo/report.csv",
             "ANY /echo", "ANY /echo/{*rest}", "GET /status/{code}", "GET /delay/{ms}",
             "GET /text", "GET /empty", "GET /csv", "GET /headers/set?name=value",
+            "POST /web/login", "GET /web/home", "POST /web/logout",
+            "GET /redirect/{n}", "GET /redirect-to?url=…&status=302",
+            "POST /jobs?ms=300", "GET /jobs/{id}",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

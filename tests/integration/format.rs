@@ -1,0 +1,264 @@
+//! The format for real collections: cookies, redirects per step, conditions, waits,
+//! descriptions and the richer captures and expectations, run for real against the
+//! playground and raw loopback servers.
+
+use crate::hostile::server::{RawServer, answer};
+use crate::support::{Server, Test};
+
+/// A session cookie value that must never print, nor reach another origin.
+const SESSION: &str = "sess-Rk83-only-for-a";
+
+/// A: `/login` sets the session (HttpOnly) and a harmless cookie, `/go-b` redirects to B,
+/// anything else answers with the `Cookie` header it got.
+fn cookie_server(b_url: String) -> RawServer {
+    RawServer::start(move |req, w, _| match req.path.as_str() {
+        "/login" => answer(
+            w,
+            "200 OK",
+            &[
+                ("Set-Cookie", &format!("session={SESSION}; Path=/; HttpOnly")),
+                ("Set-Cookie", "lang=en-gb; Path=/"),
+                ("Content-Type", "application/json"),
+            ],
+            b"{\"ok\": true}",
+        ),
+        "/go-b" => answer(w, "302 Found", &[("Location", &format!("{b_url}/landed"))], b""),
+        _ => {
+            let got = req.header("cookie").unwrap_or("").to_string();
+            let body = serde_json::json!({ "cookie": got }).to_string();
+            answer(w, "200 OK", &[("Content-Type", "application/json")], body.as_bytes())
+        }
+    })
+}
+
+fn recorder() -> RawServer {
+    RawServer::start(|_, w, _| answer(w, "200 OK", &[("Content-Type", "application/json")], b"{}"))
+}
+
+#[test]
+fn a_session_cookie_goes_back_to_its_origin_only_and_never_prints() {
+    let b = recorder();
+    let a = cookie_server(b.url("http"));
+    let yaml = format!(
+        r#"name: cookies
+auth:
+  - name: login
+    url: {a}/login
+    expect:
+      cookies: {{session: {{exists: true}}, lang: en-gb}}
+    capture:
+      sid: {{cookie: session}}
+requests:
+  - name: uses the jar
+    url: {a}/whoami
+    expect:
+      json: {{$.cookie: {{contains: "lang=en-gb"}}}}
+  - name: off to b
+    url: {a}/go-b
+  - name: echo the captured value
+    url: {a}/echo
+    headers: {{x-sid: "{{{{ sid }}}}"}}
+"#,
+        a = a.url("http")
+    );
+    let t = Test::new().collection("c.yaml", &yaml);
+    let (json, junit) = (t.path("r.json"), t.path("r.xml"));
+    let out = t
+        .clone()
+        .args(&[
+            "run",
+            "c.yaml",
+            "-v",
+            "--report",
+            &format!("json={json}"),
+            "--report",
+            &format!("junit={junit}"),
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The jar sent both cookies back to A (the whoami answer echoes them, masked).
+    let to_a: Vec<String> = a
+        .received()
+        .iter()
+        .filter(|r| r.path == "/whoami")
+        .map(|r| r.header("cookie").unwrap_or("").into())
+        .collect();
+    assert_eq!(to_a.len(), 1);
+    assert!(to_a[0].contains(&format!("session={SESSION}")) && to_a[0].contains("lang=en-gb"), "{to_a:?}");
+    // B got the redirected request without A's cookies.
+    let at_b = b.received();
+    assert_eq!(at_b.len(), 1, "one redirected request");
+    assert!(!at_b[0].raw.contains(SESSION) && at_b[0].header("cookie").is_none(), "{}", at_b[0].raw);
+    // Nothing printed or written holds the session value.
+    let reports =
+        std::fs::read_to_string(&json).expect("json") + &std::fs::read_to_string(&junit).expect("junit");
+    for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("reports", &reports)] {
+        assert!(!text.contains(SESSION), "{what} shows the session cookie:\n{text}");
+    }
+    assert!(out.stderr.contains("cookie: lang=en-gb; session=•••"), "{}", out.stderr);
+}
+
+#[test]
+fn no_cookies_turns_the_jar_off_from_the_command_line_or_the_collection() {
+    let a = cookie_server("http://127.0.0.1:9".into());
+    let steps = format!(
+        "auth:\n  - name: login\n    url: {a}/login\nrequests:\n  - name: whoami\n    url: {a}/whoami\n    expect:\n      json: {{$.cookie: \"\"}}\n",
+        a = a.url("http")
+    );
+    let t = Test::new()
+        .collection("flag.yaml", &format!("name: flag\n{steps}"))
+        .collection("off.yaml", &format!("name: off\ncookies: false\n{steps}"));
+    let out = t.clone().args(&["run", "flag.yaml", "--no-cookies"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = t.args(&["run", "off.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let sent: Vec<Option<String>> = a
+        .received()
+        .iter()
+        .filter(|r| r.path == "/whoami")
+        .map(|r| r.header("cookie").map(str::to_string))
+        .collect();
+    assert_eq!(sent, [None, None]);
+}
+
+#[test]
+fn a_redirect_not_followed_is_the_answer_and_a_limit_per_step_holds() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        r#"name: redirects
+vars: {base: BASE}
+requests:
+  - name: not followed
+    url: "{{ base }}/redirect/2"
+    follow_redirects: false
+    expect:
+      status: 302
+      headers: {location: /redirect/1}
+  - name: followed to the end
+    url: "{{ base }}/redirect/2"
+    max_redirects: 2
+    capture:
+      final: {url: true}
+      ms: {duration: true}
+    expect:
+      json: {$.redirected: true}
+  - name: the landing
+    url: "{{ base }}/echo"
+    query: {final: "{{ final }}", ms_type: "{{ ms is number }}"}
+    expect:
+      json: {$.query.final: {matches: '/redirect/0$'}, $.query.ms_type: "true"}
+  - name: over the limit
+    url: "{{ base }}/redirect/3"
+    max_redirects: 2
+"#,
+    );
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "the last step exceeds its limit\n{}", out.all());
+    assert!(out.stdout.contains("✓ not followed"), "{}", out.stdout);
+    assert!(out.stdout.contains("✓ the landing"), "{}", out.stdout);
+    assert!(out.all().contains("still redirected after 2 redirects"), "{}", out.all());
+}
+
+#[test]
+fn conditions_skip_with_their_reason_and_a_wait_step_waits() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        r#"name: conditions
+description: Checks conditions.
+vars: {base: BASE, stage: test}
+requests:
+  - name: prod only
+    description: Runs in production.
+    if: "{{ stage == 'prod' }}"
+    url: "{{ base }}/status/500"
+  - name: not in test
+    skip_if: "{{ stage == 'test' }}"
+    url: "{{ base }}/status/500"
+  - name: runs
+    if: "{{ stage == 'test' }}"
+    url: "{{ base }}/echo"
+  - wait: 300ms
+  - name: a bad condition
+    if: "{{ stage }}"
+    url: "{{ base }}/echo"
+"#,
+    );
+    let json = t.path("r.json");
+    let out = t.clone().args(&["run", "c.yaml", "--report", &format!("json={json}")]).run();
+    assert_eq!(out.code, 4, "a condition that is not a bool is an error\n{}", out.all());
+    assert!(out.stdout.contains("skipped: if: \"{{ stage == 'prod' }}\" is false"), "{}", out.stdout);
+    assert!(out.stdout.contains("skipped: skip_if: \"{{ stage == 'test' }}\" is true"), "{}", out.stdout);
+    assert!(out.all().contains("`if:` gave \"test\", not true or false"), "{}", out.all());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid json");
+    let c = &report["collections"][0];
+    assert_eq!(c["description"], "Checks conditions.");
+    assert_eq!(c["steps"][0]["description"], "Runs in production.");
+    assert_eq!(c["steps"][0]["result"], "skipped");
+    let wait = &c["steps"][3];
+    assert_eq!(
+        (wait["name"].as_str(), wait["method"].as_str(), wait["result"].as_str()),
+        (Some("wait 300 ms"), Some("WAIT"), Some("passed"))
+    );
+    assert!(wait["duration_ms"].as_u64().is_some_and(|ms| ms >= 300), "{wait}");
+    // Nothing was sent for the skipped steps: the playground saw no 500.
+    assert_eq!(crate::support::requests_to(&server, "/status/500"), 0);
+}
+
+#[test]
+fn each_len_duration_and_cookie_expectations_fail_with_what_was_there() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        r#"name: expectations
+vars: {base: BASE}
+requests:
+  - name: lists
+    method: POST
+    url: "{{ base }}/echo"
+    json: {items: [{price: 1}, {price: -2}], empty: []}
+    expect:
+      duration: {lt: 30s}
+      json:
+        $.json.empty: {each: {gt: 100}, len: {lt: 1}}
+        $.json.items: {len: {gt: 5}}
+        "$.json.items[*].price": {each: {gt: 0}}
+      cookies:
+        session: {exists: true}
+"#,
+    );
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    let all = out.all();
+    assert!(all.contains("length of $.json.items: expected gt 5"), "{all}");
+    assert!(all.contains("$.json.items[*].price[1]: expected gt 0"), "{all}");
+    assert!(all.contains("cookie `session`: expected to exist"), "{all}");
+    assert!(all.contains("nothing (it set none)"), "{all}");
+    assert!(!all.contains("$.json.empty"), "an empty list passes `each` and has length 0:\n{all}");
+    assert!(!all.contains("duration"), "the duration holds:\n{all}");
+}
+
+#[test]
+fn the_shipped_web_session_example_shows_its_new_parts_in_plan() {
+    let server = Server::start();
+    let out = Test::new()
+        .in_root()
+        .env("BATON_BASE_URL", &server.url)
+        .args(&["plan", "collections/web-session.yaml"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    for shown in [
+        "Signs in through a form",
+        "# The form login",
+        "redirects: not followed",
+        "redirects: at most 5",
+        "if: \"{{ stage == 'prod' }}\"",
+        "waits 250 ms, sends nothing",
+        "delay: 10 ms before sending",
+        "captures: landed_on = url, took_ms = duration",
+    ] {
+        assert!(out.stdout.contains(shown), "plan lacks {shown:?}:\n{}", out.stdout);
+    }
+}

@@ -7,7 +7,9 @@ use serde_json::Value as Json;
 
 use crate::capture::describe_body;
 use crate::exchange::Exchange;
-use crate::model::{Check, CompareOp, Expect, JsonType, Matcher, Role, StatusPattern};
+use crate::model::{
+    BodyExpect, Check, CompareOp, Expect, JsonType, Loaded, LocalFile, Matcher, Role, StatusPattern,
+};
 use crate::plan::CompiledStep;
 use crate::source::Span;
 use crate::template::{RenderContext, RenderError, Template};
@@ -77,8 +79,31 @@ fn check_rest(
     mut out: Vec<Failure>,
 ) -> Vec<Failure> {
     for (name, m) in &e.headers {
-        let actual = ex.header(&name.name).map(|v| Json::String(v.to_string()));
+        // A header sent several times (`set-cookie`) is the list of its values, so
+        // `contains` finds one of them and `each` checks them all.
+        let mut values: Vec<Json> = ex
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&name.name))
+            .map(|(_, v)| Json::String(v.clone()))
+            .collect();
+        let actual = match values.len() {
+            0 => None,
+            1 => values.pop(),
+            _ => Some(Json::Array(values)),
+        };
         matcher(m, actual.as_ref(), &format!("header `{}`", name.name), true, ctx, &mut out);
+    }
+    if let Some(schema) = &e.json_schema {
+        out.extend(check_schema(schema, ex, ctx));
+    }
+    match &e.body {
+        Some(BodyExpect::Matcher(m)) => {
+            let actual = ex.json().cloned().unwrap_or_else(|| Json::String(ex.text().into_owned()));
+            matcher(m, Some(&actual), "body", false, ctx, &mut out);
+        }
+        Some(BodyExpect::File(file)) => out.extend(check_body_file(file, ex, ctx)),
+        None => {}
     }
     check_json(e, ex, ctx, &mut out);
     for (name, m) in &e.cookies {
@@ -136,6 +161,51 @@ fn check_rest(
     // Report in the order the YAML asks.
     out.sort_by_key(|f| f.span.start);
     out
+}
+
+/// `json_schema:`: the JSON body validates; the failure lists the first few violations.
+fn check_schema(schema: &LocalFile, ex: &Exchange, ctx: &RenderContext<'_>) -> Option<Failure> {
+    let Some(Loaded::Schema(validator)) = schema.loaded.as_deref() else { return None };
+    let fail = |actual: String| Failure {
+        span: schema.span,
+        subject: "json_schema".into(),
+        expected: format!("to match the schema in {}", crate::printable::line(&schema.path)),
+        actual,
+    };
+    let Some(doc) = ex.json() else { return Some(fail(describe_body(ex))) };
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .take(4)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            let at = if at.is_empty() { "the document".to_string() } else { format!("at {at}") };
+            format!("{at}: {}", ctx.excerpt(&e.to_string(), 200))
+        })
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let more = if errors.len() > 3 { "\n(and more)" } else { "" };
+    Some(fail(format!("{}{more}", errors.iter().take(3).cloned().collect::<Vec<_>>().join("\n"))))
+}
+
+/// `body: {file: …}`: the body equals the file, as JSON (by value) when both are JSON,
+/// else byte for byte.
+fn check_body_file(file: &LocalFile, ex: &Exchange, ctx: &RenderContext<'_>) -> Option<Failure> {
+    let Some(Loaded::Body(bytes, json)) = file.loaded.as_deref() else { return None };
+    let same = match (json, ex.json()) {
+        (Some(want), Some(got)) => want == got,
+        _ => bytes.as_slice() == ex.body.as_slice(),
+    };
+    if same {
+        return None;
+    }
+    Some(Failure {
+        span: file.span,
+        subject: "body".into(),
+        expected: format!("to equal {} ({} bytes)", crate::printable::line(&file.path), bytes.len()),
+        actual: ctx.excerpt(&ex.text(), 300),
+    })
 }
 
 /// `json:` expectations: each JSONPath's matches (one value, or a list of several).
@@ -256,6 +326,11 @@ fn matcher(
                 None => Err(actual.fail("a string, list or object (to have a length)".into(), inner.span)),
             },
             Check::Each(inner) => match actual_value {
+                // A header sent once is a list of one value.
+                Some(one @ Json::String(_)) if text_mode => {
+                    matcher(inner, Some(one), subject, text_mode, ctx, out);
+                    Ok(())
+                }
                 Some(Json::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
                         let before = out.len();

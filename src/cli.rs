@@ -172,6 +172,10 @@ struct RunArgs {
     /// jar by default).
     #[arg(long)]
     no_cookies: bool,
+    /// Also allow sending files from this folder (by default only from each collection's
+    /// own folder; repeatable).
+    #[arg(long = "file-root", value_name = "DIR")]
+    file_roots: Vec<PathBuf>,
     /// Also send credentials to this origin when a captured value chooses it
     /// (`https://api.example.com`; repeatable).
     #[arg(long = "allow-origin", value_name = "URL")]
@@ -404,6 +408,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 max_redirects: None,
                 allow_insecure_redirects: false,
                 no_cookies: false,
+                file_roots: Vec::new(),
                 allow_origins: Vec::new(),
                 fail_fast: false,
                 state: None,
@@ -489,8 +494,13 @@ fn resolve(
                     )
                 })?);
             }
-            let exec =
-                ExecOptions { fail_fast: r.fail_fast, update, allow_origins, no_cookies: r.no_cookies };
+            let exec = ExecOptions {
+                fail_fast: r.fail_fast,
+                update,
+                allow_origins,
+                no_cookies: r.no_cookies,
+                file_roots: r.file_roots,
+            };
             (r.common, r.verbose, client, exec, state)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),

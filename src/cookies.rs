@@ -62,8 +62,13 @@ impl Jar {
     pub fn header_for(&self, url: &Url) -> Option<String> {
         let stores = self.stores.lock().ok()?;
         let store = stores.get(&port_key(url))?;
-        let pairs: Vec<String> =
-            store.get_request_values(url).map(|(name, value)| format!("{name}={value}")).collect();
+        // Longer paths first (RFC 6265 5.4), then by name: the same header every run.
+        let mut cookies = store.matches(url);
+        cookies.sort_by(|a, b| {
+            let len = |c: &cookie_store::Cookie<'_>| c.path().map_or(0, str::len);
+            len(b).cmp(&len(a)).then_with(|| a.name().cmp(b.name()))
+        });
+        let pairs: Vec<String> = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect();
         (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 

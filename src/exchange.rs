@@ -44,6 +44,13 @@ pub enum ResolvedBody {
         /// Content type, if given.
         content_type: Option<String>,
     },
+    /// A file's bytes (read when sending).
+    File {
+        /// Path on disk.
+        path: PathBuf,
+        /// Content type, given or guessed from the extension.
+        content_type: String,
+    },
 }
 
 /// One rendered multipart part.
@@ -89,6 +96,9 @@ impl ResolvedBody {
                     .join("\n"),
             ),
             ResolvedBody::Raw { text, .. } => Some(text.clone()),
+            ResolvedBody::File { path, content_type } => {
+                Some(format!("@{} ({content_type})", path.display()))
+            }
         }
     }
 }

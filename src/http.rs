@@ -280,7 +280,7 @@ fn secret_in_body(body: &ResolvedBody, carried_credentials: bool) -> Option<&'st
         ResolvedBody::Multipart(parts) => parts.iter().any(|p| match p {
             ResolvedPart::Text { name, .. } | ResolvedPart::File { name, .. } => is_secret_name(name),
         }),
-        ResolvedBody::Raw { .. } => {
+        ResolvedBody::Raw { .. } | ResolvedBody::File { .. } => {
             return carried_credentials.then_some("raw text that may hold the request's credentials");
         }
     };
@@ -626,6 +626,13 @@ impl HttpClient {
                 rb.body(text.clone())
             }
             ResolvedBody::Multipart(parts) => rb.multipart(multipart(parts).await?),
+            ResolvedBody::File { path, content_type } => {
+                let bytes = read_file(path).await?;
+                if !has_content_type {
+                    rb = rb.header(reqwest::header::CONTENT_TYPE, content_type.as_str());
+                }
+                rb.body(bytes)
+            }
         };
         let request = rb.build().map_err(|e| classify(&e, timeout))?;
         let sent = sent_headers(&request);
@@ -691,16 +698,33 @@ fn sent_headers(request: &reqwest::Request) -> Vec<(String, String)> {
 
 impl HttpClient {}
 
+/// The largest file a body or a multipart part sends.
+pub const MAX_FILE: u64 = 1024 * 1024 * 1024;
+
+/// A file to send, whole; refused above [`MAX_FILE`] before it is read.
+async fn read_file(path: &std::path::Path) -> Result<Vec<u8>, HttpError> {
+    let fail = |reason: String| HttpError::File { path: path.display().to_string(), reason };
+    let meta = tokio::fs::metadata(path).await.map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a file".into()));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(fail(format!(
+            "{} is over the {} a body may send",
+            human_size(meta.len()),
+            human_size(MAX_FILE)
+        )));
+    }
+    tokio::fs::read(path).await.map_err(|e| fail(e.to_string()))
+}
+
 async fn multipart(parts: &[ResolvedPart]) -> Result<reqwest::multipart::Form, HttpError> {
     let mut form = reqwest::multipart::Form::new();
     for p in parts {
         form = match p {
             ResolvedPart::Text { name, value } => form.text(name.clone(), value.clone()),
             ResolvedPart::File { name, path, filename, content_type } => {
-                let bytes = tokio::fs::read(path).await.map_err(|e| HttpError::File {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                let bytes = read_file(path).await?;
                 let mut part = reqwest::multipart::Part::bytes(bytes).file_name(filename.clone());
                 if let Some(ct) = content_type {
                     part = part

@@ -187,6 +187,18 @@ fn body(
             text: ctx.text(body, "body")?,
             content_type: content_type.as_ref().map(|t| ctx.text(t, "content_type")).transpose()?,
         },
+        Body::Literal { text, content_type } => ResolvedBody::Raw {
+            text: text.clone(),
+            content_type: content_type.as_ref().map(|t| ctx.text(t, "content_type")).transpose()?,
+        },
+        Body::File { path, content_type } => {
+            let rel = ctx.text(path, "file")?;
+            let content_type = match content_type {
+                Some(t) => ctx.text(t, "content_type")?,
+                None => guess_type(&rel),
+            };
+            ResolvedBody::File { path: base_dir.join(&rel), content_type }
+        }
         Body::Multipart(parts) => {
             let mut out = Vec::with_capacity(parts.len());
             for p in parts {
@@ -207,10 +219,10 @@ fn body(
                             name: p.name.name.clone(),
                             path: base_dir.join(&rel),
                             filename,
-                            content_type: content_type
-                                .as_ref()
-                                .map(|t| ctx.text(t, "content_type"))
-                                .transpose()?,
+                            content_type: match content_type {
+                                Some(t) => Some(ctx.text(t, "content_type")?),
+                                None => Some(guess_type(&rel)),
+                            },
                         }
                     }
                 });
@@ -218,6 +230,11 @@ fn body(
             ResolvedBody::Multipart(out)
         }
     })
+}
+
+/// The media type a file's extension suggests (`application/octet-stream` when none).
+fn guess_type(path: &str) -> String {
+    mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string()
 }
 
 fn register_body_secrets(body: &ResolvedBody, masker: &Masker) {
@@ -235,7 +252,7 @@ fn register_body_secrets(body: &ResolvedBody, masker: &Masker) {
                 }
             }
         }
-        ResolvedBody::Raw { .. } | ResolvedBody::None => {}
+        ResolvedBody::Raw { .. } | ResolvedBody::File { .. } | ResolvedBody::None => {}
     }
 }
 
@@ -338,7 +355,7 @@ mod tests {
             ResolvedPart::File { path, filename, content_type, .. } => {
                 assert_eq!(path, Path::new("/base/data/report.csv"));
                 assert_eq!(filename, "report.csv");
-                assert_eq!(content_type, &None);
+                assert_eq!(content_type.as_deref(), Some("text/csv"), "guessed from the extension");
             }
             other => panic!("{other:?}"),
         }

@@ -9,6 +9,7 @@
 //! the credentials (authenticate, renew, expiry); `persist` what `once:`/`cache:` keep
 //! between runs; `origin` keeps credentials with the origins the collection names.
 
+mod files;
 mod origin;
 mod persist;
 mod poll;
@@ -42,6 +43,8 @@ pub struct ExecOptions {
     pub allow_origins: Vec<String>,
     /// `--no-cookies`: no collection keeps a cookie jar.
     pub no_cookies: bool,
+    /// `--file-root`: folders besides each collection's own that files may be sent from.
+    pub file_roots: Vec<PathBuf>,
 }
 
 /// Runs a validated collection.
@@ -83,6 +86,7 @@ pub async fn execute(
         outcomes: Vec::with_capacity(plan.steps.len()),
         last: HashMap::new(),
         jar: (plan.cookies && !opts.no_cookies).then(Jar::default),
+        file_roots: opts.file_roots.clone(),
         origins: origin::named_origins(plan, sources)
             .into_iter()
             .chain(opts.allow_origins.iter().cloned())
@@ -146,6 +150,8 @@ struct Runner<'r, 'p, 'a, 's> {
     origins: Vec<String>,
     /// The collection's cookies (auth steps and requests share them).
     jar: Option<Jar>,
+    /// Folders besides the collection's that files may be sent from.
+    file_roots: Vec<PathBuf>,
 }
 
 impl Runner<'_, '_, '_, '_> {

@@ -115,6 +115,10 @@ impl<'r> Runner<'r, '_, '_, '_> {
             outcome.result = StepResult::Error(e);
             return outcome;
         }
+        if let Err(e) = super::files::check(&request, &self.base_dir, &self.file_roots, step.name_span) {
+            outcome.result = StepResult::Error(e);
+            return outcome;
+        }
         if !step.lifecycle.keeps() {
             return self.exchange(ps, request, ctx, None, outcome).await;
         }
@@ -517,6 +521,10 @@ fn selective_paths(step: &CompiledStep<'_>) -> Option<Vec<Vec<crate::json_select
     }
     let retry = step.retry.iter().flat_map(|r| r.until.iter().chain(r.fail_if.iter()));
     for expect in std::iter::once(&step.expect).chain(retry) {
+        // A schema or the whole body reads the whole document.
+        if expect.json_schema.is_some() || expect.body.is_some() {
+            return None;
+        }
         for (p, _) in &expect.json {
             paths.push(simple_path(&p.source)?);
         }

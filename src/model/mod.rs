@@ -261,6 +261,20 @@ pub enum Body<T = Node> {
         /// `content_type:` template.
         content_type: Option<T>,
     },
+    /// `body:` text sent as written (`raw: true`): no template is rendered in it.
+    Literal {
+        /// The text.
+        text: String,
+        /// `content_type:` template.
+        content_type: Option<T>,
+    },
+    /// `body: {file: path}`: a file's bytes, read when sending.
+    File {
+        /// Path template (relative to the collection file).
+        path: T,
+        /// Content type; guessed from the extension otherwise.
+        content_type: Option<T>,
+    },
 }
 
 /// One multipart part.
@@ -389,6 +403,40 @@ pub struct Expect<T = Node> {
     pub cookies: Vec<(Key, Matcher<T>)>,
     /// Bounds on the response time.
     pub duration: Vec<(CompareOp, Duration, Span)>,
+    /// `json_schema: path`: the JSON body must validate against this schema.
+    pub json_schema: Option<LocalFile>,
+    /// `body:` the whole body: matchers, or `{file: path}` to equal a file.
+    pub body: Option<BodyExpect<T>>,
+}
+
+/// A file an expectation reads (relative to the collection), loaded and checked by
+/// validation before anything is sent.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// As written.
+    pub path: String,
+    /// Where it is written.
+    pub span: Span,
+    /// Its contents, once validation loaded it.
+    pub loaded: Option<std::sync::Arc<Loaded>>,
+}
+
+/// What validation made of a [`LocalFile`].
+#[derive(Debug)]
+pub enum Loaded {
+    /// A compiled JSON Schema.
+    Schema(jsonschema::Validator),
+    /// An expected body: its bytes, and the JSON in them when they are JSON.
+    Body(Vec<u8>, Option<serde_json::Value>),
+}
+
+/// `expect.body`.
+#[derive(Debug, Clone)]
+pub enum BodyExpect<T = Node> {
+    /// Matchers on the body (its JSON when it is JSON, else its text).
+    Matcher(Matcher<T>),
+    /// `{file: path}`: equal to the file (as JSON when both are JSON).
+    File(LocalFile),
 }
 
 impl<T> Default for Expect<T> {
@@ -401,6 +449,8 @@ impl<T> Default for Expect<T> {
             content_type: None,
             cookies: Vec::new(),
             duration: Vec::new(),
+            json_schema: None,
+            body: None,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! through these maps, can never leave a templated field uncompiled.
 
 use super::{
-    AuthSpec, Body, Check, Condition, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role, Step,
+    AuthSpec, Body, BodyExpect, Check, Condition, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role,
+    Step,
 };
 use crate::source::Key;
 
@@ -142,6 +143,12 @@ impl<T> Body<T> {
             Body::Raw { body, content_type } => {
                 Body::Raw { body: f(body), content_type: content_type.as_ref().map(&mut *f) }
             }
+            Body::Literal { text, content_type } => {
+                Body::Literal { text: text.clone(), content_type: content_type.as_ref().map(&mut *f) }
+            }
+            Body::File { path, content_type } => {
+                Body::File { path: f(path), content_type: content_type.as_ref().map(&mut *f) }
+            }
         }
     }
 }
@@ -165,7 +172,17 @@ impl<T> Part<T> {
 impl<T> Expect<T> {
     /// The same expectations with each template mapped.
     pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> Expect<U> {
-        let Expect { status, headers, json, body_contains, content_type, cookies, duration } = self;
+        let Expect {
+            status,
+            headers,
+            json,
+            body_contains,
+            content_type,
+            cookies,
+            duration,
+            json_schema,
+            body,
+        } = self;
         Expect {
             status: status.clone(),
             headers: headers.iter().map(|(k, m)| (k.clone(), m.map(f))).collect(),
@@ -174,6 +191,11 @@ impl<T> Expect<T> {
             content_type: content_type.as_ref().map(&mut *f),
             cookies: cookies.iter().map(|(k, m)| (k.clone(), m.map(f))).collect(),
             duration: duration.clone(),
+            json_schema: json_schema.clone(),
+            body: body.as_ref().map(|b| match b {
+                BodyExpect::Matcher(m) => BodyExpect::Matcher(m.map(f)),
+                BodyExpect::File(file) => BodyExpect::File(file.clone()),
+            }),
         }
     }
 }

@@ -12,9 +12,9 @@ use serde_json_path::JsonPath;
 
 use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
-    AuthSpec, Body, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled, Condition, Defaults,
-    Expect, Expiry, IncludeSpec, JsonType, Lifecycle, MAX_LIFETIME, MAX_TIMEOUT, Matcher, Part, PartKind,
-    RetrySpec, Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
+    AuthSpec, Body, BodyExpect, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled,
+    Condition, Defaults, Expect, Expiry, IncludeSpec, JsonType, Lifecycle, LocalFile, MAX_LIFETIME,
+    MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
@@ -53,6 +53,7 @@ const STEP_KEYS: &[&str] = &[
     "delay",
     "follow_redirects",
     "max_redirects",
+    "raw",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
@@ -61,8 +62,17 @@ pub const MAX_REDIRECTS: u32 = 1000;
 const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
 const DEFAULT_KEYS: &[&str] =
     &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects"];
-const EXPECT_KEYS: &[&str] =
-    &["status", "headers", "json", "body_contains", "content_type", "cookies", "duration"];
+const EXPECT_KEYS: &[&str] = &[
+    "status",
+    "headers",
+    "json",
+    "json_schema",
+    "body",
+    "body_contains",
+    "content_type",
+    "cookies",
+    "duration",
+];
 const CAPTURE_KEYS: &[&str] =
     &["jsonpath", "header", "status", "body", "regex", "cookie", "url", "duration", "secret", "optional"];
 const MATCHER_KEYS: &[&str] =
@@ -649,23 +659,72 @@ impl Parser<'_> {
                     .help("for JSON, form or multipart bodies the content type is set for you; use `headers:` to override"),
             );
         }
-        let (key, node) =
-            map.iter().find(|(k, _)| matches!(k.name.as_str(), "json" | "form" | "multipart" | "body"))?;
+        let found =
+            map.iter().find(|(k, _)| matches!(k.name.as_str(), "json" | "form" | "multipart" | "body"));
+        if field(map, "raw").is_some() && !matches!(found, Some((k, _)) if k.name == "body") {
+            self.raw_misplaced(map, "this step has no text `body:`");
+        }
+        let (key, node) = found?;
         Some(match key.name.as_str() {
             "json" => Body::Json(node.clone()),
             "form" => Body::Form(self.pairs(node, "form")),
             "multipart" => Body::Multipart(self.multipart(node)),
-            _ => {
-                if matches!(node.value, Value::Map(_) | Value::Seq(_)) {
-                    self.err(
-                        Diagnostic::error(Code::WrongType, "`body:` is raw text")
-                            .at(node.span, format!("found {}", node.type_name()))
-                            .help("use `json:` to send structured data, or quote the text"),
-                    );
-                }
-                Body::Raw { body: node.clone(), content_type: field(map, "content_type").cloned() }
-            }
+            _ => self.raw_body(map, node)?,
         })
+    }
+
+    /// `body:` text (templated, or as written with `raw: true`) or `{file: path}`.
+    fn raw_body(&mut self, map: &[(Key, Node)], node: &Node) -> Option<Body> {
+        let raw = self.flag(map, "raw");
+        let step_type = field(map, "content_type").cloned();
+        if let Value::Map(_) = node.value {
+            let m = self.map(node, "body", &["file", "content_type"])?;
+            let unknown = m.iter().any(|(k, _)| k.name != "file" && k.name != "content_type");
+            let Some(path) = field(m, "file") else {
+                if unknown {
+                    // Reported already, with a did-you-mean for `file`.
+                    return None;
+                }
+                self.err(
+                    Diagnostic::error(Code::MissingField, "a `body:` mapping names a `file:`")
+                        .at(node.span, "no `file:`")
+                        .help("write `body: {file: data/upload.bin}`, or `json:` for structured data"),
+                );
+                return None;
+            };
+            if !matches!(path.value, Value::Str(_)) {
+                self.wrong_type(path, "body.file", "a path");
+            }
+            if raw {
+                self.raw_misplaced(map, "a file is sent as its bytes already");
+            }
+            let content_type = field(m, "content_type").cloned().or(step_type);
+            return Some(Body::File { path: path.clone(), content_type });
+        }
+        if matches!(node.value, Value::Seq(_)) {
+            self.err(
+                Diagnostic::error(Code::WrongType, "`body:` is raw text or `{file: path}`")
+                    .at(node.span, format!("found {}", node.type_name()))
+                    .help("use `json:` to send structured data, or quote the text"),
+            );
+        }
+        if raw {
+            let text = match &node.value {
+                Value::Str(s) => s.clone(),
+                _ => node.to_json().to_string(),
+            };
+            return Some(Body::Literal { text, content_type: step_type });
+        }
+        Some(Body::Raw { body: node.clone(), content_type: step_type })
+    }
+
+    fn raw_misplaced(&mut self, map: &[(Key, Node)], why: &str) {
+        let span = key_span(map, "raw").unwrap_or_default();
+        self.err(
+            Diagnostic::error(Code::MisplacedField, "`raw: true` applies to a text `body:`")
+                .at(span, why)
+                .help("remove `raw:`; it sends a `body:` text without rendering `{{ }}` in it"),
+        );
     }
 
     fn multipart(&mut self, node: &Node) -> Vec<Part> {
@@ -1008,6 +1067,14 @@ impl Parser<'_> {
             None => Vec::new(),
         };
         let duration = field(map, "duration").map_or_else(Vec::new, |n| self.duration_bounds(n));
+        let json_schema = field(map, "json_schema").and_then(|n| self.local_file(n, "json_schema"));
+        let body = field(map, "body").and_then(|n| match &n.value {
+            Value::Map(entries) if entries.iter().any(|(k, _)| k.name == "file") => {
+                let m = self.map(n, "expect.body", &["file"])?;
+                field(m, "file").and_then(|f| self.local_file(f, "expect.body.file")).map(BodyExpect::File)
+            }
+            _ => self.matcher(n).map(BodyExpect::Matcher),
+        });
         Expect {
             status,
             headers,
@@ -1016,7 +1083,15 @@ impl Parser<'_> {
             content_type: field(map, "content_type").cloned(),
             cookies,
             duration,
+            json_schema,
+            body,
         }
+    }
+
+    /// A path to a file an expectation reads (loaded by validation).
+    fn local_file(&mut self, node: &Node, what: &str) -> Option<LocalFile> {
+        let path = self.string(node, what)?;
+        Some(LocalFile { path, span: node.span, loaded: None })
     }
 
     /// `duration: {lt: 500ms}`: bounds on the response time.

@@ -17,6 +17,7 @@ use crate::source::{SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, Scope};
 use crate::yaml::Node;
 
+mod files;
 mod request;
 mod vars;
 
@@ -72,6 +73,12 @@ pub fn check<'a>(
             }
             compiled
         });
+        files::load(&mut step.expect, sources, &mut diags);
+        if let Some(retry) = &mut step.retry {
+            for e in [&mut retry.until, &mut retry.fail_if].into_iter().flatten() {
+                files::load(e, sources, &mut diags);
+            }
+        }
         // A capture named in `secrets:` is secret, whatever its step says.
         for cap in &mut step.captures {
             if c.secrets.iter().any(|k| k.name == cap.name.name) {

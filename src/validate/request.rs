@@ -83,7 +83,9 @@ pub fn content_type_warnings(step: &CompiledStep<'_>, out: &mut Vec<Diagnostic>)
             Body::Json(_) => ("json:", media == "application/json" || media.ends_with("+json"), true),
             Body::Form(_) => ("form:", media == "application/x-www-form-urlencoded", true),
             Body::Multipart(_) => ("multipart:", false, false),
-            Body::Raw { content_type, .. } => {
+            Body::Raw { content_type, .. }
+            | Body::Literal { content_type, .. }
+            | Body::File { content_type, .. } => {
                 let Some(given) = content_type.as_ref().and_then(|c| c.literal_str()) else { continue };
                 ("body: with content_type:", given.eq_ignore_ascii_case(ct), true)
             }

@@ -262,3 +262,85 @@ fn the_shipped_web_session_example_shows_its_new_parts_in_plan() {
         assert!(out.stdout.contains(shown), "plan lacks {shown:?}:\n{}", out.stdout);
     }
 }
+
+#[test]
+fn a_file_body_is_sent_byte_for_byte_and_only_from_an_allowed_folder() {
+    let server = RawServer::start(|req, w, _| {
+        let body = serde_json::json!({
+            "length": req.header("content-length"),
+            "type": req.header("content-type"),
+            "body": req.body,
+        })
+        .to_string();
+        answer(w, "200 OK", &[("Content-Type", "application/json")], body.as_bytes())
+    });
+    let bytes = "a\0b\r\nc {{ x }} é€😀".as_bytes();
+    let yaml = format!(
+        r#"name: files
+requests:
+  - name: inside
+    method: POST
+    url: {u}/up
+    body: {{file: data/blob.bin}}
+    expect:
+      json: {{$.length: "{len}", $.type: application/octet-stream}}
+  - name: outside
+    method: POST
+    url: {u}/up
+    body: {{file: ../outside/secret.txt, content_type: text/plain}}
+"#,
+        u = server.url("http"),
+        len = bytes.len()
+    );
+    let t = Test::new().collection("c/c.yaml", &yaml).file("outside/secret.txt", "do-not-send-Ab12");
+    std::fs::create_dir_all(t.dir().join("c/data")).expect("mkdir");
+    std::fs::write(t.dir().join("c/data/blob.bin"), bytes).expect("write");
+    let out = t.clone().args(&["run", "c/c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("✓ inside"), "{}", out.stdout);
+    assert!(out.all().contains("is outside the collection's folder"), "{}", out.all());
+    assert!(out.all().contains("--file-root DIR"), "{}", out.all());
+    let received = server.received();
+    assert_eq!(received.len(), 1, "the outside file is never sent");
+    assert_eq!(received[0].body.as_bytes(), bytes);
+    let root = t.path("outside");
+    let out = t.args(&["run", "c/c.yaml", "--file-root", &root]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(server.received().last().map(|r| r.body.clone()).as_deref(), Some("do-not-send-Ab12"));
+}
+
+#[test]
+fn a_schema_violation_and_a_body_that_differs_from_its_file_say_where() {
+    let server = Server::start();
+    let t = Test::new()
+        .server(&server)
+        .file("schema.json", r#"{"type": "object", "properties": {"json": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"price": {"type": "number", "minimum": 0}}}}}}}}"#)
+        .file("expected.json", r#"{"items": [{"price": 1}]}"#)
+        .collection(
+            "c.yaml",
+            r#"name: schema
+requests:
+  - name: prices
+    method: POST
+    url: BASE/echo
+    json: {items: [{price: 1}, {price: -2}]}
+    expect:
+      json_schema: schema.json
+  - name: same document
+    method: POST
+    url: BASE/echo
+    json: {items: [{price: 1}]}
+    capture: {json: $.json}
+  - name: whole body
+    url: BASE/csv
+    expect:
+      body: {file: expected.json}
+"#,
+        );
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    let all = out.all();
+    assert!(all.contains("json_schema: expected to match the schema in schema.json"), "{all}");
+    assert!(all.contains("at /json/items/1/price: -2 is less than the minimum of 0"), "{all}");
+    assert!(all.contains("body: expected to equal expected.json"), "{all}");
+}

@@ -130,6 +130,12 @@ struct CommonArgs {
     /// Run only part K of N of the collection files (CI matrices), e.g. 2/4.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// Run the requests once per row of this CSV or JSON file (replaces `data:`).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Only data row N (from 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    data_row: Option<u32>,
 }
 
 #[cfg(feature = "playground")]
@@ -172,6 +178,9 @@ struct RunArgs {
     /// jar by default).
     #[arg(long)]
     no_cookies: bool,
+    /// Run every collection's requests N times (after auth, which runs once).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    repeat: Option<u32>,
     /// Also allow sending files from this folder (by default only from each collection's
     /// own folder; repeatable).
     #[arg(long = "file-root", value_name = "DIR")]
@@ -262,6 +271,19 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// `--tag`, `--skip-tag`, `--step`.
     pub filter: Filter,
+    /// `--data FILE`, `--data-row N`, `--repeat N`.
+    pub data: DataOptions,
+}
+
+/// Data rows and repetition from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct DataOptions {
+    /// Rows for every collection, instead of its `data:`.
+    pub file: Option<PathBuf>,
+    /// Only this row (1-based).
+    pub row: Option<usize>,
+    /// Every collection's requests run this many times (1: once).
+    pub repeat: u32,
 }
 
 /// Which requests run.
@@ -397,6 +419,8 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 skip_tags: Vec::new(),
                 steps: Vec::new(),
                 shard: None,
+                data: None,
+                data_row: None,
             };
             let run = RunArgs {
                 common,
@@ -409,6 +433,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 allow_insecure_redirects: false,
                 no_cookies: false,
                 file_roots: Vec::new(),
+                repeat: None,
                 allow_origins: Vec::new(),
                 fail_fast: false,
                 state: None,
@@ -438,8 +463,10 @@ fn resolve(
 ) -> Result<Invocation, CliError> {
     let mut reports = Vec::new();
     let mut jobs = 1;
-    let (common, verbose, client, exec, state) = match (common, run) {
-        (Some(c), _) => (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default),
+    let (common, verbose, client, exec, state, repeat) = match (common, run) {
+        (Some(c), _) => {
+            (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default, None)
+        }
         (None, Some(r)) => {
             let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(usage)?;
             let cacert = match &r.cacert {
@@ -501,7 +528,7 @@ fn resolve(
                 no_cookies: r.no_cookies,
                 file_roots: r.file_roots,
             };
-            (r.common, r.verbose, client, exec, state)
+            (r.common, r.verbose, client, exec, state, r.repeat)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),
     };
@@ -554,6 +581,11 @@ fn resolve(
         jobs,
         shard: common.shard.as_deref().map(parse_shard).transpose().map_err(usage)?,
         filter: Filter { tags: common.tags, skip_tags: common.skip_tags, steps: common.steps },
+        data: DataOptions {
+            file: common.data,
+            row: common.data_row.map(|r| r as usize),
+            repeat: repeat.unwrap_or(1),
+        },
     }))
 }
 

@@ -17,6 +17,7 @@ mod atomic;
 mod capture;
 mod cli;
 mod cookies;
+mod data;
 mod diagnostic;
 mod env_file;
 mod event;

@@ -58,6 +58,18 @@ pub struct Plan<'a> {
     pub description: Option<String>,
     /// Whether the collection keeps a cookie jar (`cookies: false` turns it off).
     pub cookies: bool,
+    /// The passes the requests run (after the auth steps, once): one per data row and
+    /// `--repeat`; empty: one pass with [`Plan::scope`].
+    pub passes: Vec<Pass>,
+}
+
+/// One pass of a collection's requests: a data row, a repetition, or both.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// `row 2: b@example.test`, `run 2/3`: added to each step's name in the reports.
+    pub label: String,
+    /// The variables of this pass (the row's layer applied).
+    pub scope: Arc<Scope>,
 }
 
 impl<'a> Plan<'a> {

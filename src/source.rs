@@ -115,7 +115,6 @@ impl SourceMap {
     }
 
     /// `path:line:col` for a span (tests check positions with it).
-    #[cfg(test)]
     pub fn position(&self, span: Span) -> String {
         match self.get(span.file) {
             Some(f) => {

@@ -55,6 +55,7 @@ impl Fixture {
         let overrides = Overrides {
             values: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             secret: Vec::new(),
+            row: Vec::new(),
         };
         let c = &self.collection;
         validate::resolve_vars(c, &self.engine, &overrides, &self.sources, &self.masker)

@@ -19,7 +19,7 @@ use crate::secret::Masker;
 use crate::source::SourceMap;
 
 use crate::template::Engine;
-use crate::{load, parse, recipe, select, validate, yaml};
+use crate::{load, parse, recipe, select, yaml};
 
 use super::plan_view::describe_plan;
 use super::state_cmd::open_state;
@@ -88,10 +88,29 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
             Err(ds) => diags.extend(ds),
         }
     }
-    let mut plans: Vec<Plan<'_>> = Vec::new();
+    let mut rows = Vec::with_capacity(collections.len());
     for c in &collections {
-        let checked = validate::resolve_vars(c, &engine, &opts.overrides, &sources, &masker)
-            .and_then(|scope| validate::check(c, &engine, scope, &sources, &masker));
+        match super::passes::load_rows(c, &opts.data, &mut sources) {
+            Ok(r) => rows.push(Some(r)),
+            Err(ds) => {
+                diags.extend(ds);
+                rows.push(None);
+            }
+        }
+    }
+    let mut plans: Vec<Plan<'_>> = Vec::new();
+    // A collection whose rows could not be read is not checked further: its templates
+    // would only report the columns as undefined.
+    for (c, rows) in collections.iter().zip(&rows).filter_map(|(c, r)| Some((c, r.as_ref()?))) {
+        let checked = super::passes::plan(
+            c,
+            &engine,
+            rows,
+            &opts.overrides,
+            opts.data.repeat.max(1),
+            &sources,
+            &masker,
+        );
         match checked {
             Ok(p) => plans.push(p),
             Err(ds) => diags.extend(ds),

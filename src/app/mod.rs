@@ -5,6 +5,7 @@
 //! `playground` feature); `state` answers `baton state`; `plan_view` renders `baton plan`.
 
 mod collections;
+mod passes;
 mod plan_view;
 #[cfg(feature = "playground")]
 mod serve;

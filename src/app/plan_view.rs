@@ -22,6 +22,17 @@ pub(super) fn describe_plan(plan: &Plan<'_>, sources: &SourceMap, masker: &Maske
     if !plan.cookies {
         out.push_str("  (no cookie jar: `cookies: false`)\n");
     }
+    if !plan.passes.is_empty() {
+        let shown: Vec<&str> = plan.passes.iter().take(5).map(|p| p.label.as_str()).collect();
+        let more = plan.passes.len().saturating_sub(shown.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let _ = writeln!(
+            out,
+            "  the requests run {} times (auth steps once): {}{more}; shown for the first",
+            plan.passes.len(),
+            shown.join("; ")
+        );
+    }
     // Captured values are unknown before running: show a placeholder naming their source.
     let mut scope: Scope = (*plan.scope).clone();
     for step in plan.sequence().map(|ps| &ps.step) {

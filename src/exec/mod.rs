@@ -62,7 +62,16 @@ pub async fn execute(
         .map(|f| (f.path.clone(), f.canonical.display().to_string()))
         .unwrap_or_default();
     // Refresh-only steps count: they are printed when they renew credentials.
-    let name_width = plan.steps.iter().map(|ps| label_width(&ps.step)).max().unwrap_or(0);
+    // A request of a pass or a repetition carries its label: ` [row 2: …, 1/3]`.
+    let pass = plan.passes.iter().map(|p| unicode_width::UnicodeWidthStr::width(p.label.as_str())).max();
+    let repeat = plan.steps.iter().map(|ps| ps.step.repeat).max().unwrap_or(1);
+    let tagged = |s: &CompiledStep<'_>| {
+        let repetition = if s.repeat > 1 { 2 * repeat.to_string().len() + 1 } else { 0 };
+        let parts = usize::from(pass.is_some()) + usize::from(repetition > 0);
+        let inner = pass.unwrap_or(0) + repetition + if parts == 2 { 2 } else { 0 };
+        if parts == 0 || s.role == Role::Auth { 0 } else { inner + 3 }
+    };
+    let name_width = plan.steps.iter().map(|ps| label_width(&ps.step) + tagged(&ps.step)).max().unwrap_or(0);
     sink.event(&Event::CollectionStarted { name: &plan.name, path: &path, name_width });
     let mut runner = Runner {
         plan,
@@ -87,6 +96,8 @@ pub async fn execute(
         last: HashMap::new(),
         jar: (plan.cookies && !opts.no_cookies).then(Jar::default),
         file_roots: opts.file_roots.clone(),
+        pass: None,
+        repetition: None,
         origins: origin::named_origins(plan, sources)
             .into_iter()
             .chain(opts.allow_origins.iter().cloned())
@@ -152,6 +163,10 @@ struct Runner<'r, 'p, 'a, 's> {
     jar: Option<Jar>,
     /// Folders besides the collection's that files may be sent from.
     file_roots: Vec<PathBuf>,
+    /// The current pass's label (`row 2: b@example.test`), when the collection has passes.
+    pass: Option<String>,
+    /// `2/3` while a `repeat:` step runs.
+    repetition: Option<String>,
 }
 
 impl Runner<'_, '_, '_, '_> {
@@ -160,37 +175,86 @@ impl Runner<'_, '_, '_, '_> {
     async fn run_all(&mut self, fail_fast: bool) {
         let plan = self.plan;
         let mut stop: Option<String> = None;
-        for ps in plan.sequence().filter(|ps| plan.selected[ps.index]) {
-            if let Some(reason) = &stop {
-                self.finish(ps.index, skipped(&ps.step, reason.clone()));
-                continue;
-            }
-            let outcome = match self.run_in_sequence(ps).await {
-                Ok(Some(outcome)) => outcome,
-                // Recorded already: the auth steps ran again after a refused saved result.
-                Ok(None) => continue,
-                Err(RenewFailed { step }) => {
-                    let reason = format!("renewing credentials failed at `{step}`");
-                    stop = Some(reason.clone());
-                    self.finish(ps.index, skipped(&ps.step, reason));
-                    continue;
-                }
-            };
-            let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
-            if stop.is_none()
-                && let Some(reason) = self.halted.take()
-            {
-                stop = Some(reason);
-            }
-            if failed && stop.is_none() {
-                if ps.step.role == Role::Auth {
-                    stop = Some(format!("auth step `{}` failed", ps.step.name));
-                } else if fail_fast {
-                    stop = Some(format!("--fail-fast: step `{}` failed", ps.step.name));
-                }
-            }
-            self.finish(ps.index, outcome);
+        let runs =
+            |role: Role| plan.sequence().filter(move |ps| plan.selected[ps.index] && ps.step.role == role);
+        // Auth steps once; then the requests once per pass (data row, `--repeat`).
+        for ps in runs(Role::Auth) {
+            self.run_one(ps, &mut stop, fail_fast).await;
         }
+        if plan.passes.is_empty() {
+            for ps in runs(Role::Request) {
+                self.run_repeated(ps, &mut stop, fail_fast).await;
+            }
+            return;
+        }
+        for pass in &plan.passes {
+            self.enter_pass(&pass.scope);
+            self.pass = Some(pass.label.clone());
+            for ps in runs(Role::Request) {
+                self.run_repeated(ps, &mut stop, fail_fast).await;
+            }
+        }
+        self.pass = None;
+    }
+
+    /// A pass starts from its own variables and what the auth steps captured (renewed
+    /// since, perhaps); what the requests of the pass before captured is gone.
+    fn enter_pass(&mut self, scope: &Scope) {
+        let mut fresh = scope.clone();
+        for ps in self.plan.steps.iter().filter(|ps| ps.step.role == Role::Auth) {
+            for cap in &ps.step.captures {
+                if let Some(v) = self.scope.get(&cap.name.name) {
+                    fresh.set(&cap.name.name, v.clone());
+                }
+            }
+        }
+        self.scope = fresh;
+    }
+
+    /// Runs a step `repeat:` times (once by default), each run its own outcome.
+    async fn run_repeated(&mut self, ps: &PlannedStep<'_>, stop: &mut Option<String>, fail_fast: bool) {
+        let n = ps.step.repeat.max(1);
+        if n == 1 {
+            return self.run_one(ps, stop, fail_fast).await;
+        }
+        for i in 1..=n {
+            self.repetition = Some(format!("{i}/{n}"));
+            self.run_one(ps, stop, fail_fast).await;
+        }
+        self.repetition = None;
+    }
+
+    /// Runs one step of the sequence, or records it skipped when the collection stopped.
+    async fn run_one(&mut self, ps: &PlannedStep<'_>, stop: &mut Option<String>, fail_fast: bool) {
+        if let Some(reason) = &*stop {
+            self.finish(ps.index, skipped(&ps.step, reason.clone()));
+            return;
+        }
+        let outcome = match self.run_in_sequence(ps).await {
+            Ok(Some(outcome)) => outcome,
+            // Recorded already: the auth steps ran again after a refused saved result.
+            Ok(None) => return,
+            Err(RenewFailed { step }) => {
+                let reason = format!("renewing credentials failed at `{step}`");
+                *stop = Some(reason.clone());
+                self.finish(ps.index, skipped(&ps.step, reason));
+                return;
+            }
+        };
+        let failed = matches!(outcome.result, StepResult::Failed(_) | StepResult::Error(_));
+        if stop.is_none()
+            && let Some(reason) = self.halted.take()
+        {
+            *stop = Some(reason);
+        }
+        if failed && stop.is_none() {
+            if ps.step.role == Role::Auth {
+                *stop = Some(format!("auth step `{}` failed", ps.step.name));
+            } else if fail_fast {
+                *stop = Some(format!("--fail-fast: step `{}` failed", ps.step.name));
+            }
+        }
+        self.finish(ps.index, outcome);
     }
 
     /// Runs a step of the sequence: renews due credentials first (a 401 is handled
@@ -262,7 +326,13 @@ impl Runner<'_, '_, '_, '_> {
         }
     }
 
-    fn finish(&mut self, index: usize, outcome: StepOutcome) {
+    fn finish(&mut self, index: usize, mut outcome: StepOutcome) {
+        // A step of a data row or a repetition says which.
+        let tags: Vec<&str> = self.pass.iter().chain(self.repetition.iter()).map(String::as_str).collect();
+        if !tags.is_empty() && outcome.role == Role::Request {
+            outcome.name = format!("{} [{}]", outcome.name, tags.join(", "));
+            outcome.named = true;
+        }
         self.sink.event(&Event::StepFinished(&outcome));
         self.last.insert(index, self.outcomes.len());
         self.outcomes.push(outcome);

@@ -54,6 +54,36 @@ pub struct Collection {
     pub description: Option<String>,
     /// `cookies: false`: no cookie jar for this collection (on by default).
     pub cookies: bool,
+    /// `data:` rows the requests run once each for.
+    pub data: Option<DataSpec>,
+}
+
+/// `data: file.csv | file.json | [{…}, …]`.
+#[derive(Debug, Clone)]
+pub enum DataSpec {
+    /// A CSV (`.csv`, `.tsv`) or JSON (a list of objects) file, relative to the collection.
+    File {
+        /// As written.
+        path: String,
+        /// Where it is written.
+        span: Span,
+    },
+    /// Rows written in the collection.
+    Inline {
+        /// One mapping per row.
+        rows: Vec<Node>,
+        /// Where `data:` is written.
+        span: Span,
+    },
+}
+
+impl DataSpec {
+    /// Where it is written.
+    pub fn span(&self) -> Span {
+        match self {
+            DataSpec::File { span, .. } | DataSpec::Inline { span, .. } => *span,
+        }
+    }
 }
 
 /// One `include:` entry.
@@ -172,6 +202,8 @@ pub struct Step<T = Node> {
     pub wait: Option<Duration>,
     /// Redirects followed at most (`follow_redirects: false` is 0); `None`: the run's.
     pub redirects: Option<u32>,
+    /// `repeat: N`: the step runs N times in a row.
+    pub repeat: u32,
 }
 
 /// `if: <template>` or `skip_if: <template>`: a template rendering to true or false.

@@ -41,6 +41,7 @@ impl<T> Step<T> {
             delay,
             wait,
             redirects,
+            repeat,
         } = self;
         Step {
             name: name.clone(),
@@ -66,6 +67,7 @@ impl<T> Step<T> {
             delay: *delay,
             wait: *wait,
             redirects: *redirects,
+            repeat: *repeat,
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, BodyExpect, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled,
-    Condition, Defaults, Expect, Expiry, IncludeSpec, JsonType, Lifecycle, LocalFile, MAX_LIFETIME,
+    Condition, DataSpec, Defaults, Expect, Expiry, IncludeSpec, JsonType, Lifecycle, LocalFile, MAX_LIFETIME,
     MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
 };
 use crate::source::{FileId, Span};
@@ -21,8 +21,19 @@ use crate::yaml::{Key, Node, Value};
 
 mod oauth2;
 
-const TOP_KEYS: &[&str] =
-    &["name", "description", "tags", "include", "vars", "secrets", "cookies", "auth", "defaults", "requests"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "tags",
+    "include",
+    "vars",
+    "secrets",
+    "cookies",
+    "data",
+    "auth",
+    "defaults",
+    "requests",
+];
 const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
 const INCLUDE_KEYS: &[&str] = &["path", "vars"];
 const STEP_KEYS: &[&str] = &[
@@ -54,6 +65,7 @@ const STEP_KEYS: &[&str] = &[
     "follow_redirects",
     "max_redirects",
     "raw",
+    "repeat",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
@@ -217,6 +229,7 @@ impl Parser<'_> {
         let secrets = field(top, "secrets").map_or_else(Vec::new, |n| self.secret_names(n));
         let description = field(top, "description").and_then(|n| self.string(n, "description"));
         let cookies = field(top, "cookies").is_none_or(|_| self.flag(top, "cookies"));
+        let data = field(top, "data").and_then(|n| self.data(n, key_span(top, "data").unwrap_or(n.span)));
         let collection = Collection {
             file,
             name,
@@ -230,6 +243,7 @@ impl Parser<'_> {
             secrets,
             description,
             cookies,
+            data,
         };
         self.unique_names(&collection);
         Some(collection)
@@ -410,7 +424,38 @@ impl Parser<'_> {
             delay: field(map, "delay").and_then(|n| self.duration(n, "delay", MAX_TIMEOUT)),
             wait: None,
             redirects: self.redirects(map),
+            repeat: self.repeat(map),
         })
+    }
+
+    /// `repeat: N` (1–10,000).
+    fn repeat(&mut self, map: &[(Key, Node)]) -> u32 {
+        match field(map, "repeat") {
+            None => 1,
+            Some(Node { value: Value::Int(n), .. }) if (1..=10_000).contains(n) => {
+                u32::try_from(*n).unwrap_or(1)
+            }
+            Some(n) => {
+                self.err(
+                    Diagnostic::error(Code::WrongType, "`repeat:` must be a number of runs from 1 to 10,000")
+                        .at(n.span, "not 1–10,000")
+                        .help("write `repeat: 3`"),
+                );
+                1
+            }
+        }
+    }
+
+    /// `data: rows.csv`, `data: rows.json` or `data: [{email: …}, …]`.
+    fn data(&mut self, node: &Node, span: Span) -> Option<DataSpec> {
+        match &node.value {
+            Value::Str(path) => Some(DataSpec::File { path: path.clone(), span: node.span }),
+            Value::Seq(rows) => Some(DataSpec::Inline { rows: rows.clone(), span }),
+            _ => {
+                self.wrong_type(node, "data", "a CSV or JSON file, or a list of rows");
+                None
+            }
+        }
     }
 
     /// `- wait: 2s`: a step that pauses and sends nothing.
@@ -458,6 +503,7 @@ impl Parser<'_> {
             delay: None,
             wait: Some(wait),
             redirects: None,
+            repeat: 1,
         })
     }
 

@@ -167,6 +167,7 @@ impl Parser<'_> {
             delay: None,
             wait: None,
             redirects: None,
+            repeat: 1,
         };
         let mut steps = vec![with_params(template.clone(), pairs, &format)];
         // Renewal uses the refresh token the server issued last, also for the

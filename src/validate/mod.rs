@@ -115,6 +115,7 @@ pub fn check<'a>(
         warnings,
         description: c.description.clone(),
         cookies: c.cookies,
+        passes: Vec::new(),
     })
 }
 

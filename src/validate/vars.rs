@@ -15,6 +15,8 @@ pub struct Overrides {
     pub values: Vec<(String, String)>,
     /// Names given with `--secret NAME=VALUE` or `BATON_SECRET_name`: secret whatever the name.
     pub secret: Vec<String>,
+    /// A data row's values: above the collection's `vars`, below everything above.
+    pub row: Vec<(String, serde_json::Value)>,
 }
 
 /// One variable's winning definition, compiled, with the definitions it reads.
@@ -43,13 +45,24 @@ pub fn resolve_vars(
             || overrides.secret.iter().any(|s| s == name)
             || c.secrets.iter().any(|k| k.name == name)
     };
+    for (name, value) in &overrides.row {
+        if listed(name) {
+            crate::secret::register_all(masker, value);
+        }
+        scope.set_json(name, value);
+    }
     for (name, value) in &overrides.values {
         if listed(name) {
             masker.add(value);
         }
         scope.set(name, minijinja::Value::from(value.as_str()));
     }
-    let overridden: HashSet<&str> = overrides.values.iter().map(|(n, _)| n.as_str()).collect();
+    let overridden: HashSet<&str> = overrides
+        .values
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain(overrides.row.iter().map(|(n, _)| n.as_str()))
+        .collect();
     let mut diags = Vec::new();
     let defs = definitions(c, &overridden, engine, sources, &mut diags);
     // A value that reads a variable in a cycle, or one that failed, is not rendered: the

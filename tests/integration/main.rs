@@ -7,6 +7,7 @@ mod architecture;
 mod auth;
 mod ci;
 mod cli;
+mod data_rows;
 mod format;
 mod hostile;
 mod invalid;

@@ -78,7 +78,7 @@ struct Cli {
 enum Command {
     /// Run collections (files or folders), in order.
     #[command(after_help = RUN_EXAMPLES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parse and check collections; send nothing.
     Validate(CommonArgs),
     /// Print each step's rendered request (secrets masked); send nothing.
@@ -165,6 +165,12 @@ struct RunArgs {
     /// Do not verify TLS certificates (prints a warning).
     #[arg(long)]
     insecure: bool,
+    /// Client certificate (PEM) for mutual TLS, with --key.
+    #[arg(long, value_name = "PATH")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "PATH")]
+    key: Option<PathBuf>,
     /// Largest response body read, decoded: 10MB, 512KiB, 1GiB or bytes (default 256MiB).
     #[arg(long, value_name = "SIZE")]
     max_body_size: Option<String>,
@@ -428,6 +434,8 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 timeout: None,
                 cacert: None,
                 insecure: false,
+                cert: None,
+                key: None,
                 max_body_size: None,
                 max_redirects: None,
                 allow_insecure_redirects: false,
@@ -448,7 +456,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 other => Ok(other),
             };
         }
-        Command::Run(r) => (Mode::Run, None, Some(r)),
+        Command::Run(r) => (Mode::Run, None, Some(*r)),
         Command::Validate(c) => (Mode::Validate, Some(c), None),
         Command::Plan(c) => (Mode::Plan, Some(c), None),
     };
@@ -469,14 +477,24 @@ fn resolve(
         }
         (None, Some(r)) => {
             let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(usage)?;
-            let cacert = match &r.cacert {
-                Some(p) => Some(std::fs::read(p).map_err(|e| {
+            let read = |flag: &str, p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| {
                     usage(Diagnostic::usage(
                         Code::MissingPath,
-                        format!("cannot read --cacert `{}`: {e}", p.display()),
+                        format!("cannot read {flag} `{}`: {e}", p.display()),
                     ))
-                })?),
-                None => None,
+                })
+            };
+            let cacert = r.cacert.as_deref().map(|p| read("--cacert", p)).transpose()?;
+            let identity = match (&r.cert, &r.key) {
+                (Some(c), Some(k)) => Some((read("--cert", c)?, read("--key", k)?)),
+                (None, None) => None,
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err(usage(
+                        Diagnostic::usage(Code::MissingPath, "`--cert` and `--key` go together")
+                            .help("give the client certificate and its private key: `--cert client.pem --key client.key`"),
+                    ));
+                }
             };
             let max_body = r.max_body_size.as_deref().map(parse_size).transpose().map_err(usage)?;
             let redirects = RedirectPolicy {
@@ -489,6 +507,7 @@ fn resolve(
                 insecure: r.insecure,
                 max_body: max_body.unwrap_or(DEFAULT_MAX_BODY),
                 redirects,
+                identity,
             };
             let state = StateLocation::from_flag(r.state);
             if r.jobs == 0 {

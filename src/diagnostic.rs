@@ -101,6 +101,8 @@ codes! {
     CaptureShadowsVariable = "capture-shadows-variable",
     /// Two steps of a collection have the same name.
     DuplicateStep = "duplicate-step",
+    /// (warning) A step does not verify TLS certificates (`tls: {insecure: true}`).
+    InsecureTls = "insecure-tls",
     /// A collection file holds nothing.
     EmptyFile = "empty-file",
     /// A folder given on the command line holds no collection files.

@@ -24,6 +24,22 @@ pub struct ResolvedRequest {
     pub secret_headers: Vec<String>,
     /// The step's redirect limit (`follow_redirects: false` is 0); `None`: the run's.
     pub redirects: Option<u32>,
+    /// The step's own TLS and HTTP version settings; `None`: the run's.
+    pub tls: Option<TlsChoice>,
+}
+
+/// A step's TLS and HTTP version settings, paths resolved: one HTTP client per distinct
+/// choice serves every step that makes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsChoice {
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Extra trusted CA certificates (PEM).
+    pub ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// The HTTP version pinned.
+    pub http: Option<crate::model::HttpVersion>,
 }
 
 /// A rendered body.

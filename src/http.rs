@@ -20,8 +20,12 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::cookies::Jar;
+use crate::exchange::TlsChoice;
 pub use crate::exchange::{Exchange, RedirectPolicy, ResolvedBody, ResolvedPart, ResolvedRequest};
+use crate::model::HttpVersion;
 use crate::secret::is_secret_name;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The largest decoded response body read by default: above the 200 MB bodies of the
 /// benchmark, far below what would exhaust a CI runner.
@@ -40,6 +44,8 @@ pub struct ClientOptions {
     pub max_body: u64,
     /// How requests follow redirects unless a step says otherwise.
     pub redirects: RedirectPolicy,
+    /// `--cert` and `--key` (PEM): a client certificate for every request.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +56,7 @@ impl Default for ClientOptions {
             insecure: false,
             max_body: DEFAULT_MAX_BODY,
             redirects: RedirectPolicy::default(),
+            identity: None,
         }
     }
 }
@@ -421,6 +428,9 @@ pub struct HttpClient {
     max_body: u64,
     redirects: RedirectPolicy,
     cacert: bool,
+    opts: Arc<ClientOptions>,
+    /// A client per step TLS choice (`tls:`, `http:`), built when first needed.
+    variants: Arc<Mutex<HashMap<TlsChoice, reqwest::Client>>>,
 }
 
 /// Default request timeout when neither the step nor `--timeout` sets one.
@@ -431,7 +441,50 @@ impl HttpClient {
     pub fn new(opts: &ClientOptions) -> Result<Self, HttpError> {
         // Several runs in one process (tests) may race to install; either way one provider wins.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let client = build(opts, None)?;
+        Ok(HttpClient {
+            client,
+            timeout: opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            max_body: opts.max_body,
+            redirects: opts.redirects,
+            cacert: opts.cacert.is_some(),
+            opts: Arc::new(opts.clone()),
+            variants: Arc::default(),
+        })
+    }
+
+    /// The client for a request: the run's, or the one for its step's TLS choice.
+    fn client_for(&self, req: &ResolvedRequest) -> Result<reqwest::Client, HttpError> {
+        let Some(choice) = &req.tls else { return Ok(self.client.clone()) };
+        let mut variants =
+            self.variants.lock().map_err(|_| HttpError::Other("client cache poisoned".into()))?;
+        if let Some(c) = variants.get(choice) {
+            return Ok(c.clone());
+        }
+        let client = build(&self.opts, Some(choice))?;
+        variants.insert(choice.clone(), client.clone());
+        Ok(client)
+    }
+}
+
+/// Reads a PEM file a step names, for its TLS settings.
+fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>, HttpError> {
+    std::fs::read(path).map_err(|e| HttpError::Setup(format!("{what} `{}`: {e}", path.display())))
+}
+
+/// A reqwest client for the run's options, with a step's TLS choice over them.
+fn build(opts: &ClientOptions, choice: Option<&TlsChoice>) -> Result<reqwest::Client, HttpError> {
+    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let insecure = opts.insecure || choice.is_some_and(|c| c.insecure);
+    let (ca, ca_what) = match choice.and_then(|c| c.ca.as_ref()) {
+        Some(path) => (Some(read_pem(path, "tls.ca")?), "tls.ca"),
+        None => (opts.cacert.clone(), "--cacert"),
+    };
+    let (identity, id_what) = match choice.and_then(|c| c.identity.as_ref()) {
+        Some((cert, key)) => (Some((read_pem(cert, "tls.cert")?, read_pem(key, "tls.key")?)), "tls.cert"),
+        None => (opts.identity.clone(), "--cert"),
+    };
+    {
         let mut b = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -440,28 +493,33 @@ impl HttpClient {
             .pool_idle_timeout(POOL_IDLE)
             // Redirects are followed by `send`, under baton's rules.
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(pem) = &opts.cacert {
-            let certs =
-                crate::tls::certificates(pem).map_err(|e| HttpError::Setup(format!("--cacert: {e}")))?;
-            if !opts.insecure {
-                let config = crate::tls::client_config(certs)
-                    .map_err(|e| HttpError::Setup(format!("--cacert: {e}")))?;
-                b = b.tls_backend_preconfigured(config);
+        let identity = identity
+            .map(|(cert, key)| crate::tls::identity(&cert, &key))
+            .transpose()
+            .map_err(|e| HttpError::Setup(format!("{id_what}: {e}")))?;
+        let extra = match (&ca, insecure) {
+            (Some(pem), false) => {
+                crate::tls::certificates(pem).map_err(|e| HttpError::Setup(format!("{ca_what}: {e}")))?
             }
-        }
-        if opts.insecure {
+            _ => Vec::new(),
+        };
+        if identity.is_some() || !extra.is_empty() {
+            let config = crate::tls::client_config(extra, identity, insecure)
+                .map_err(|e| HttpError::Setup(format!("{ca_what}: {e}")))?;
+            b = b.tls_backend_preconfigured(config);
+        } else if insecure {
             b = b.tls_danger_accept_invalid_certs(true);
         }
-        let client = b.build().map_err(|e| HttpError::Setup(chain(&e)))?;
-        Ok(HttpClient {
-            client,
-            timeout,
-            max_body: opts.max_body,
-            redirects: opts.redirects,
-            cacert: opts.cacert.is_some(),
-        })
+        match choice.and_then(|c| c.http) {
+            Some(HttpVersion::Http1) => b = b.http1_only(),
+            Some(HttpVersion::Http2) => b = b.http2_prior_knowledge(),
+            None => {}
+        }
+        b.build().map_err(|e| HttpError::Setup(chain(&e)))
     }
+}
 
+impl HttpClient {
     /// The timeout `req` is sent with: its own (the step's), else the run's.
     pub fn timeout_for(&self, req: &ResolvedRequest) -> Duration {
         req.timeout.unwrap_or(self.timeout)
@@ -487,7 +545,8 @@ impl HttpClient {
         jar: Option<&Jar>,
     ) -> Result<Exchange, HttpError> {
         let timeout = req.timeout.unwrap_or(self.timeout);
-        let result = tokio::time::timeout(timeout, self.follow(req, policy, timeout, jar))
+        let client = self.client_for(req)?;
+        let result = tokio::time::timeout(timeout, self.follow(&client, req, policy, timeout, jar))
             .await
             .unwrap_or(Err(HttpError::Timeout(timeout)));
         result.map_err(|e| match e {
@@ -498,6 +557,7 @@ impl HttpClient {
 
     async fn follow(
         &self,
+        client: &reqwest::Client,
         req: &ResolvedRequest,
         policy: RedirectPolicy,
         timeout: Duration,
@@ -531,7 +591,7 @@ impl HttpClient {
         let mut resent = false;
         let mut cookies = Vec::new();
         let mut response = loop {
-            let (response, headers, again) = self.send_once(&hop, timeout, jar).await?;
+            let (response, headers, again) = Self::send_once(client, &hop, timeout, jar).await?;
             sent.get_or_insert(headers);
             resent |= again;
             let set_cookie = response
@@ -574,12 +634,12 @@ impl HttpClient {
     /// it had to be sent again on a fresh connection (see [`closed_unanswered`]); the
     /// body is rebuilt for each hop (a multipart file is read again).
     async fn send_once(
-        &self,
+        client: &reqwest::Client,
         hop: &Hop<'_>,
         timeout: Duration,
         jar: Option<&Jar>,
     ) -> Result<(reqwest::Response, Vec<(String, String)>, bool), HttpError> {
-        let mut rb = self.client.request(hop.method.clone(), hop.url.clone());
+        let mut rb = client.request(hop.method.clone(), hop.url.clone());
         // The jar's cookies for this hop join a `Cookie` header the step wrote (which a
         // redirect to another origin has already dropped).
         let from_jar = jar.and_then(|j| j.header_for(&hop.url));
@@ -641,11 +701,11 @@ impl HttpClient {
         // connection (the pool drops the closed one). A POST or PATCH never is: the
         // server may have acted on it.
         let again = if is_idempotent(&hop.method) { request.try_clone() } else { None };
-        match self.client.execute(request).await {
+        match client.execute(request).await {
             Ok(response) => Ok((response, sent, false)),
             Err(e) if closed_unanswered(&e) && again.is_some() => {
                 let request = again.expect("checked above");
-                let response = self.client.execute(request).await.map_err(|e| classify(&e, timeout))?;
+                let response = client.execute(request).await.map_err(|e| classify(&e, timeout))?;
                 Ok((response, sent, true))
             }
             Err(e) => Err(classify(&e, timeout)),
@@ -775,6 +835,7 @@ mod tests {
             timeout: Some(Duration::from_millis(200)),
             secret_headers: Vec::new(),
             redirects: None,
+            tls: None,
         }
     }
 

@@ -80,6 +80,7 @@ pub fn resolve(
         timeout: step.timeout,
         secret_headers,
         redirects: step.redirects,
+        tls: tls_choice(step, ctx, base_dir)?,
     })
 }
 
@@ -230,6 +231,29 @@ fn body(
             ResolvedBody::Multipart(out)
         }
     })
+}
+
+/// The step's TLS and HTTP settings with their paths rendered, relative to the collection.
+fn tls_choice(
+    step: &CompiledStep<'_>,
+    ctx: &RenderContext<'_>,
+    base_dir: &Path,
+) -> Result<Option<crate::exchange::TlsChoice>, RenderError> {
+    if step.tls.is_none() && step.http.is_none() {
+        return Ok(None);
+    }
+    let path = |t: &Option<Template<'_>>, what: &str| -> Result<Option<std::path::PathBuf>, RenderError> {
+        t.as_ref().map(|t| ctx.text(t, what).map(|p| base_dir.join(p))).transpose()
+    };
+    let mut choice = crate::exchange::TlsChoice { http: step.http, ..Default::default() };
+    if let Some(tls) = &step.tls {
+        choice.insecure = tls.insecure;
+        choice.ca = path(&tls.ca, "tls.ca")?;
+        if let (Some(cert), Some(key)) = (path(&tls.cert, "tls.cert")?, path(&tls.key, "tls.key")?) {
+            choice.identity = Some((cert, key));
+        }
+    }
+    Ok(Some(choice))
 }
 
 /// The media type a file's extension suggests (`application/octet-stream` when none).

@@ -26,22 +26,91 @@ pub fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> 
     Ok(certs)
 }
 
+/// A client certificate chain and its private key, for mutual TLS.
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+/// A client identity from a PEM certificate (chain) and a PEM private key (PKCS#8,
+/// PKCS#1 or SEC1).
+pub fn identity(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, String> {
+    let chain = certificates(cert_pem)?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("not a PEM private key: {e}"))?;
+    Ok(Identity { chain, key })
+}
+
 /// A TLS client configuration trusting the platform's roots and `extra`, with `extra`'s
-/// self-signed certificates pinned.
-pub fn client_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, String> {
+/// self-signed certificates pinned (or trusting anything when `insecure`), presenting
+/// `identity` when a server asks for a client certificate.
+pub fn client_config(
+    extra: Vec<CertificateDer<'static>>,
+    identity: Option<Identity>,
+    insecure: bool,
+) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra.clone(), Arc::clone(&provider))
-            .map_err(|e| format!("the certificates cannot be used: {e}"))?;
-    let verifier = Pinning { inner: Arc::new(inner), pinned: extra };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(Unverified(Arc::clone(&provider)))
+    } else {
+        let inner =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra.clone(), Arc::clone(&provider))
+                .map_err(|e| format!("the certificates cannot be used: {e}"))?;
+        Arc::new(Pinning { inner: Arc::new(inner), pinned: extra })
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match identity {
+        Some(Identity { chain, key }) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("the client certificate cannot be used with its key: {e}"))?,
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// `insecure`: every server certificate is accepted (the handshake signature is still
+/// checked, so the connection is at least with the holder of the presented key).
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The platform verifier, except that a pinned certificate refused only for being a CA

@@ -122,6 +122,30 @@ fn describe_step(
     if let Some(delay) = step.delay {
         let _ = writeln!(out, "   delay: {} before sending", crate::event::human_duration(delay));
     }
+    if let Some(tls) = &step.tls {
+        let mut said = Vec::new();
+        if tls.insecure {
+            said.push("certificates NOT verified".to_string());
+        }
+        if let Some(ca) = &tls.ca {
+            said.push(format!("trusts {}", sources.text(ca.span()).trim_matches(['"', '\''])));
+        }
+        if let Some(cert) = &tls.cert {
+            said.push(format!("client certificate {}", sources.text(cert.span()).trim_matches(['"', '\''])));
+        }
+        if !said.is_empty() {
+            let _ = writeln!(out, "   tls: {}", said.join(", "));
+        }
+    }
+    match step.http {
+        Some(crate::model::HttpVersion::Http1) => {
+            let _ = writeln!(out, "   http: 1.1 only");
+        }
+        Some(crate::model::HttpVersion::Http2) => {
+            let _ = writeln!(out, "   http: 2 (h2c with prior knowledge on http://)");
+        }
+        None => {}
+    }
     match step.redirects {
         Some(0) => {
             let _ = writeln!(out, "   redirects: not followed");

@@ -70,6 +70,7 @@ mod tests {
             timeout: None,
             secret_headers: Vec::new(),
             redirects: None,
+            tls: None,
         }
     }
 

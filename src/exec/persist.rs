@@ -347,6 +347,7 @@ mod tests {
             timeout: None,
             secret_headers: Vec::new(),
             redirects: None,
+            tls: None,
         }
     }
 

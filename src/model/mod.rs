@@ -136,6 +136,34 @@ pub struct Defaults<T = Node> {
     pub timeout: Option<Duration>,
     /// `follow_redirects:` / `max_redirects:` for every step that does not say.
     pub redirects: Option<u32>,
+    /// `tls:` for every step (auth steps too) that has none of its own.
+    pub tls: Option<TlsSpec<T>>,
+    /// `http:` for every step that does not pin its own.
+    pub http: Option<HttpVersion>,
+}
+
+/// `tls: {insecure, ca, cert, key}`: how one step (or every step) sets up TLS.
+#[derive(Debug, Clone)]
+pub struct TlsSpec<T = Node> {
+    /// Skip certificate verification (warned about, and shown by `plan`).
+    pub insecure: bool,
+    /// Extra trusted CA certificates (a PEM file).
+    pub ca: Option<T>,
+    /// A client certificate (PEM) for mutual TLS.
+    pub cert: Option<T>,
+    /// Its private key (PEM).
+    pub key: Option<T>,
+    /// Where `tls:` is written.
+    pub span: Span,
+}
+
+/// `http: 1.1 | 2`: the HTTP version a step speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 (over TLS by ALPN, or plain-text h2c with prior knowledge).
+    Http2,
 }
 
 /// Whether a step establishes credentials or is an ordinary request.
@@ -149,7 +177,15 @@ pub enum Role {
 
 impl<T> Default for Defaults<T> {
     fn default() -> Self {
-        Defaults { headers: Vec::new(), query: Vec::new(), auth: None, timeout: None, redirects: None }
+        Defaults {
+            headers: Vec::new(),
+            query: Vec::new(),
+            auth: None,
+            timeout: None,
+            redirects: None,
+            tls: None,
+            http: None,
+        }
     }
 }
 
@@ -204,6 +240,10 @@ pub struct Step<T = Node> {
     pub redirects: Option<u32>,
     /// `repeat: N`: the step runs N times in a row.
     pub repeat: u32,
+    /// `tls:` settings of this step (else the collection's).
+    pub tls: Option<TlsSpec<T>>,
+    /// `http:` version pinned for this step (else the collection's).
+    pub http: Option<HttpVersion>,
 }
 
 /// `if: <template>` or `skip_if: <template>`: a template rendering to true or false.

@@ -6,7 +6,7 @@
 
 use super::{
     AuthSpec, Body, BodyExpect, Check, Condition, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role,
-    Step,
+    Step, TlsSpec,
 };
 use crate::source::Key;
 
@@ -42,6 +42,8 @@ impl<T> Step<T> {
             wait,
             redirects,
             repeat,
+            tls,
+            http,
         } = self;
         Step {
             name: name.clone(),
@@ -68,6 +70,22 @@ impl<T> Step<T> {
             wait: *wait,
             redirects: *redirects,
             repeat: *repeat,
+            tls: tls.as_ref().map(|t| t.map(f)),
+            http: *http,
+        }
+    }
+}
+
+impl<T> TlsSpec<T> {
+    /// The same settings with each path template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> TlsSpec<U> {
+        let TlsSpec { insecure, ca, cert, key, span } = self;
+        TlsSpec {
+            insecure: *insecure,
+            ca: ca.as_ref().map(&mut *f),
+            cert: cert.as_ref().map(&mut *f),
+            key: key.as_ref().map(&mut *f),
+            span: *span,
         }
     }
 }
@@ -81,9 +99,13 @@ impl<'n, T> Step<&'n T> {
     /// the identity provider, and a default may read what the auth steps capture. Every
     /// step gets the default timeout (nothing a server sees).
     pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: bool) -> Self {
-        let Defaults { headers, query, auth, timeout, redirects } = defaults;
+        let Defaults { headers, query, auth, timeout, redirects, tls, http } = defaults;
         self.timeout = self.timeout.or(*timeout);
         self.redirects = self.redirects.or(*redirects);
+        if self.tls.is_none() {
+            self.tls = tls.as_ref().map(|t| t.map(&mut |n| n));
+        }
+        self.http = self.http.or(*http);
         let own_authorization =
             self.headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("authorization"));
         if self.role == Role::Request {

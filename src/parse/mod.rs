@@ -13,8 +13,9 @@ use serde_json_path::JsonPath;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
 use crate::model::{
     AuthSpec, Body, BodyExpect, CaptureSource, CaptureSpec, Check, Collection, CompareOp, Compiled,
-    Condition, DataSpec, Defaults, Expect, Expiry, IncludeSpec, JsonType, Lifecycle, LocalFile, MAX_LIFETIME,
-    MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec, StatusExpect, StatusPattern, Step,
+    Condition, DataSpec, Defaults, Expect, Expiry, HttpVersion, IncludeSpec, JsonType, Lifecycle, LocalFile,
+    MAX_LIFETIME, MAX_TIMEOUT, Matcher, Part, PartKind, RetrySpec, Role, SnapshotSpec, StatusExpect,
+    StatusPattern, Step, TlsSpec,
 };
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
@@ -66,6 +67,8 @@ const STEP_KEYS: &[&str] = &[
     "max_redirects",
     "raw",
     "repeat",
+    "tls",
+    "http",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
@@ -73,7 +76,7 @@ const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "ta
 pub const MAX_REDIRECTS: u32 = 1000;
 const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
 const DEFAULT_KEYS: &[&str] =
-    &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects"];
+    &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects", "tls", "http"];
 const EXPECT_KEYS: &[&str] = &[
     "status",
     "headers",
@@ -309,6 +312,56 @@ impl Parser<'_> {
             auth: self.auth_shorthand(map),
             timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
             redirects: self.redirects(map),
+            tls: field(map, "tls").and_then(|n| self.tls(n)),
+            http: field(map, "http").and_then(|n| self.http_version(n)),
+        }
+    }
+
+    /// `tls: {insecure: true}`, `{ca: path}`, `{cert: path, key: path}`.
+    fn tls(&mut self, node: &Node) -> Option<TlsSpec> {
+        let m = self.map(node, "tls", &["insecure", "ca", "cert", "key"])?;
+        let path = |p: &mut Self, name: &str| {
+            let n = field(m, name)?;
+            if !matches!(n.value, Value::Str(_)) {
+                p.wrong_type(n, &format!("tls.{name}"), "a path to a PEM file");
+                return None;
+            }
+            Some(n.clone())
+        };
+        let (ca, cert, key) = (path(self, "ca"), path(self, "cert"), path(self, "key"));
+        if cert.is_some() != key.is_some() {
+            let (given, missing) = if cert.is_some() { ("cert", "key") } else { ("key", "cert") };
+            self.err(
+                Diagnostic::error(Code::MissingField, format!("`tls.{given}` without `tls.{missing}`"))
+                    .at(key_span(m, given).unwrap_or(node.span), format!("no `{missing}:` beside it"))
+                    .help("a client certificate needs its private key: `tls: {cert: client.pem, key: client.key}`"),
+            );
+        }
+        Some(TlsSpec { insecure: self.flag(m, "insecure"), ca, cert, key, span: node.span })
+    }
+
+    /// `http: 1.1` or `http: 2`.
+    fn http_version(&mut self, node: &Node) -> Option<HttpVersion> {
+        let text = match &node.value {
+            Value::Str(s) => s.trim().to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            _ => String::new(),
+        };
+        match text.to_ascii_lowercase().trim_start_matches("http/") {
+            "1.1" | "1" => Some(HttpVersion::Http1),
+            "2" | "2.0" => Some(HttpVersion::Http2),
+            _ => {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadValue,
+                        format!("`http: {text}` is not an HTTP version baton speaks"),
+                    )
+                    .at(node.span, "expected 1.1 or 2")
+                    .help("write `http: 1.1` or `http: 2` (plain-text `http://` URLs then use h2c)"),
+                );
+                None
+            }
         }
     }
 
@@ -425,6 +478,8 @@ impl Parser<'_> {
             wait: None,
             redirects: self.redirects(map),
             repeat: self.repeat(map),
+            tls: field(map, "tls").and_then(|n| self.tls(n)),
+            http: field(map, "http").and_then(|n| self.http_version(n)),
         })
     }
 
@@ -504,6 +559,8 @@ impl Parser<'_> {
             wait: Some(wait),
             redirects: None,
             repeat: 1,
+            tls: None,
+            http: None,
         })
     }
 

@@ -168,6 +168,8 @@ impl Parser<'_> {
             wait: None,
             redirects: None,
             repeat: 1,
+            tls: None,
+            http: None,
         };
         let mut steps = vec![with_params(template.clone(), pairs, &format)];
         // Renewal uses the refresh token the server issued last, also for the

@@ -89,6 +89,21 @@ pub fn check<'a>(
             diags.extend(request::url_problem(&step, &scope, &static_ctx, sources));
         }
         request::content_type_warnings(&step, &mut warnings);
+        if let Some(tls) = step.tls.as_ref().filter(|t| t.insecure)
+            && !warnings.iter().any(|w: &Diagnostic| {
+                w.code == Code::InsecureTls && w.labels.first().map(|l| l.span) == Some(tls.span)
+            })
+        {
+            warnings.push(
+                Diagnostic::warning(
+                    Code::InsecureTls,
+                    format!("step `{}` does not verify TLS certificates", step.name),
+                )
+                .at(tls.span, "`insecure: true`")
+                .note("anyone on the way can read and change what it sends, credentials included")
+                .help("trust the server's CA instead: `tls: {ca: ca.pem}`"),
+            );
+        }
         if let Some(AuthSpec::OAuth2) = step.auth {
             used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
             required.insert(oauth2_vars::ACCESS_TOKEN.to_string());

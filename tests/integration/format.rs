@@ -344,3 +344,111 @@ requests:
     assert!(all.contains("at /json/items/1/price: -2 is less than the minimum of 0"), "{all}");
     assert!(all.contains("body: expected to equal expected.json"), "{all}");
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all from it.
+struct Pki {
+    ca: rcgen::Certificate,
+    server: (rcgen::Certificate, rcgen::KeyPair),
+    client: (rcgen::Certificate, rcgen::KeyPair),
+}
+
+fn pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("ca");
+    let leaf = |names: Vec<String>, usage| {
+        let mut p = CertificateParams::new(names).expect("params");
+        p.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("key");
+        (p.signed_by(&key, &ca).expect("signed"), key)
+    };
+    let server = leaf(vec!["127.0.0.1".into()], ExtendedKeyUsagePurpose::ServerAuth);
+    let client = leaf(vec!["client.example.test".into()], ExtendedKeyUsagePurpose::ClientAuth);
+    Pki { ca: ca.as_ref().clone(), server, client }
+}
+
+#[test]
+fn a_step_with_a_client_certificate_passes_mutual_tls_and_one_without_is_refused() {
+    let pki = pki();
+    let server = RawServer::start_mtls(&pki.server.0, &pki.server.1, &pki.ca, |_, w, _| {
+        answer(w, "200 OK", &[("Content-Type", "application/json")], b"{\"mtls\": true}")
+    });
+    let url = server.url("https");
+    let yaml = format!(
+        r#"name: mtls
+requests:
+  - name: with a certificate
+    url: {url}/x
+    tls: {{ca: pki/ca.pem, cert: pki/client.pem, key: pki/client.key}}
+    http: 1.1
+    expect: {{json: {{$.mtls: true}}}}
+  - name: without
+    url: {url}/x
+    tls: {{ca: pki/ca.pem}}
+"#
+    );
+    let t = Test::new()
+        .collection("c.yaml", &yaml)
+        .file("pki/ca.pem", &pki.ca.pem())
+        .file("pki/client.pem", &pki.client.0.pem())
+        .file("pki/client.key", &pki.client.1.serialize_pem());
+    let plan = t.clone().args(&["plan", "c.yaml"]).run();
+    assert!(
+        plan.stdout.contains("tls: trusts pki/ca.pem, client certificate pki/client.pem"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("http: 1.1 only"), "{}", plan.stdout);
+    let out = t.clone().args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("✓ with a certificate"), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ without"), "{}", out.stdout);
+    // The same client certificate for the whole run, from the command line.
+    let only = format!("name: flags\nrequests:\n  - url: {url}/x\n    tls: {{ca: pki/ca.pem}}\n");
+    let t = t.collection("flags.yaml", &only);
+    let (cert, key) = (t.path("pki/client.pem"), t.path("pki/client.key"));
+    let out = t.clone().args(&["run", "flags.yaml", "--cert", &cert, "--key", &key]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = t.args(&["run", "flags.yaml", "--cert", &cert]).run();
+    assert_eq!(out.code, 2, "{}", out.all());
+}
+
+#[test]
+fn an_insecure_step_reaches_a_self_signed_server_and_is_warned_about() {
+    let server = RawServer::start_tls(|_, w, _| answer(w, "200 OK", &[], b"ok"));
+    let url = server.url("https");
+    let t = Test::new().collection(
+        "c.yaml",
+        &format!(
+            "name: tls\nrequests:\n  - name: verified\n    url: {url}/a\n  - name: trusting\n    url: {url}/b\n    tls: {{insecure: true}}\n"
+        ),
+    );
+    let out = t.clone().args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("✗ verified") && out.stdout.contains("✓ trusting"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("warning[insecure-tls]: step `trusting` does not verify TLS certificates"),
+        "{}",
+        out.stderr
+    );
+    let plan = t.args(&["plan", "c.yaml"]).run();
+    assert!(plan.stdout.contains("tls: certificates NOT verified"), "{}", plan.stdout);
+}
+
+#[test]
+fn http_pins_the_version_h2c_on_plain_text() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: versions\ndefaults: {http: 2}\nrequests:\n  - name: two\n    url: BASE/echo\n  - name: one\n    url: BASE/echo\n    http: 1.1\n",
+    );
+    let out = t.args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let versions: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("< HTTP/")).collect();
+    assert_eq!(versions.len(), 2, "{}", out.stderr);
+    assert!(versions[0].starts_with("< HTTP/2.0 200"), "{versions:?}");
+    assert!(versions[1].starts_with("< HTTP/1.1 200"), "{versions:?}");
+}

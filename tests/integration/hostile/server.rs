@@ -98,6 +98,35 @@ impl RawServer {
         RawServer::launch(Some(Arc::new(config)), Arc::new(handler))
     }
 
+    /// An HTTPS server that requires a client certificate signed by `client_ca`.
+    pub fn start_mtls(
+        cert: &rcgen::Certificate,
+        key: &rcgen::KeyPair,
+        client_ca: &rcgen::Certificate,
+        handler: impl Fn(&Request, &mut dyn Write, &Ctx<'_>) + Send + Sync + 'static,
+    ) -> RawServer {
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+            key.serialize_der(),
+        ));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(client_ca.der().clone()).expect("client CA");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .expect("client verifier");
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![cert.der().clone()], key)
+            .expect("server config");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        RawServer::launch(Some(Arc::new(config)), Arc::new(handler))
+    }
+
     fn launch(tls: Option<Arc<rustls::ServerConfig>>, handler: Arc<Handler>) -> RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("addr").port();

@@ -42,6 +42,12 @@ pub enum CaptureError {
         /// The regex as written.
         pattern: String,
     },
+    /// A `then:` or `let:` template failed.
+    #[error("{message}")]
+    Derive {
+        /// The template's error, masked.
+        message: String,
+    },
     /// The response set no such cookie.
     #[error("the response set no cookie `{name}` ({set})")]
     NoCookie {
@@ -94,6 +100,8 @@ pub fn capture(source: &CaptureSource, ex: &Exchange) -> Result<Json, CaptureErr
             .map(|v| Json::String(v.to_string()))
             .ok_or_else(|| CaptureError::NoCookie { name: name.clone(), set: cookies_set(ex) }),
         CaptureSource::Url => Ok(Json::String(ex.url.clone())),
+        // The value is its template's, rendered by the executor.
+        CaptureSource::Let => Ok(Json::Null),
         CaptureSource::Duration => Ok(Json::from(u64::try_from(ex.elapsed.as_millis()).unwrap_or(u64::MAX))),
     }
 }

@@ -183,17 +183,22 @@ fn describe_step(
         let _ = writeln!(out, "   needs: {}", needs.join(", "));
     }
     if !step.captures.is_empty() {
-        let _ = writeln!(out, "   captures: {}", captures(step));
+        let _ = writeln!(out, "   captures: {}", captures(step, sources));
     }
 }
 
-fn captures(step: &CompiledStep<'_>) -> String {
+fn captures(step: &CompiledStep<'_>, sources: &SourceMap) -> String {
     let caps: Vec<String> = step
         .captures
         .iter()
         .map(|cap| {
-            let secret = cap.secret.unwrap_or(step.role == Role::Auth);
-            format!("{} = {}{}", cap.name.name, cap.source, if secret { " (secret)" } else { "" })
+            let secret = if cap.secret.unwrap_or(step.role == Role::Auth) { " (secret)" } else { "" };
+            let then = cap.then.as_ref().map(|t| sources.text(t.span()).trim().trim_matches(['"', '\'']));
+            match (&cap.source, then) {
+                (crate::model::CaptureSource::Let, Some(t)) => format!("{} = let {t}{secret}", cap.name.name),
+                (source, Some(t)) => format!("{} = {source} then {t}{secret}", cap.name.name),
+                (source, None) => format!("{} = {source}{secret}", cap.name.name),
+            }
         })
         .collect();
     caps.join(", ")

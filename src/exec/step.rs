@@ -401,6 +401,23 @@ impl<'r> Runner<'r, '_, '_, '_> {
         }
     }
 
+    /// Renders a capture's `then:` (or a `let:` value) with `value` and what the step has
+    /// captured so far in scope; a value derived from a secret is secret too.
+    fn derive(
+        &self,
+        t: &crate::template::Template<'_>,
+        value: serde_json::Value,
+        so_far: &Captured,
+    ) -> Result<serde_json::Value, String> {
+        let mut scope = self.scope.clone();
+        for (name, v) in &so_far.values {
+            scope.set_json(name, v);
+        }
+        scope.set_json("value", &value);
+        let ctx = RenderContext::new(&scope, self.sources).masking(&self.plan.masker);
+        ctx.render(t).map_err(|e| e.message)
+    }
+
     /// Reads every capture (the scope gets them only when the step holds, see
     /// [`Runner::exchange`]); a missing one (not optional) is a failure.
     fn capture_all(
@@ -411,7 +428,13 @@ impl<'r> Runner<'r, '_, '_, '_> {
     ) -> Captured {
         let mut out = Captured::default();
         for cap in &step.captures {
-            match capture(&cap.source, ex) {
+            let value = capture(&cap.source, ex).and_then(|value| match &cap.then {
+                None => Ok(value),
+                Some(t) => self
+                    .derive(t, value, &out)
+                    .map_err(|message| crate::capture::CaptureError::Derive { message }),
+            });
+            match value {
                 Ok(value) => {
                     if cap.secret.unwrap_or(step.role == Role::Auth) {
                         register_all(&self.plan.masker, &value);

@@ -214,8 +214,8 @@ pub struct Step<T = Node> {
     pub auth: Option<AuthSpec<T>>,
     /// Per-step timeout.
     pub timeout: Option<Duration>,
-    /// Values to capture from the response.
-    pub captures: Vec<CaptureSpec>,
+    /// Values to capture from the response, then `let:` values derived from them.
+    pub captures: Vec<CaptureSpec<T>>,
     /// Expectations on the response.
     pub expect: Expect<T>,
     /// The whole step mapping.
@@ -394,7 +394,7 @@ pub enum AuthSpec<T = Node> {
 
 /// One value to capture.
 #[derive(Debug, Clone)]
-pub struct CaptureSpec {
+pub struct CaptureSpec<T = Node> {
     /// Variable name it is stored under.
     pub name: Key,
     /// Where it comes from.
@@ -406,6 +406,9 @@ pub struct CaptureSpec {
     /// For a capture that is not written in the collection (an OAuth2 profile's token):
     /// what it is and where it is read, for the failure message.
     pub implied: Option<String>,
+    /// `then:` a template over the captured `value` whose result is kept instead (for
+    /// `let:` entries, the value itself).
+    pub then: Option<T>,
 }
 
 /// The part of a response a capture reads.
@@ -429,6 +432,8 @@ pub enum CaptureSource {
     Url,
     /// The response time in milliseconds.
     Duration,
+    /// A `let:` entry: no part of the response, its `then` template is the value.
+    Let,
 }
 
 impl std::fmt::Display for CaptureSource {
@@ -443,6 +448,7 @@ impl std::fmt::Display for CaptureSource {
             CaptureSource::Cookie(c) => write!(f, "cookie {c}"),
             CaptureSource::Url => f.write_str("url"),
             CaptureSource::Duration => f.write_str("duration"),
+            CaptureSource::Let => f.write_str("let"),
         }
     }
 }

@@ -5,8 +5,8 @@
 //! through these maps, can never leave a templated field uncompiled.
 
 use super::{
-    AuthSpec, Body, BodyExpect, Check, Condition, Defaults, Expect, Matcher, Part, PartKind, RetrySpec, Role,
-    Step, TlsSpec,
+    AuthSpec, Body, BodyExpect, CaptureSpec, Check, Condition, Defaults, Expect, Matcher, Part, PartKind,
+    RetrySpec, Role, Step, TlsSpec,
 };
 use crate::source::Key;
 
@@ -57,7 +57,7 @@ impl<T> Step<T> {
             auth: auth.as_ref().map(|a| a.map(f)),
             body: body.as_ref().map(|b| b.map(f)),
             timeout: *timeout,
-            captures: captures.clone(),
+            captures: captures.iter().map(|c| c.map(f)).collect(),
             expect: expect.map(f),
             span: *span,
             lifecycle: lifecycle.clone(),
@@ -72,6 +72,21 @@ impl<T> Step<T> {
             repeat: *repeat,
             tls: tls.as_ref().map(|t| t.map(f)),
             http: *http,
+        }
+    }
+}
+
+impl<T> CaptureSpec<T> {
+    /// The same capture with its `then` template mapped.
+    pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> CaptureSpec<U> {
+        let CaptureSpec { name, source, secret, optional, implied, then } = self;
+        CaptureSpec {
+            name: name.clone(),
+            source: source.clone(),
+            secret: *secret,
+            optional: *optional,
+            implied: implied.clone(),
+            then: then.as_ref().map(&mut *f),
         }
     }
 }

@@ -69,6 +69,7 @@ const STEP_KEYS: &[&str] = &[
     "repeat",
     "tls",
     "http",
+    "let",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
@@ -88,8 +89,10 @@ const EXPECT_KEYS: &[&str] = &[
     "cookies",
     "duration",
 ];
-const CAPTURE_KEYS: &[&str] =
-    &["jsonpath", "header", "status", "body", "regex", "cookie", "url", "duration", "secret", "optional"];
+const CAPTURE_KEYS: &[&str] = &[
+    "jsonpath", "header", "status", "body", "regex", "cookie", "url", "duration", "secret", "optional",
+    "then",
+];
 const MATCHER_KEYS: &[&str] =
     &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type", "each"];
 const DURATION_KEYS: &[&str] = &["gt", "gte", "lt", "lte"];
@@ -465,7 +468,7 @@ impl Parser<'_> {
             body,
             auth: self.auth_shorthand(map),
             timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
-            captures: field(map, "capture").map_or_else(Vec::new, |n| self.captures(n)),
+            captures: self.step_captures(map),
             expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
             span: node.span,
             lifecycle: self.lifecycle(map, role),
@@ -1005,6 +1008,44 @@ impl Parser<'_> {
         }
     }
 
+    /// `capture:` then `let:`: each `let` entry is a value derived from what the step
+    /// captured (and anything else in scope), kept like a capture.
+    fn step_captures(&mut self, map: &[(Key, Node)]) -> Vec<CaptureSpec> {
+        let mut out = field(map, "capture").map_or_else(Vec::new, |n| self.captures(n));
+        let Some(lets) = field(map, "let") else { return out };
+        let Value::Map(entries) = &lets.value else {
+            self.wrong_type(lets, "let", "a mapping of names to templates");
+            return out;
+        };
+        for (name, v) in entries {
+            if let Some(d) = bad_variable_name(name) {
+                self.err(d);
+                continue;
+            }
+            if let Some(c) = out.iter().find(|c| c.name.name == name.name) {
+                self.err(
+                    Diagnostic::error(
+                        Code::DuplicateKey,
+                        format!("`{}` is both captured and `let`", name.name),
+                    )
+                    .at(name.span, "second definition")
+                    .also(c.name.span, "captured here")
+                    .help("rename one, or derive the value with `then:` on the capture"),
+                );
+                continue;
+            }
+            out.push(CaptureSpec {
+                name: name.clone(),
+                source: CaptureSource::Let,
+                secret: None,
+                optional: false,
+                implied: None,
+                then: Some(v.clone()),
+            });
+        }
+        out
+    }
+
     fn captures(&mut self, node: &Node) -> Vec<CaptureSpec> {
         let Value::Map(entries) = &node.value else {
             self.wrong_type(node, "capture", "a mapping of variable names to sources");
@@ -1016,6 +1057,7 @@ impl Parser<'_> {
                 self.err(d);
                 continue;
             }
+            let mut then: Option<Node> = None;
             let (source, secret, optional) = match &v.value {
                 Value::Str(s) => (self.capture_shorthand(s, v.span), None, false),
                 Value::Map(_) => {
@@ -1030,8 +1072,11 @@ impl Parser<'_> {
                         }
                     });
                     let optional = self.flag(m, "optional");
-                    let sources: Vec<&(Key, Node)> =
-                        m.iter().filter(|(k, _)| k.name != "secret" && k.name != "optional").collect();
+                    then = field(m, "then").cloned();
+                    let sources: Vec<&(Key, Node)> = m
+                        .iter()
+                        .filter(|(k, _)| !matches!(k.name.as_str(), "secret" | "optional" | "then"))
+                        .collect();
                     let header_regex =
                         sources.len() == 2 && field(m, "header").is_some() && field(m, "regex").is_some();
                     if header_regex {
@@ -1044,6 +1089,7 @@ impl Parser<'_> {
                             secret,
                             optional,
                             implied: None,
+                            then: then.clone(),
                         });
                         continue;
                     }
@@ -1083,7 +1129,7 @@ impl Parser<'_> {
                 }
             };
             if let Some(source) = source {
-                out.push(CaptureSpec { name: name.clone(), source, secret, optional, implied: None });
+                out.push(CaptureSpec { name: name.clone(), source, secret, optional, implied: None, then });
             }
         }
         out

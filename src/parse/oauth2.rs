@@ -95,6 +95,7 @@ impl Parser<'_> {
             secret: Some(secret),
             optional,
             implied: None,
+            then: None,
         })
     }
 

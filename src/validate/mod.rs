@@ -54,22 +54,43 @@ pub fn check<'a>(
         let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
         let mut used = Vec::new();
         let mut required = HashSet::new();
+        // A `then:` (or `let:`) template also reads `value` and the captures of its step
+        // that come before it.
+        let local: HashMap<Span, Vec<&str>> = authored
+            .captures
+            .iter()
+            .enumerate()
+            .filter_map(|(k, cap)| {
+                let t = cap.then.as_ref()?;
+                let before = authored.captures[..k].iter().map(|c| c.name.name.as_str());
+                Some((t.span, std::iter::once("value").chain(before).collect()))
+            })
+            .collect();
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = compiler.compile_into(node, sources, &mut diags);
             if diags.len() == before {
                 let mut vars = Vec::new();
                 compiled.variables(sources, &mut vars);
+                if let Some(names) = local.get(&node.span) {
+                    vars.retain(|(v, _)| !names.contains(&v.as_str()));
+                }
                 // A template that reads only known variables is rendered once now, so a
                 // mistake such as `{{ user.nmae }}` is caught before anything is sent.
                 if !compiled.is_literal()
+                    && !local.contains_key(&node.span)
                     && vars.iter().all(|(v, _)| scope.contains(v))
                     && let Err(e) = compiled.render(&static_ctx, sources)
                 {
                     diags.push(e.to_diagnostic());
                 }
                 used.extend(vars);
-                compiled.unguarded_variables(&mut required);
+                let mut unguarded = HashSet::new();
+                compiled.unguarded_variables(&mut unguarded);
+                if let Some(names) = local.get(&node.span) {
+                    unguarded.retain(|v| !names.contains(&v.as_str()));
+                }
+                required.extend(unguarded);
             }
             compiled
         });

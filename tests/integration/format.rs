@@ -452,3 +452,42 @@ fn http_pins_the_version_h2c_on_plain_text() {
     assert!(versions[0].starts_with("< HTTP/2.0 200"), "{versions:?}");
     assert!(versions[1].starts_with("< HTTP/1.1 200"), "{versions:?}");
 }
+
+#[test]
+fn then_and_let_derive_typed_values_and_keep_secrets_secret() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        r#"name: derive
+requests:
+  - name: issue
+    method: POST
+    url: BASE/echo
+    json: {key: "sk-Pq81-derive-me", scope: "read project:alpha write", n: "41"}
+    capture:
+      key: {jsonpath: $.json.key, secret: true}
+      project: {jsonpath: $.json.scope, then: "{{ value | replace('project:', '|') | split('|') | last | split(' ') | first }}"}
+      n: {jsonpath: $.json.n, then: "{{ value | int + 1 }}"}
+    let:
+      key_header: "Key {{ key | upper }}"
+      half: "{{ n / 2 }}"
+  - name: use
+    method: POST
+    url: BASE/echo
+    json: {project: "{{ project }}", n: "{{ n }}", half: "{{ half }}", header: "{{ key_header }}"}
+    expect:
+      json: {$.json.project: alpha, $.json.n: 42, $.json.half: 21.0}
+"#,
+    );
+    let json = t.path("r.json");
+    let out = t.clone().args(&["run", "c.yaml", "-v", "--report", &format!("json={json}")]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let report = std::fs::read_to_string(&json).expect("json");
+    for text in [&out.stdout, &out.stderr, &report] {
+        assert!(!text.contains("SK-PQ81-DERIVE-ME"), "a value derived from a secret printed:\n{text}");
+        assert!(!text.contains("sk-Pq81-derive-me"), "{text}");
+    }
+    let plan = t.args(&["plan", "c.yaml"]).run();
+    assert!(plan.stdout.contains("n = $.json.n then {{ value | int + 1 }}"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("half = let {{ n / 2 }}"), "{}", plan.stdout);
+}

@@ -136,6 +136,9 @@ struct CommonArgs {
     /// Only data row N (from 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     data_row: Option<u32>,
+    /// Seed the generators (`fake()`, `random_int()`, `uuid()`…) to replay a run's values.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 #[cfg(feature = "playground")]
@@ -279,6 +282,8 @@ pub struct RunOptions {
     pub filter: Filter,
     /// `--data FILE`, `--data-row N`, `--repeat N`.
     pub data: DataOptions,
+    /// `--seed N` (else a random seed, said when a run that generated values fails).
+    pub seed: Option<u64>,
 }
 
 /// Data rows and repetition from the command line.
@@ -427,6 +432,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 shard: None,
                 data: None,
                 data_row: None,
+                seed: None,
             };
             let run = RunArgs {
                 common,
@@ -600,6 +606,7 @@ fn resolve(
         jobs,
         shard: common.shard.as_deref().map(parse_shard).transpose().map_err(usage)?,
         filter: Filter { tags: common.tags, skip_tags: common.skip_tags, steps: common.steps },
+        seed: common.seed,
         data: DataOptions {
             file: common.data,
             row: common.data_row.map(|r| r as usize),

@@ -24,6 +24,7 @@ mod event;
 mod exchange;
 mod exec;
 pub mod exit;
+mod functions;
 mod http;
 mod json_select;
 mod load;

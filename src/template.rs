@@ -20,9 +20,23 @@ use crate::source::{SourceMap, Span};
 use crate::yaml::{Node, Value};
 
 /// Functions available in templates (excluded from "undefined variable" checks).
-pub const FUNCTIONS: &[&str] = &["env", "secret_env", "uuid", "now"];
+pub const FUNCTIONS: &[&str] = &[
+    "env",
+    "secret_env",
+    "uuid",
+    "now",
+    "today",
+    "fake",
+    "random_int",
+    "random_string",
+    // minijinja's own
+    "range",
+    "dict",
+    "namespace",
+];
 /// Filters baton adds to minijinja's builtins.
-pub const EXTRA_FILTERS: &[&str] = &["b64encode", "b64decode"];
+pub const EXTRA_FILTERS: &[&str] =
+    &["b64encode", "b64decode", "regex_replace", "regex_search", "nth", "jwt_claims", "truncate"];
 /// minijinja's builtin filters (it resolves filters only when rendering, so validation
 /// checks names against this list to catch a typo before anything is sent).
 const BUILTIN_FILTERS: &[&str] = &[
@@ -113,6 +127,7 @@ pub type EnvMap = Arc<HashMap<String, String>>;
 /// The template environment for one run.
 pub struct Engine {
     env: Environment<'static>,
+    generators: crate::functions::Generators,
 }
 
 fn fail(msg: impl Into<String>) -> MjError {
@@ -159,26 +174,14 @@ impl Engine {
             }
             Ok(v)
         });
-        env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
-        env.add_function("now", |kwargs: Kwargs| -> Result<MjValue, MjError> {
-            let format: Option<String> = kwargs.get("format")?;
-            kwargs.assert_all_used()?;
-            let now = jiff::Timestamp::now();
-            match format.as_deref().unwrap_or("rfc3339") {
-                "rfc3339" => Ok(MjValue::from(
-                    now.round(jiff::Unit::Second).map_or_else(|_| now.to_string(), |t| t.to_string()),
-                )),
-                "unix" => Ok(MjValue::from(now.as_second())),
-                "unix_ms" => Ok(MjValue::from(now.as_millisecond())),
-                other => Err(fail(format!("now(format='{other}'): expected 'rfc3339', 'unix' or 'unix_ms'"))),
-            }
-        });
         let m = masker.clone();
         env.add_filter("b64encode", move |s: String| {
             let out = base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             m.propagate(&s, &out);
             out
         });
+        let generators = crate::functions::Generators::default();
+        crate::functions::register(&mut env, &masker, &generators);
         let m = masker;
         env.add_filter("b64decode", move |s: String| -> Result<String, MjError> {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -190,7 +193,13 @@ impl Engine {
             m.propagate(&s, &out);
             Ok(out)
         });
-        Engine { env }
+        Engine { env, generators }
+    }
+
+    /// Makes every generated value (`fake()`, `random_int()`, `uuid()`…) repeatable:
+    /// the same seed gives the same values in the same order.
+    pub fn seed(&self, seed: u64) {
+        self.generators.seed(seed);
     }
 
     /// Compiles a YAML value (strings may hold templates) into a renderable form.

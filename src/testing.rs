@@ -98,3 +98,17 @@ pub(crate) fn json_response(status: u16, body: serde_json::Value) -> Exchange {
         body.to_string().into_bytes(),
     )
 }
+
+/// Renders template text `t` (a YAML string value) with `engine` and no variables; the
+/// error is the render message.
+pub(crate) fn render_with(engine: &crate::template::Engine, t: &str) -> Result<serde_json::Value, String> {
+    let mut map = SourceMap::default();
+    let quoted = serde_json::to_string(t).expect("text");
+    let id = map.add("t.yaml", format!("v: {quoted}\n"));
+    let file = map.get(id).expect("file");
+    let root = crate::yaml::parse(file, id).expect("yaml");
+    let crate::yaml::Value::Map(entries) = &root.value else { panic!("map") };
+    let compiled = engine.compile(&entries[0].1, &map).map_err(|ds| format!("{ds:?}"))?;
+    let scope = std::sync::Arc::new(crate::template::Scope::default());
+    compiled.render(&scope.context(), &map).map_err(|e| e.message)
+}

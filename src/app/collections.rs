@@ -59,6 +59,8 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
     // same way in every shard; only the shard's own files run.
     let mine: Option<Vec<PathBuf>> = opts.shard.map(|(k, n)| select::shard(files.clone(), k, n));
     let engine = Engine::new(opts.env.clone(), masker.clone());
+    let seed = opts.seed.unwrap_or_else(|| fastrand::u64(..));
+    engine.seed(seed);
     let mut sources = SourceMap::default();
     let mut collections: Vec<Collection> = Vec::new();
     let mut diags: Vec<Diagnostic> = Vec::new();
@@ -159,8 +161,24 @@ fn load_check_run(opts: &RunOptions, masker: &Masker) -> Exit {
             }
             Exit::Passed
         }
-        Mode::Run => execute_all(opts, &plans, &sources, &masker),
+        Mode::Run => {
+            let exit = execute_all(opts, &plans, &sources, &masker);
+            // A failure may depend on generated values: say how to get the same ones.
+            if exit != Exit::Passed && opts.seed.is_none() && generates(&sources) {
+                eprint(
+                    &format!("generated values came from seed {seed}: replay them with --seed {seed}"),
+                    &masker,
+                );
+            }
+            exit
+        }
     }
+}
+
+/// Whether any loaded file calls a generator (a run's values then depend on its seed).
+fn generates(sources: &SourceMap) -> bool {
+    const CALLS: &[&str] = &["fake(", "random_int(", "random_string(", "uuid("];
+    (0..).map_while(|id| sources.get(id)).any(|f| CALLS.iter().any(|c| f.text.contains(c)))
 }
 
 /// Applies `--tag`, `--skip-tag` and `--step`; collections left without requests are dropped.

@@ -491,3 +491,24 @@ requests:
     assert!(plan.stdout.contains("n = $.json.n then {{ value | int + 1 }}"), "{}", plan.stdout);
     assert!(plan.stdout.contains("half = let {{ n / 2 }}"), "{}", plan.stdout);
 }
+
+#[test]
+fn a_seed_replays_generated_values_and_a_failing_run_names_its_seed() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: gen\nvars:\n  who: \"{{ fake('email') }}\"\nrequests:\n  - url: BASE/echo\n    query: {n: \"{{ random_int(1, 1000000) }}\", id: \"{{ uuid() }}\", who: \"{{ who }}\"}\n    expect: {status: 201}\n",
+    );
+    let plan = |seed: &str| t.clone().args(&["plan", "c.yaml", "--seed", seed]).run().stdout;
+    assert_eq!(plan("7"), plan("7"));
+    assert_ne!(plan("7"), plan("8"));
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    let seed = out
+        .stderr
+        .split("replay them with --seed ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no seed said:\n{}", out.stderr));
+    assert!(seed.parse::<u64>().is_ok(), "{seed}");
+}

@@ -122,21 +122,6 @@ fn describe_step(
     if let Some(delay) = step.delay {
         let _ = writeln!(out, "   delay: {} before sending", crate::event::human_duration(delay));
     }
-    if let Some(tls) = &step.tls {
-        let mut said = Vec::new();
-        if tls.insecure {
-            said.push("certificates NOT verified".to_string());
-        }
-        if let Some(ca) = &tls.ca {
-            said.push(format!("trusts {}", sources.text(ca.span()).trim_matches(['"', '\''])));
-        }
-        if let Some(cert) = &tls.cert {
-            said.push(format!("client certificate {}", sources.text(cert.span()).trim_matches(['"', '\''])));
-        }
-        if !said.is_empty() {
-            let _ = writeln!(out, "   tls: {}", said.join(", "));
-        }
-    }
     match step.http {
         Some(crate::model::HttpVersion::Http1) => {
             let _ = writeln!(out, "   http: 1.1 only");
@@ -157,6 +142,22 @@ fn describe_step(
     }
     match resolve_shown(step, plan, scope, sources, base, masker) {
         Ok(req) => {
+            if let Some(tls) = &req.tls {
+                let mut said = Vec::new();
+                if tls.insecure {
+                    said.push("certificates NOT verified".to_string());
+                }
+                let shown = |p: &std::path::Path| p.strip_prefix(base).unwrap_or(p).display().to_string();
+                if let Some(ca) = &tls.ca {
+                    said.push(format!("trusts {}", shown(ca)));
+                }
+                if let Some((cert, _)) = &tls.identity {
+                    said.push(format!("client certificate {}", shown(cert)));
+                }
+                if !said.is_empty() {
+                    let _ = writeln!(out, "   tls: {}", said.join(", "));
+                }
+            }
             let _ = writeln!(out, "   {} {}", req.method, req.url);
             for (k, v) in &req.headers {
                 let _ = writeln!(out, "   {k}: {v}");

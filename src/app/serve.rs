@@ -64,6 +64,15 @@ pub(super) fn serve_playground(port: u16, tls: Option<&std::path::Path>) -> Exit
     })
 }
 
+/// Writes the playground's CA, client certificate and key where a collection can name them.
+fn write_pki(pki: &playground::ClientPki) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("baton-demo-pki").tempdir()?;
+    std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem)?;
+    std::fs::write(dir.path().join("client.pem"), &pki.cert_pem)?;
+    std::fs::write(dir.path().join("client.key"), &pki.key_pem)?;
+    Ok(dir)
+}
+
 /// `baton demo`: the playground on a free loopback port, in its own thread, for one run.
 pub(super) fn demo(mut opts: RunOptions) -> Exit {
     let (url_tx, url_rx) = std::sync::mpsc::channel();
@@ -71,11 +80,20 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
     let server = std::thread::spawn(move || {
         let Ok(rt) = runtime() else { return };
         rt.block_on(async move {
-            match playground::Playground::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
-                Ok(pg) => {
-                    let _ = url_tx.send(Ok(pg.base_url()));
+            let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            // The mutual-TLS examples get a second playground that asks for a client
+            // certificate.
+            let started = async {
+                let pg = playground::Playground::start(any).await?;
+                let (mtls, pki) = playground::Playground::start_mtls(any).await?;
+                Ok::<_, std::io::Error>((pg, mtls, pki))
+            };
+            match started.await {
+                Ok((pg, mtls, pki)) => {
+                    let _ = url_tx.send(Ok((pg.base_url(), mtls.base_url(), pki)));
                     let _ = stop_rx.await;
                     pg.shutdown().await;
+                    mtls.shutdown().await;
                 }
                 Err(e) => {
                     let _ = url_tx.send(Err(e.to_string()));
@@ -83,7 +101,7 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
             }
         });
     });
-    let url = match url_rx.recv() {
+    let (url, mtls_url, pki) = match url_rx.recv() {
         Ok(Ok(url)) => url,
         Ok(Err(e)) => {
             eprint(&format!("error: cannot start the playground: {e}"), &Masker::default());
@@ -98,6 +116,23 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
     // Shipped collections read their server from BATON_BASE_URL: point it at this playground.
     let mut env = (*opts.env).clone();
     env.insert("BATON_BASE_URL".into(), url);
+    // The client side of mutual TLS, in a folder that lives as long as the run.
+    let pki_dir = match write_pki(&pki) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprint(
+                &format!("error: cannot write the playground's client certificate: {e}"),
+                &Masker::default(),
+            );
+            return Exit::Runtime;
+        }
+    };
+    env.insert("BATON_MTLS_URL".into(), mtls_url);
+    for (name, file) in
+        [("BATON_MTLS_CA", "ca.pem"), ("BATON_MTLS_CERT", "client.pem"), ("BATON_MTLS_KEY", "client.key")]
+    {
+        env.insert(name.into(), pki_dir.path().join(file).display().to_string());
+    }
     opts.env = Arc::new(env);
     let exit = run_collections(&opts);
     let _ = stop_tx.send(());

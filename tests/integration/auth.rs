@@ -30,7 +30,9 @@ fn against(server: &Server) -> Test {
 #[test]
 fn every_shipped_collection_runs_green_against_the_playground() {
     let server = Server::start();
-    let t = against(&server);
+    // The mutual-TLS example's server and client certificate, as `baton demo` gives them.
+    let (mtls, pki) = Server::start_mtls();
+    let t = crate::support::with_mtls(against(&server), &mtls, &pki);
     let state = t.path("state.json");
     for file in shipped() {
         let path = rel(&file);

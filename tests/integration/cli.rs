@@ -187,6 +187,9 @@ fn every_example_in_the_help_runs() {
     for (path, text) in tree("collections") {
         t = t.file(&path, &text);
     }
+    // `collections/mtls.yaml` talks to a playground that wants a client certificate.
+    let (mtls, pki) = Server::start_mtls();
+    let t = crate::support::with_mtls(t, &mtls, &pki);
     let mut helps = Vec::new();
     for args in [&["--help"][..], &["run", "--help"]] {
         let out = Test::new().args(args).run();

@@ -19,6 +19,7 @@ pub struct Server {
 enum Mode {
     Plain(baton_playground::Knobs, Option<Duration>),
     Tls,
+    Mtls,
 }
 
 impl Server {
@@ -43,7 +44,18 @@ impl Server {
         (server, pem.expect("CA PEM"))
     }
 
+    /// A playground that requires a client certificate; returns the client's PEM files' texts.
+    pub fn start_mtls() -> (Server, baton_playground::ClientPki) {
+        let (server, pki) = Server::launch_with(Mode::Mtls);
+        (server, pki.expect("client PKI"))
+    }
+
     fn launch(mode: Mode) -> (Server, Option<String>) {
+        let (server, extra) = Server::launch_with(mode);
+        (server, extra.map(|p| p.ca_pem))
+    }
+
+    fn launch_with(mode: Mode) -> (Server, Option<baton_playground::ClientPki>) {
         let (tx_url, rx_url) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -61,7 +73,17 @@ impl Server {
                     Mode::Tls => {
                         let (pg, pem) =
                             baton_playground::Playground::start_tls(addr).await.expect("start tls");
-                        (pg, Some(pem))
+                        let pki = baton_playground::ClientPki {
+                            ca_pem: pem,
+                            cert_pem: String::new(),
+                            key_pem: String::new(),
+                        };
+                        (pg, Some(pki))
+                    }
+                    Mode::Mtls => {
+                        let (pg, pki) =
+                            baton_playground::Playground::start_mtls(addr).await.expect("start mtls");
+                        (pg, Some(pki))
                     }
                 };
                 tx_url.send((pg.base_url(), pem)).expect("send url");
@@ -83,6 +105,20 @@ impl Drop for Server {
             let _ = t.join();
         }
     }
+}
+
+/// `t` with the client files of a mutual-TLS playground and the `BATON_MTLS_*` variables
+/// pointing at them and at `server`, as `baton demo` sets them.
+pub fn with_mtls(t: Test, server: &Server, pki: &baton_playground::ClientPki) -> Test {
+    let t = t
+        .file("pki/ca.pem", &pki.ca_pem)
+        .file("pki/client.pem", &pki.cert_pem)
+        .file("pki/client.key", &pki.key_pem);
+    let (ca, cert, key) = (t.path("pki/ca.pem"), t.path("pki/client.pem"), t.path("pki/client.key"));
+    t.env("BATON_MTLS_URL", &server.url)
+        .env("BATON_MTLS_CA", &ca)
+        .env("BATON_MTLS_CERT", &cert)
+        .env("BATON_MTLS_KEY", &key)
 }
 
 /// Collapses runs of spaces (column padding) so assertions need not know the layout.

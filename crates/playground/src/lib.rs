@@ -67,6 +67,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use knobs::{DelayRule, FailRule, Knobs};
+pub use tls::ClientPki;
 
 /// Username of the account that exists in every fresh playground.
 pub const DEMO_USERNAME: &str = "demo";
@@ -116,6 +117,14 @@ impl Playground {
         let (config, ca_pem) = tls::server_config()?;
         let listener = tls::TlsListener::new(bind_loopback(addr).await?, config);
         Ok((Self::spawn(listener, "https", knobs::Control::default())?, ca_pem))
+    }
+
+    /// Like [`start_tls`](Self::start_tls), but every connection must present a client
+    /// certificate from a second throwaway CA (mutual TLS); returns what a client needs.
+    pub async fn start_mtls(addr: SocketAddr) -> io::Result<(Playground, tls::ClientPki)> {
+        let (config, pki) = tls::mtls_config()?;
+        let listener = tls::TlsListener::new(bind_loopback(addr).await?, config);
+        Ok((Self::spawn(listener, "https", knobs::Control::default())?, pki))
     }
 
     /// Serves the playground with `control`'s knobs on `listener` in a spawned task.

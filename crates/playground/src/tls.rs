@@ -25,6 +25,44 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// certificate for `127.0.0.1`, `localhost` and `::1`, and the PEM of the CA
 /// that signed it.
 pub(crate) fn server_config() -> io::Result<(Arc<ServerConfig>, String)> {
+    server_config_with(None)
+}
+
+/// PEM texts a client of the mutual-TLS playground needs.
+#[derive(Debug, Clone)]
+pub struct ClientPki {
+    /// The CA that signed the server's certificate (to trust it).
+    pub ca_pem: String,
+    /// A client certificate the server accepts.
+    pub cert_pem: String,
+    /// Its private key (PKCS#8).
+    pub key_pem: String,
+}
+
+/// Like [`server_config`], but the server requires a client certificate signed by a
+/// second throwaway CA, and one such certificate is returned with its key.
+pub(crate) fn mtls_config() -> io::Result<(Arc<ServerConfig>, ClientPki)> {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "baton playground client CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let client_ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(io::Error::other)?)
+        .map_err(io::Error::other)?;
+    let mut leaf =
+        CertificateParams::new(vec!["client.example.test".to_string()]).map_err(io::Error::other)?;
+    leaf.distinguished_name.push(DnType::CommonName, "baton playground client");
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let client_key = KeyPair::generate().map_err(io::Error::other)?;
+    let client = leaf.signed_by(&client_key, &client_ca).map_err(io::Error::other)?;
+    let (config, ca_pem) = server_config_with(Some(client_ca.der().clone()))?;
+    Ok((config, ClientPki { ca_pem, cert_pem: client.pem(), key_pem: client_key.serialize_pem() }))
+}
+
+fn server_config_with(
+    client_ca: Option<rustls::pki_types::CertificateDer<'static>>,
+) -> io::Result<(Arc<ServerConfig>, String)> {
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.distinguished_name.push(DnType::CommonName, "baton playground CA");
@@ -43,10 +81,22 @@ pub(crate) fn server_config() -> io::Result<(Arc<ServerConfig>, String)> {
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_no_client_auth()
+        .map_err(io::Error::other)?;
+    let builder = match client_ca {
+        Some(client_ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(client_ca).map_err(io::Error::other)?;
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(io::Error::other)?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
         .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
         .map_err(io::Error::other)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -137,6 +137,26 @@ pub fn register(env: &mut Environment<'static>, masker: &Masker, gens: &Generato
         let group: Option<MjValue> = kwargs.get("group")?;
         kwargs.assert_all_used()?;
         let re = p.get(&pattern, "regex_search")?;
+        // A group the pattern does not have is a typo, not "no match".
+        match &group {
+            Some(g) if g.as_str().is_some() => {
+                let name = g.as_str().unwrap_or_default();
+                if !re.capture_names().flatten().any(|n| n == name) {
+                    return Err(fail(format!("regex_search: `{pattern}` has no group named `{name}`")));
+                }
+            }
+            Some(g) => {
+                let n = usize::try_from(g.clone())
+                    .map_err(|_| fail("regex_search: group= is a number or a name"))?;
+                if n >= re.captures_len() {
+                    return Err(fail(format!(
+                        "regex_search: `{pattern}` has {} group(s); group={n} is not one",
+                        re.captures_len() - 1
+                    )));
+                }
+            }
+            None => {}
+        }
         let Some(caps) = re.captures(&s) else { return Ok(MjValue::from(())) };
         let found = match &group {
             None => caps.get(0),
@@ -153,16 +173,39 @@ pub fn register(env: &mut Environment<'static>, masker: &Masker, gens: &Generato
     });
     let m = masker.clone();
     env.add_filter("nth", move |v: MjValue, n: i64| {
-        let items: Vec<MjValue> = match v.as_str() {
-            Some(s) => s.chars().map(|c| MjValue::from(c.to_string())).collect(),
-            None => v.try_iter().map_err(|_| fail("nth: expects a list or a string"))?.collect(),
+        // One item is read where it is: a huge list (`[1] * 99999999`) is never copied.
+        use minijinja::value::ValueKind;
+        const MAX_WALK: usize = 10_000_000;
+        let len = match (v.as_str(), v.kind()) {
+            (Some(s), _) => s.chars().count(),
+            (None, ValueKind::Seq) => v.len().unwrap_or(0),
+            // A lazy sequence is walked, not collected, and only so far.
+            (None, ValueKind::Iterable) => match v.len() {
+                Some(len) => len,
+                None => {
+                    let walked = v.try_iter()?.take(MAX_WALK + 1).count();
+                    if walked > MAX_WALK {
+                        return Err(fail(format!("nth: more than {MAX_WALK} items to walk")));
+                    }
+                    walked
+                }
+            },
+            _ => return Err(fail(format!("nth: expects a list or a string, not {}", v.kind()))),
         };
-        let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
-        let at = if n < 0 { len + n } else { n };
-        let out = usize::try_from(at)
-            .ok()
-            .and_then(|i| items.get(i).cloned())
-            .ok_or_else(|| fail(format!("nth({n}): out of range for a length of {len}")))?;
+        let len_i = i64::try_from(len).unwrap_or(i64::MAX);
+        let at = if n < 0 { len_i + n } else { n };
+        let out_of_range = || fail(format!("nth({n}): out of range for a length of {len}"));
+        let i = usize::try_from(at).ok().filter(|i| *i < len).ok_or_else(out_of_range)?;
+        let out = match (v.as_str(), v.kind()) {
+            (Some(s), _) => MjValue::from(s.chars().nth(i).map(String::from).unwrap_or_default()),
+            (None, ValueKind::Iterable) => {
+                if i > MAX_WALK {
+                    return Err(fail(format!("nth: more than {MAX_WALK} items to walk")));
+                }
+                v.try_iter()?.nth(i).ok_or_else(out_of_range)?
+            }
+            _ => v.get_item_by_index(i).map_err(|_| out_of_range())?,
+        };
         if let Some(s) = v.as_str() {
             propagate(&m, s, &out);
         }
@@ -176,26 +219,31 @@ pub fn register(env: &mut Environment<'static>, masker: &Masker, gens: &Generato
         Ok::<_, MjError>(out)
     });
     let m = masker.clone();
-    env.add_filter("truncate", move |s: String, kwargs: Kwargs| {
-        let length: Option<usize> = kwargs.get("length")?;
-        let end: Option<String> = kwargs.get("end")?;
-        kwargs.assert_all_used()?;
-        let (length, end) = (length.unwrap_or(255), end.unwrap_or_else(|| "...".into()));
-        if s.chars().count() <= length {
-            return Ok::<_, MjError>(s);
-        }
-        let keep = length.saturating_sub(end.chars().count());
-        let out: String = s.chars().take(keep).chain(end.chars()).collect();
-        m.propagate(&s, &out);
-        Ok(out)
-    });
+    env.add_filter(
+        "truncate",
+        move |s: String, length: Option<usize>, end: Option<String>, kwargs: Kwargs| {
+            let length = length.or(kwargs.get("length")?);
+            let end = end.or(kwargs.get("end")?);
+            kwargs.assert_all_used()?;
+            let (length, end) = (length.unwrap_or(255), end.unwrap_or_else(|| "...".into()));
+            if s.chars().count() <= length {
+                return Ok::<_, MjError>(s);
+            }
+            let keep = length.saturating_sub(end.chars().count());
+            let out: String = s.chars().take(keep).chain(end.chars()).collect();
+            m.propagate(&s, &out);
+            Ok(out)
+        },
+    );
     let g = gens.clone();
     env.add_function("uuid", move || {
         let bytes: [u8; 16] = g.with(|r| std::array::from_fn(|_| r.u8(..)));
         uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     });
-    env.add_function("now", |kwargs: Kwargs| now(&kwargs, "rfc3339", "now"));
-    env.add_function("today", |kwargs: Kwargs| now(&kwargs, "%Y-%m-%d", "today"));
+    env.add_function("now", |format: Option<String>, kwargs: Kwargs| now(format, &kwargs, "rfc3339", "now"));
+    env.add_function("today", |format: Option<String>, kwargs: Kwargs| {
+        now(format, &kwargs, "%Y-%m-%d", "today")
+    });
     let g = gens.clone();
     env.add_function("random_int", move |a: i64, b: i64| {
         if a > b {
@@ -204,8 +252,8 @@ pub fn register(env: &mut Environment<'static>, masker: &Masker, gens: &Generato
         Ok(g.with(|r| r.i64(a..=b)))
     });
     let g = gens.clone();
-    env.add_function("random_string", move |n: usize, kwargs: Kwargs| {
-        let chars: Option<String> = kwargs.get("chars")?;
+    env.add_function("random_string", move |n: usize, chars: Option<String>, kwargs: Kwargs| {
+        let chars: Option<String> = chars.or(kwargs.get("chars")?);
         kwargs.assert_all_used()?;
         if n > 4096 {
             return Err(fail(format!("random_string({n}): at most 4096 characters")));
@@ -277,8 +325,8 @@ fn fake(g: &Generators, masker: &Masker, kind: &str) -> Result<String, MjError> 
 
 /// `now()` / `today()`: the time, moved by `add` (`'30d'`, `'-2h'`, `'1h 30m'`, `'P1D'`),
 /// in `format` (`rfc3339`, `unix`, `unix_ms` or a strftime format such as `'%Y-%m-%d'`).
-fn now(kwargs: &Kwargs, default: &str, func: &str) -> Result<MjValue, MjError> {
-    let format: Option<String> = kwargs.get("format")?;
+fn now(format: Option<String>, kwargs: &Kwargs, default: &str, func: &str) -> Result<MjValue, MjError> {
+    let format: Option<String> = format.or(kwargs.get("format")?);
     let add: Option<String> = kwargs.get("add")?;
     kwargs.assert_all_used()?;
     let mut at = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
@@ -320,7 +368,10 @@ fn jwt_claims(token: &str) -> Result<serde_json::Value, MjError> {
     }
     let payload = parts[1].trim_end_matches('=');
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).map_err(|_| not_jwt())?;
-    serde_json::from_slice(&bytes).map_err(|_| fail("jwt_claims: the JWT's payload is not JSON"))
+    match serde_json::from_slice(&bytes) {
+        Ok(claims @ serde_json::Value::Object(_)) => Ok(claims),
+        _ => Err(fail("jwt_claims: the JWT's payload is not a JSON object of claims")),
+    }
 }
 
 #[cfg(test)]
@@ -422,5 +473,53 @@ mod tests {
         assert!(err(&e, "{{ now(add='soon') }}").contains("not a duration"));
         let fake_password = ok(&e, "{{ fake('password') }}");
         assert_eq!(fake_password.as_str().expect("text").len(), 16);
+    }
+    #[test]
+    fn nth_reads_one_item_of_a_huge_list_without_copying_it_and_refuses_a_map() {
+        let e = engine(&Masker::default());
+        assert_eq!(ok(&e, "{{ ([7] * 1000000) | nth(-1) }}"), 7);
+        assert!(err(&e, "{{ ([7] * 99999999) | nth(-1) }}").contains("more than 10000000 items"));
+        assert!(err(&e, "{{ {'k': 1} | nth(0) }}").contains("expects a list or a string"));
+    }
+
+    #[test]
+    fn a_group_the_pattern_lacks_is_an_error_not_none() {
+        let e = engine(&Masker::default());
+        assert!(err(&e, r#"{{ 'a1' | regex_search('(\d)', group=5) }}"#).contains("group=5 is not one"));
+        assert!(
+            err(&e, r#"{{ 'a1' | regex_search('(\d)', group='nope') }}"#).contains("no group named `nope`")
+        );
+    }
+
+    #[test]
+    fn a_bearer_token_decodes_and_a_payload_that_is_not_claims_is_refused() {
+        use base64::Engine as _;
+        let e = engine(&Masker::default());
+        let token = jwt(r#"{"sub":"x"}"#);
+        assert_eq!(ok(&e, &format!("{{{{ 'Bearer {token}' | jwt_claims }}}}"))["sub"], "x");
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let number = format!("{}.{}.sig", b("{}"), b("123"));
+        assert!(err(&e, &format!("{{{{ '{number}' | jwt_claims }}}}")).contains("not a JSON object"));
+        let text = format!("{}.{}.sig", b("{}"), b("not json"));
+        assert!(err(&e, &format!("{{{{ '{text}' | jwt_claims }}}}")).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn positional_arguments_work_like_keywords() {
+        let e = engine(&Masker::default());
+        assert_eq!(ok(&e, "{{ 'abcdef' | truncate(4, '~') }}"), "abc~");
+        let hex = ok(&e, "{{ random_string(32, 'hex') }}");
+        assert!(hex.as_str().expect("text").chars().all(|c| c.is_ascii_hexdigit()), "{hex}");
+        assert!(ok(&e, "{{ now('unix') }}").is_i64());
+        assert!(err(&e, "{{ now(format='%') }}").contains("now(format='%')"), "a bad strftime is an error");
+    }
+
+    #[test]
+    fn every_fake_kind_makes_a_value() {
+        let e = engine(&Masker::default());
+        for kind in super::FAKE_KINDS {
+            let v = ok(&e, &format!("{{{{ fake('{kind}') }}}}"));
+            assert!(v.as_str().is_some_and(|s| !s.is_empty()), "{kind}: {v}");
+        }
     }
 }

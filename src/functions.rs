@@ -176,6 +176,13 @@ pub fn register(env: &mut Environment<'static>, masker: &Masker, gens: &Generato
         // One item is read where it is: a huge list (`[1] * 99999999`) is never copied.
         use minijinja::value::ValueKind;
         const MAX_WALK: usize = 10_000_000;
+        // Counting from the front needs no length.
+        if let (Ok(i), ValueKind::Iterable) = (usize::try_from(n), v.kind()) {
+            if i >= MAX_WALK {
+                return Err(fail(format!("nth: more than {MAX_WALK} items to walk")));
+            }
+            return v.try_iter()?.nth(i).ok_or_else(|| fail(format!("nth({n}): out of range")));
+        }
         let len = match (v.as_str(), v.kind()) {
             (Some(s), _) => s.chars().count(),
             (None, ValueKind::Seq) => v.len().unwrap_or(0),

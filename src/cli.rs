@@ -89,6 +89,23 @@ enum Command {
     /// Inspect or forget persisted registrations and tokens.
     #[command(subcommand)]
     State(StateCommand),
+    /// Write a small working collection, an environment, `.env.example` and `.gitignore`.
+    Init {
+        /// Folder to write into (created when missing; default: the current one).
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Write one of the built-in example collections instead (see `baton demo --list`).
+        #[arg(long, value_name = "NAME")]
+        example: Option<String>,
+    },
+    /// Print shell completions: `baton completions bash > /etc/bash_completion.d/baton`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `baton man > baton.1`.
+    Man,
     /// Serve the built-in demo API on 127.0.0.1.
     #[cfg(feature = "playground")]
     Playground {
@@ -144,9 +161,12 @@ struct CommonArgs {
 #[cfg(feature = "playground")]
 #[derive(Args, Debug)]
 struct DemoArgs {
-    /// Collections to run (default: the shipped `collections/` folder).
-    #[arg(value_name = "PATHS", default_value = "collections")]
+    /// Collections to run (default: the examples built into baton).
+    #[arg(value_name = "PATHS")]
     paths: Vec<PathBuf>,
+    /// List the built-in examples and exit.
+    #[arg(long)]
+    list: bool,
     /// Print every exchange (secrets masked) on stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -367,6 +387,13 @@ pub enum Invocation {
     },
     /// Help or version text to print, exit 0.
     Print(String),
+    /// `baton init`.
+    Init {
+        /// Where to write.
+        dir: PathBuf,
+        /// A built-in example to write instead of the starter.
+        example: Option<String>,
+    },
 }
 
 /// Usage problems found while resolving flags; env-file problems carry their source.
@@ -404,6 +431,19 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
         }
     };
     let (mode, common, run) = match cli.command {
+        Command::Init { dir, example } => return Ok(Invocation::Init { dir, example }),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "baton", &mut out);
+            return Ok(Invocation::Print(String::from_utf8_lossy(&out).into_owned()));
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| CliError::Clap(e.to_string()))?;
+            return Ok(Invocation::Print(String::from_utf8_lossy(&out).into_owned()));
+        }
         #[cfg(feature = "playground")]
         Command::Playground { port, tls } => return Ok(Invocation::Playground { port, tls }),
         Command::State(StateCommand::Show { state }) => {
@@ -420,6 +460,9 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
         }
         #[cfg(feature = "playground")]
         Command::Demo(d) => {
+            if d.list {
+                return Ok(Invocation::Print(crate::examples::list_text()));
+            }
             let common = CommonArgs {
                 paths: d.paths,
                 vars: Vec::new(),
@@ -979,9 +1022,9 @@ mod tests {
 
     #[test]
     #[cfg(feature = "playground")]
-    fn demo_runs_the_shipped_collections_with_a_throwaway_state() {
+    fn demo_runs_the_built_in_collections_with_a_throwaway_state() {
         let Ok(Invocation::Demo(opts)) = parse(argv(&["demo"]), env(&[])) else { panic!("not a demo") };
-        assert_eq!(opts.paths, [PathBuf::from("collections")]);
+        assert!(opts.paths.is_empty(), "no paths: the built-in examples");
         assert_eq!(opts.state, StateLocation::Temporary);
         assert_eq!(opts.mode, Mode::Run);
     }

@@ -21,6 +21,7 @@ mod data;
 mod diagnostic;
 mod env_file;
 mod event;
+mod examples;
 mod exchange;
 mod exec;
 pub mod exit;

@@ -5,6 +5,7 @@
 //! `playground` feature); `state` answers `baton state`; `plan_view` renders `baton plan`.
 
 mod collections;
+mod init;
 mod passes;
 mod plan_view;
 #[cfg(feature = "playground")]
@@ -37,6 +38,7 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
         #[cfg(feature = "playground")]
         Ok(Invocation::Demo(opts)) => demo(opts),
         Ok(Invocation::State { action, location }) => state_command(action, &location),
+        Ok(Invocation::Init { dir, example }) => init::init(&dir, example.as_deref()),
         Err(cli::CliError::Usage(u)) => {
             eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
             u.diagnostic.exit

@@ -114,6 +114,25 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
     };
     let _ = writeln!(anstream::stdout(), "playground on {url}\n");
     // Shipped collections read their server from BATON_BASE_URL: point it at this playground.
+    // Without paths, the examples built into the binary run, from a folder of their own.
+    let _examples = if opts.paths.is_empty() {
+        let dir = match tempfile::Builder::new().prefix("baton-demo").tempdir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprint(&format!("error: cannot write the built-in examples: {e}"), &Masker::default());
+                return Exit::Runtime;
+            }
+        };
+        let root = dir.path().join("collections");
+        if let Err(e) = crate::examples::extract_all(&root) {
+            eprint(&format!("error: cannot write the built-in examples: {e}"), &Masker::default());
+            return Exit::Runtime;
+        }
+        opts.paths = vec![root];
+        Some(dir)
+    } else {
+        None
+    };
     let mut env = (*opts.env).clone();
     env.insert("BATON_BASE_URL".into(), url);
     // The client side of mutual TLS, in a folder that lives as long as the run.

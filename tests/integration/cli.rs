@@ -226,3 +226,58 @@ fn every_example_in_the_help_runs() {
     }
     assert!(ran >= 15, "only {ran} examples found:\n{}", helps.join("\n"));
 }
+
+#[test]
+fn init_writes_a_starter_that_runs_and_never_overwrites() {
+    let server = Server::start();
+    let t = Test::new().env("BATON_BASE_URL", &server.url);
+    let out = t.clone().args(&["init", "."]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    for f in ["api.yaml", "environments/local.yaml", ".env.example", ".gitignore"] {
+        assert!(t.dir().join(f).is_file(), "{f} not written:\n{}", out.all());
+    }
+    let ignore = std::fs::read_to_string(t.dir().join(".gitignore")).expect("gitignore");
+    assert!(ignore.lines().any(|l| l == ".env"), "{ignore}");
+    let run = t.clone().args(&["run", "api.yaml"]).run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let again = t.clone().args(&["init", "."]).run();
+    assert_eq!(again.code, 2, "{}", again.all());
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    let example = t.clone().args(&["init", "ex", "--example", "sign-ups"]).run();
+    assert_eq!(example.code, 0, "{}", example.all());
+    assert!(t.dir().join("ex/data/sign-ups.csv").is_file(), "{}", example.all());
+    let checked = t.clone().args(&["validate", "ex/sign-ups.yaml"]).run();
+    assert_eq!(checked.code, 0, "{}", checked.all());
+    let typo = t.args(&["init", "ex2", "--example", "web-sesion"]).run();
+    assert_eq!(typo.code, 2, "{}", typo.all());
+    assert!(typo.stderr.contains("did you mean `web-session`"), "{}", typo.stderr);
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    for (shell, marker) in [("bash", "_baton()"), ("zsh", "#compdef baton"), ("fish", "complete -c baton")] {
+        let out = Test::new().args(&["completions", shell]).run();
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(out.stdout.contains(marker), "{shell}:\n{}", out.stdout);
+        assert!(out.stdout.contains("data-row"), "{shell} completes run's flags:\n{}", out.stdout);
+    }
+    let man = Test::new().args(&["man"]).run();
+    assert_eq!(man.code, 0, "{}", man.all());
+    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH baton 1"), "{}", man.stdout);
+    for command in ["run", "validate", "plan", "init", "completions"] {
+        assert!(man.stdout.contains(command), "the man page lacks `{command}`");
+    }
+    let bad = Test::new().args(&["completions", "tcsh"]).run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+}
+
+#[test]
+fn demo_runs_the_built_in_examples_from_any_folder() {
+    // The test's own folder holds no collections: what runs is built into baton.
+    let out = Test::new().args(&["demo"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("Web session") && out.stdout.contains("Mutual TLS"), "{}", out.stdout);
+    let list = Test::new().args(&["demo", "--list"]).run();
+    assert_eq!(list.code, 0, "{}", list.all());
+    assert!(list.stdout.contains("sign-ups") && list.stdout.contains("Data-driven"), "{}", list.stdout);
+}

@@ -221,6 +221,12 @@ struct RunArgs {
     /// Stop at the first failed step.
     #[arg(long)]
     fail_fast: bool,
+    /// Write every request sent as a curl command line to this file (secrets masked).
+    #[arg(long, value_name = "FILE")]
+    curl: Option<PathBuf>,
+    /// With --curl: keep the real secrets in the commands (the file then holds them).
+    #[arg(long, requires = "curl")]
+    curl_with_secrets: bool,
     /// State file for `once` results and cached tokens (default: in the user cache directory).
     #[arg(long, value_name = "PATH")]
     state: Option<PathBuf>,
@@ -304,6 +310,8 @@ pub struct RunOptions {
     pub data: DataOptions,
     /// `--seed N` (else a random seed, said when a run that generated values fails).
     pub seed: Option<u64>,
+    /// `--curl FILE`, and whether it keeps the secrets (`--curl-with-secrets`).
+    pub curl: Option<(PathBuf, bool)>,
 }
 
 /// Data rows and repetition from the command line.
@@ -493,6 +501,8 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 repeat: None,
                 allow_origins: Vec::new(),
                 fail_fast: false,
+                curl: None,
+                curl_with_secrets: false,
                 state: None,
                 update_snapshots: false,
                 reports: Vec::new(),
@@ -520,9 +530,9 @@ fn resolve(
 ) -> Result<Invocation, CliError> {
     let mut reports = Vec::new();
     let mut jobs = 1;
-    let (common, verbose, client, exec, state, repeat) = match (common, run) {
+    let (common, verbose, client, exec, state, repeat, curl) = match (common, run) {
         (Some(c), _) => {
-            (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default, None)
+            (c, false, ClientOptions::default(), ExecOptions::default(), StateLocation::Default, None, None)
         }
         (None, Some(r)) => {
             let timeout = r.timeout.as_deref().map(parse_timeout).transpose().map_err(usage)?;
@@ -596,7 +606,8 @@ fn resolve(
                 no_cookies: r.no_cookies,
                 file_roots: r.file_roots,
             };
-            (r.common, r.verbose, client, exec, state, r.repeat)
+            let curl = r.curl.map(|p| (p, r.curl_with_secrets));
+            (r.common, r.verbose, client, exec, state, r.repeat, curl)
         }
         (None, None) => return Err(CliError::Clap("no command".into())),
     };
@@ -650,6 +661,7 @@ fn resolve(
         shard: common.shard.as_deref().map(parse_shard).transpose().map_err(usage)?,
         filter: Filter { tags: common.tags, skip_tags: common.skip_tags, steps: common.steps },
         seed: common.seed,
+        curl,
         data: DataOptions {
             file: common.data,
             row: common.data_row.map(|r| r as usize),

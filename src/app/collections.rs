@@ -270,8 +270,10 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     let vault = Vault::new(store, opts.environment.clone().unwrap_or_default());
     let jobs = opts.jobs.max(1).min(plans.len().max(1));
     let progress = Progress::new(jobs > 1, plans.len());
+    let curl_log = opts.curl.as_ref().map(|_| crate::report::curl::CurlLog::default());
     let ctx = FileRun {
         opts,
+        curl: curl_log.as_ref(),
         client: &client,
         vault: &vault,
         sources,
@@ -320,6 +322,23 @@ fn execute_all(opts: &RunOptions, plans: &[Plan<'_>], sources: &SourceMap, maske
     if let Err(d) = write_reports(opts, &outcomes, exit, sources, masker) {
         eprint(&d.render(sources, true), masker);
         exit = exit.worse(d.exit);
+    }
+    if let (Some((path, reveal)), Some(log)) = (&opts.curl, &curl_log) {
+        let text = format!("#!/bin/sh\n# The requests of a baton run, as sent.\n\n{}", log.take());
+        match crate::atomic::write(path, text.as_bytes(), *reveal) {
+            Ok(()) if *reveal => eprint(
+                &format!(
+                    "warning: {} holds the run's secrets (--curl-with-secrets); it is readable by you only",
+                    path.display()
+                ),
+                masker,
+            ),
+            Ok(()) => {}
+            Err(e) => {
+                eprint(&format!("error: cannot write --curl {}: {e}", path.display()), masker);
+                exit = exit.worse(Exit::Runtime);
+            }
+        }
     }
     exit
 }
@@ -407,6 +426,8 @@ async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> Result<
 /// What every collection file of a run shares.
 struct FileRun<'r> {
     opts: &'r RunOptions,
+    /// `--curl`: the commands of the requests sent.
+    curl: Option<&'r crate::report::curl::CurlLog>,
     client: &'r HttpClient,
     vault: &'r Vault,
     sources: &'r SourceMap,
@@ -426,13 +447,21 @@ impl FileRun<'_> {
         } else {
             Terminal::new(masker, sources, verbose)
         };
-        let run = execute(plan, self.client, self.sources, &self.opts.exec, self.vault, &mut terminal);
+        let mut curl =
+            self.curl.map(|log| log.sink(self.masker.clone(), self.opts.curl.as_ref().is_some_and(|c| c.1)));
+        let mut sinks: Vec<&mut dyn crate::event::Sink> = vec![&mut terminal];
+        if let Some(c) = curl.as_mut() {
+            sinks.push(c);
+        }
+        let mut tee = crate::report::curl::Tee(sinks);
+        let run = execute(plan, self.client, self.sources, &self.opts.exec, self.vault, &mut tee);
         // A bug in baton ends this collection, not the run: the other files still run, the
         // reports are written and the state entries made so far are saved.
         let outcome = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
             Ok(outcome) => outcome,
-            Err(payload) => crashed(plan, self.sources, &payload, &mut terminal),
+            Err(payload) => crashed(plan, self.sources, &payload, &mut tee),
         };
+        drop(tee);
         terminal.finish();
         self.progress.done(&outcome.name, || {
             let _ = anstream::stdout().write_all(&out.take());

@@ -4,6 +4,7 @@
 //! Reports never import the HTTP client or the executor, and every byte they write
 //! passes through the run's [`crate::secret::Masker`].
 
+pub mod curl;
 pub mod github;
 pub mod json;
 pub mod junit;

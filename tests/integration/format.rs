@@ -512,3 +512,33 @@ fn a_seed_replays_generated_values_and_a_failing_run_names_its_seed() {
         .unwrap_or_else(|| panic!("no seed said:\n{}", out.stderr));
     assert!(seed.parse::<u64>().is_ok(), "{seed}");
 }
+
+#[test]
+fn curl_records_every_request_sent_masked_unless_asked() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: curl\nauth:\n  - name: login\n    method: POST\n    url: BASE/demo/login\n    form: {username: demo, password: demo-password-7f3a}\n    capture: {token: $.access_token}\nrequests:\n  - name: me\n    url: BASE/demo/me\n    bearer: \"{{ token }}\"\n  - name: upload\n    method: POST\n    url: BASE/echo\n    multipart: {note: hi}\n",
+    );
+    let (masked, clear) = (t.path("masked.sh"), t.path("clear.sh"));
+    let out = t.clone().args(&["run", "c.yaml", "--curl", &masked]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = std::fs::read_to_string(&masked).expect("curl file");
+    assert_eq!(text.matches("\ncurl").count(), 3, "{text}");
+    assert!(text.contains("-H 'authorization: Bearer •••'") && text.contains("password=•••"), "{text}");
+    assert!(!text.contains("demo-password-7f3a") && !text.contains("at-"), "{text}");
+    assert!(text.contains("-F 'note=hi'") && text.contains("--compressed"), "{text}");
+    let out = t.clone().args(&["run", "c.yaml", "--curl", &clear, "--curl-with-secrets"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("holds the run's secrets"), "{}", out.stderr);
+    let text = std::fs::read_to_string(&clear).expect("curl file");
+    assert!(text.contains("password=demo-password-7f3a") && text.contains("Bearer at-"), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&clear).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a file of secrets is readable by its owner only");
+    }
+    let out = t.args(&["run", "c.yaml", "--curl-with-secrets"]).run();
+    assert_eq!(out.code, 2, "--curl-with-secrets needs --curl\n{}", out.all());
+}

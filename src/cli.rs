@@ -106,6 +106,8 @@ enum Command {
     },
     /// Print the man page (roff): `baton man > baton.1`.
     Man,
+    /// Print the JSON Schema of collections (for editors; also docs/collection.schema.json).
+    Schema,
     /// Serve the built-in demo API on 127.0.0.1.
     #[cfg(feature = "playground")]
     Playground {
@@ -445,6 +447,7 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "baton", &mut out);
             return Ok(Invocation::Print(String::from_utf8_lossy(&out).into_owned()));
         }
+        Command::Schema => return Ok(Invocation::Print(crate::schema::text_form())),
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())

@@ -36,6 +36,7 @@ mod printable;
 mod recipe;
 mod report;
 mod resolve;
+mod schema;
 mod secret;
 mod select;
 mod snapshot;

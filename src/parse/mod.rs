@@ -20,9 +20,9 @@ use crate::model::{
 use crate::source::{FileId, Span};
 use crate::yaml::{Key, Node, Value};
 
-mod oauth2;
+pub(crate) mod oauth2;
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "tags",
@@ -35,9 +35,9 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "requests",
 ];
-const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
-const INCLUDE_KEYS: &[&str] = &["path", "vars"];
-const STEP_KEYS: &[&str] = &[
+pub(crate) const RETRY_KEYS: &[&str] = &["count", "interval", "until", "fail_if"];
+pub(crate) const INCLUDE_KEYS: &[&str] = &["path", "vars"];
+pub(crate) const STEP_KEYS: &[&str] = &[
     "name",
     "method",
     "url",
@@ -72,13 +72,13 @@ const STEP_KEYS: &[&str] = &[
     "let",
 ];
 /// The keys of a `wait:` step (it sends nothing).
-const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
+pub(crate) const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
 /// The most redirects a step or run may follow.
 pub const MAX_REDIRECTS: u32 = 1000;
-const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
-const DEFAULT_KEYS: &[&str] =
+pub(crate) const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
+pub(crate) const DEFAULT_KEYS: &[&str] =
     &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects", "tls", "http"];
-const EXPECT_KEYS: &[&str] = &[
+pub(crate) const EXPECT_KEYS: &[&str] = &[
     "status",
     "headers",
     "json",
@@ -89,15 +89,21 @@ const EXPECT_KEYS: &[&str] = &[
     "cookies",
     "duration",
 ];
-const CAPTURE_KEYS: &[&str] = &[
+pub(crate) const CAPTURE_KEYS: &[&str] = &[
     "jsonpath", "header", "status", "body", "regex", "cookie", "url", "duration", "secret", "optional",
     "then",
 ];
-const MATCHER_KEYS: &[&str] =
+pub(crate) const MATCHER_KEYS: &[&str] =
     &["equals", "exists", "matches", "len", "gt", "gte", "lt", "lte", "contains", "type", "each"];
-const DURATION_KEYS: &[&str] = &["gt", "gte", "lt", "lte"];
-const BASIC_KEYS: &[&str] = &["username", "password"];
-const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"];
+pub(crate) const DURATION_KEYS: &[&str] = &["gt", "gte", "lt", "lte"];
+/// `tls:` keys.
+pub(crate) const TLS_KEYS: &[&str] = &["insecure", "ca", "cert", "key"];
+/// `body: {…}` keys.
+pub(crate) const BODY_FILE_KEYS: &[&str] = &["file", "content_type"];
+/// `once: {…}` keys.
+pub(crate) const ONCE_KEYS: &[&str] = &["forget_on"];
+pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
+pub(crate) const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"];
 /// HTTP methods baton sends.
 pub const METHODS: &[&str] =
     &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
@@ -322,7 +328,7 @@ impl Parser<'_> {
 
     /// `tls: {insecure: true}`, `{ca: path}`, `{cert: path, key: path}`.
     fn tls(&mut self, node: &Node) -> Option<TlsSpec> {
-        let m = self.map(node, "tls", &["insecure", "ca", "cert", "key"])?;
+        let m = self.map(node, "tls", TLS_KEYS)?;
         let path = |p: &mut Self, name: &str| {
             let n = field(m, name)?;
             if !matches!(n.value, Value::Str(_)) {
@@ -727,7 +733,7 @@ impl Parser<'_> {
         if !matches!(node.value, Value::Map(_)) {
             return (self.flag(map, "once"), None);
         }
-        let Some(options) = self.map(node, "once", &["forget_on"]) else { return (true, None) };
+        let Some(options) = self.map(node, "once", ONCE_KEYS) else { return (true, None) };
         let forget_on = field(options, "forget_on").and_then(|n| self.status(n));
         (true, forget_on)
     }
@@ -784,7 +790,7 @@ impl Parser<'_> {
         let raw = self.flag(map, "raw");
         let step_type = field(map, "content_type").cloned();
         if let Value::Map(_) = node.value {
-            let m = self.map(node, "body", &["file", "content_type"])?;
+            let m = self.map(node, "body", BODY_FILE_KEYS)?;
             let unknown = m.iter().any(|(k, _)| k.name != "file" && k.name != "content_type");
             let Some(path) = field(m, "file") else {
                 if unknown {

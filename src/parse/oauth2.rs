@@ -15,7 +15,7 @@ use crate::model::{
 use crate::source::Span;
 use crate::yaml::{Key, Node, Value};
 
-const PROFILE_KEYS: &[&str] = &[
+pub(crate) const PROFILE_KEYS: &[&str] = &[
     "name",
     "token_url",
     "grant",
@@ -34,9 +34,9 @@ const PROFILE_KEYS: &[&str] = &[
     "token_path",
     "cache",
 ];
-const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
-const CLIENT_AUTH: &[&str] = &["basic", "body"];
-const BODY_FORMATS: &[&str] = &["form", "json", "query"];
+pub(crate) const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
+pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body"];
+pub(crate) const BODY_FORMATS: &[&str] = &["form", "json", "query"];
 
 fn text(value: &str, span: Span) -> Node {
     Node { value: Value::Str(value.to_string()), span }

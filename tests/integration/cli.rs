@@ -281,3 +281,14 @@ fn demo_runs_the_built_in_examples_from_any_folder() {
     assert_eq!(list.code, 0, "{}", list.all());
     assert!(list.stdout.contains("sign-ups") && list.stdout.contains("Data-driven"), "{}", list.stdout);
 }
+
+#[test]
+fn schema_prints_the_published_json_schema() {
+    let out = Test::new().args(&["schema"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let published =
+        std::fs::read_to_string(crate::support::root().join("docs/collection.schema.json")).expect("docs");
+    assert_eq!(out.stdout, published);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(doc["title"], "baton collection");
+}

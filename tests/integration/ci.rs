@@ -222,3 +222,55 @@ fn throttled_answers_honour_retry_after() {
     // Three waits of one second; an expected 429 is not retried.
     assert!(started.elapsed() >= std::time::Duration::from_secs(3), "{:?}", started.elapsed());
 }
+
+/// The CI recipes in `docs/ci/`: every shard of a suite together runs every step exactly
+/// once, and the recipes pass the engine's shard index and count the way baton reads them.
+#[test]
+fn shards_together_run_every_step_exactly_once_as_the_ci_recipes_split_them() {
+    let server = Server::start();
+    let mut t = Test::new().server(&server);
+    for i in 0..11 {
+        let steps: String =
+            (0..=i % 3).map(|s| format!("  - name: step {s}\n    url: BASE/echo/f{i}/s{s}\n")).collect();
+        t = t.collection(&format!("api/f{i:02}.yaml"), &format!("name: file {i}\nrequests:\n{steps}"));
+    }
+    let steps_of = |report: &str| -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_str(report).expect("json report");
+        doc["collections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| {
+                let file = c["name"].as_str().unwrap_or_default().to_string();
+                c["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |s| format!("{file}/{}", s["name"].as_str().unwrap_or_default()))
+            })
+            .collect()
+    };
+    let all = t.path("all.json");
+    let out = t.clone().args(&["run", "api/", "--report", &format!("json={all}")]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let mut expected = steps_of(&std::fs::read_to_string(&all).expect("report"));
+    expected.sort();
+    let mut seen = Vec::new();
+    for k in 1..=4 {
+        let report = t.path(&format!("shard{k}.json"));
+        let out = t
+            .clone()
+            .args(&["run", "api/", "--shard", &format!("{k}/4"), "--report", &format!("json={report}")])
+            .run();
+        assert_eq!(out.code, 0, "{}", out.all());
+        seen.extend(steps_of(&std::fs::read_to_string(&report).expect("report")));
+    }
+    seen.sort();
+    assert_eq!(seen, expected, "every step exactly once across the shards");
+    assert_eq!(expected.len(), 21);
+    let recipes = crate::support::root().join("docs/ci");
+    let gh = std::fs::read_to_string(recipes.join("github-actions.yml")).expect("github recipe");
+    assert!(gh.contains("shard: [1, 2, 3, 4]") && gh.contains("--shard ${{ matrix.shard }}/4"), "{gh}");
+    let gl = std::fs::read_to_string(recipes.join("gitlab-ci.yml")).expect("gitlab recipe");
+    assert!(gl.contains("parallel: 4") && gl.contains("--shard ${CI_NODE_INDEX}/${CI_NODE_TOTAL}"), "{gl}");
+}

@@ -585,7 +585,7 @@ fn write_reports(
     sources: &SourceMap,
     masker: &Masker,
 ) -> Result<(), Diagnostic> {
-    use crate::report::{ReportKind, github, json, junit};
+    use crate::report::{ReportKind, github, html, json, junit};
     if opts.github_annotations {
         let _ = write!(anstream::stdout(), "{}", github::render(outcomes, sources, masker));
     }
@@ -593,6 +593,7 @@ fn write_reports(
         let text = match r.kind {
             ReportKind::Junit => junit::render(outcomes, sources, masker),
             ReportKind::Json => json::render(outcomes, exit, sources, masker),
+            ReportKind::Html => html::render(outcomes, exit, sources, masker),
         };
         crate::atomic::write(&r.path, text.as_bytes(), false).map_err(|e| {
             Diagnostic::usage(Code::Report, format!("cannot write the report {}: {e}", r.path.display()))

@@ -6,6 +6,7 @@
 
 pub mod curl;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod terminal;
@@ -36,17 +37,20 @@ pub enum ReportKind {
     Junit,
     /// baton's JSON (schema in `docs/report-json.md`).
     Json,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl ReportKind {
     /// Names accepted by `--report`.
-    pub const NAMES: [&'static str; 2] = ["junit", "json"];
+    pub const NAMES: [&'static str; 3] = ["junit", "json", "html"];
 
     /// Parses a format name.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "junit" => Some(ReportKind::Junit),
             "json" => Some(ReportKind::Json),
+            "html" => Some(ReportKind::Html),
             _ => None,
         }
     }

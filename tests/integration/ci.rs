@@ -274,3 +274,35 @@ fn shards_together_run_every_step_exactly_once_as_the_ci_recipes_split_them() {
     let gl = std::fs::read_to_string(recipes.join("gitlab-ci.yml")).expect("gitlab recipe");
     assert!(gl.contains("parallel: 4") && gl.contains("--shard ${CI_NODE_INDEX}/${CI_NODE_TOTAL}"), "{gl}");
 }
+
+#[test]
+fn the_html_report_is_one_page_with_every_verdict_escaped_and_masked() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: html <b>page</b>\nrequests:\n  - name: secret echoed\n    url: BASE/echo\n    headers: {x-api-key: \"{{ secret_env('K') }}\"}\n    expect: {status: 201}\n  - name: fine\n    url: BASE/status/200\n  - name: never\n    skip_if: \"{{ true }}\"\n    url: BASE/echo\n",
+    );
+    let html = t.path("r.html");
+    let out = t
+        .clone()
+        .env("K", "key-Zx09-html-hidden")
+        .args(&["run", "c.yaml", "--report", &format!("html={html}")])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"), "{page}");
+    assert!(
+        !page.contains("http://") || !page.contains("<link") && !page.contains("src=\"http"),
+        "self-contained"
+    );
+    assert!(
+        page.contains("class=\"step failed\"")
+            && page.contains("class=\"step passed\"")
+            && page.contains("class=\"step skipped\""),
+        "{page}"
+    );
+    assert!(page.contains("html &lt;b&gt;page&lt;/b&gt;"), "markup from a collection is text:\n{page}");
+    assert!(page.contains("status: expected 201"), "{page}");
+    assert!(!page.contains("key-Zx09-html-hidden"), "{page}");
+    assert!(page.contains("id=\"show-failed\""), "verdict filters:\n{page}");
+}

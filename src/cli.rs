@@ -108,6 +108,21 @@ enum Command {
     Man,
     /// Print the JSON Schema of collections (for editors; also docs/collection.schema.json).
     Schema,
+    /// Translate collections from other tools into baton collections, with a report.
+    Import {
+        /// What the sources are.
+        #[arg(value_enum)]
+        kind: ImportKind,
+        /// Files to read (for Postman: collections and environments).
+        #[arg(required = true, value_name = "SOURCE")]
+        sources: Vec<PathBuf>,
+        /// Folder to write into (created when missing).
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// Fail (exit 1) when anything was left untranslated.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Serve the built-in demo API on 127.0.0.1.
     #[cfg(feature = "playground")]
     Playground {
@@ -327,6 +342,15 @@ pub struct DataOptions {
     pub repeat: u32,
 }
 
+/// The formats `baton import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportKind {
+    /// Postman collections v2.0/v2.1 (and environments).
+    Postman,
+    /// Shell scripts or text files of curl command lines.
+    Curl,
+}
+
 /// Which requests run.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -397,6 +421,19 @@ pub enum Invocation {
     },
     /// Help or version text to print, exit 0.
     Print(String),
+    /// `baton import`.
+    Import {
+        /// The source format.
+        kind: ImportKind,
+        /// Files to read.
+        sources: Vec<PathBuf>,
+        /// Where to write.
+        out: PathBuf,
+        /// Fail when anything was left untranslated.
+        strict: bool,
+        /// The process environment, for validating what was written.
+        env: HashMap<String, String>,
+    },
     /// `baton init`.
     Init {
         /// Where to write.
@@ -448,6 +485,9 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
             return Ok(Invocation::Print(String::from_utf8_lossy(&out).into_owned()));
         }
         Command::Schema => return Ok(Invocation::Print(crate::schema::text_form())),
+        Command::Import { kind, sources, out, strict } => {
+            return Ok(Invocation::Import { kind, sources, out, strict, env });
+        }
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())

@@ -27,6 +27,7 @@ mod exec;
 pub mod exit;
 mod functions;
 mod http;
+mod import;
 mod json_select;
 mod load;
 mod model;

@@ -29,6 +29,17 @@ fn file_stem(path: &std::path::Path) -> String {
     path.file_stem().map_or_else(|| "collection".to_string(), |s| s.to_string_lossy().into_owned())
 }
 
+/// `baton validate PATHS…`, for commands that write collections (`import`) and check
+/// them as a user would.
+pub(super) fn validate_paths(paths: Vec<PathBuf>, env: std::collections::HashMap<String, String>) -> Exit {
+    let mut args: Vec<std::ffi::OsString> = vec!["baton".into(), "validate".into()];
+    args.extend(paths.into_iter().map(PathBuf::into_os_string));
+    match cli::parse(args, env) {
+        Ok(cli::Invocation::Collections(opts)) => run_collections(&opts),
+        _ => Exit::Usage,
+    }
+}
+
 pub(super) fn run_collections(opts: &RunOptions) -> Exit {
     let masker = Masker::default();
     let _ = super::PANIC_MASKER.set(masker.clone());

@@ -5,6 +5,7 @@
 //! `playground` feature); `state` answers `baton state`; `plan_view` renders `baton plan`.
 
 mod collections;
+mod import_cmd;
 mod init;
 mod passes;
 mod plan_view;
@@ -39,6 +40,9 @@ pub fn run(args: Vec<OsString>, env: HashMap<String, String>) -> Exit {
         Ok(Invocation::Demo(opts)) => demo(opts),
         Ok(Invocation::State { action, location }) => state_command(action, &location),
         Ok(Invocation::Init { dir, example }) => init::init(&dir, example.as_deref()),
+        Ok(Invocation::Import { kind, sources, out, strict, env }) => {
+            import_cmd::import(kind, &sources, &out, strict, env)
+        }
         Err(cli::CliError::Usage(u)) => {
             eprint(&u.diagnostic.render(&u.sources, true), &Masker::default());
             u.diagnostic.exit

@@ -10,6 +10,7 @@ mod cli;
 mod data_rows;
 mod format;
 mod hostile;
+mod import;
 mod invalid;
 mod lifecycle;
 mod local_files;

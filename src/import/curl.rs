@@ -1,0 +1,273 @@
+//! curl command lines and shell scripts of curl calls: each `curl …` (continued lines
+//! joined, a pipe or `&&` ending it) becomes a step; `$VAR` and `${VAR}` become variables
+//! read from the environment (`secret_env()` when the name reads as a secret).
+
+use serde_json::Value as Json;
+
+use super::{Draft, DraftAuth, DraftBody, DraftStep};
+
+/// The commands of a script: `(line, words)`, each starting with `curl`.
+fn commands(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut joined = String::new();
+    let mut start = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end();
+        if joined.is_empty() {
+            start = i + 1;
+        }
+        if let Some(cont) = line.strip_suffix('\\') {
+            joined.push_str(cont);
+            joined.push(' ');
+            continue;
+        }
+        joined.push_str(line);
+        let command = std::mem::take(&mut joined);
+        let trimmed = command.trim_start().trim_start_matches("$ ").trim_start();
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        let Some(at) = trimmed
+            .find("curl ")
+            .filter(|&p| p == 0 || trimmed[..p].trim().is_empty() || trimmed[..p].ends_with("=$("))
+        else {
+            continue;
+        };
+        let Some(words) = shlex::split(&trimmed[at..]) else { continue };
+        let words: Vec<String> = words
+            .into_iter()
+            .take_while(|w| !matches!(w.as_str(), "|" | "||" | "&&" | ";" | ">" | ">>" | ")"))
+            .collect();
+        out.push((start, words));
+    }
+    out
+}
+
+/// `$NAME` / `${NAME}` as baton templates; each name is recorded in `env`.
+fn env_refs(text: &str, env: &mut Vec<String>) -> String {
+    static VAR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)").expect("re")
+    });
+    VAR.replace_all(text, |c: &regex::Captures<'_>| {
+        let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str()).to_string();
+        let var = name.to_ascii_lowercase();
+        if !env.contains(&name) {
+            env.push(name);
+        }
+        format!("{{{{ {var} }}}}")
+    })
+    .into_owned()
+}
+
+/// The draft of a script (`name` from the file).
+pub fn script(text: &str, name: &str, file: &str) -> Draft {
+    let mut d = Draft { name: name.to_string(), ..Draft::default() };
+    let mut env = Vec::new();
+    for (n, (line, words)) in commands(text).into_iter().enumerate() {
+        let mut s = step(&words, &mut env);
+        s.origin = format!("{file}:{line}");
+        s.name = format!("{} {}", n + 1, short(&s.method, &s.url));
+        d.requests.push(s);
+    }
+    for name in env {
+        let var = name.to_ascii_lowercase();
+        d.vars.push((var.clone(), super::env_default(&var, &name, &d.requests)));
+    }
+    d
+}
+
+fn short(method: &str, url: &str) -> String {
+    // `{{ base_url }}/x` and `https://host/x` both read as `/x`.
+    let url = url.strip_prefix("{{").and_then(|r| r.split_once("}}")).map_or(url, |(_, rest)| rest);
+    let path = match url.split_once("://") {
+        Some((_, r)) => r.find('/').map_or("/", |i| &r[i..]),
+        None if url.is_empty() => "/",
+        None => url,
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    format!("{method} {path}")
+}
+
+fn step(words: &[String], env: &mut Vec<String>) -> DraftStep {
+    let mut s = DraftStep::default();
+    let mut method: Option<String> = None;
+    let mut data: Vec<String> = Vec::new();
+    let mut urlencoded: Vec<String> = Vec::new();
+    let mut json_flag = false;
+    let mut get = false;
+    let mut parts = Vec::new();
+    let mut url = String::new();
+    let mut i = 1;
+    let value = |i: &mut usize| -> String {
+        *i += 1;
+        words.get(*i).cloned().unwrap_or_default()
+    };
+    while i < words.len() {
+        let w = words[i].clone();
+        // `--opt=value` and `-Xvalue`.
+        let (opt, inline) = match w.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
+            _ if w.starts_with('-')
+                && !w.starts_with("--")
+                && w.len() > 2
+                && "XHdFuAeb".contains(&w[1..2]) =>
+            {
+                (w[..2].to_string(), Some(w[2..].to_string()))
+            }
+            _ => (w.clone(), None),
+        };
+        let arg = |i: &mut usize| inline.clone().unwrap_or_else(|| value(i));
+        match opt.as_str() {
+            "-X" | "--request" => method = Some(arg(&mut i).to_ascii_uppercase()),
+            "-H" | "--header" => {
+                let h = arg(&mut i);
+                if let Some((k, v)) = h.split_once(':') {
+                    s.headers.push((k.trim().to_string(), env_refs(v.trim(), env)));
+                }
+            }
+            "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-ascii" => data.push(arg(&mut i)),
+            "--data-urlencode" => urlencoded.push(arg(&mut i)),
+            "--json" => {
+                json_flag = true;
+                data.push(arg(&mut i));
+            }
+            "-F" | "--form" => parts.push(arg(&mut i)),
+            "-u" | "--user" => {
+                let cred = env_refs(&arg(&mut i), env);
+                let (u, p) = cred
+                    .split_once(':')
+                    .map_or((cred.clone(), String::new()), |(u, p)| (u.to_string(), p.to_string()));
+                s.auth = Some(DraftAuth::Basic(u, p));
+            }
+            "-A" | "--user-agent" => {
+                let ua = arg(&mut i);
+                s.headers.push(("User-Agent".into(), env_refs(&ua, env)));
+            }
+            "-e" | "--referer" => {
+                let r = arg(&mut i);
+                s.headers.push(("Referer".into(), env_refs(&r, env)));
+            }
+            "-b" | "--cookie" => {
+                let c = arg(&mut i);
+                s.headers.push(("Cookie".into(), env_refs(&c, env)));
+            }
+            "--url" => url = env_refs(&arg(&mut i), env),
+            "-G" | "--get" => get = true,
+            "-I" | "--head" => method = Some("HEAD".into()),
+            "-L" | "--location" | "-s" | "--silent" | "-S" | "--show-error" | "-v" | "--verbose" | "-i"
+            | "--include" | "--compressed" | "-f" | "--fail" | "--fail-with-body" | "-sS" | "-sSL"
+            | "-Ls" | "-fsSL" | "-sL" | "-k" | "--insecure" | "-g" | "--globoff" => {
+                if matches!(opt.as_str(), "-k" | "--insecure") {
+                    s.untranslated
+                        .push("`--insecure`: add `tls: {insecure: true}` to the step if you mean it".into());
+                }
+            }
+            "-o" | "--output" | "-w" | "--write-out" | "--max-time" | "-m" | "--connect-timeout"
+            | "--retry" => {
+                let v = arg(&mut i);
+                if matches!(opt.as_str(), "--max-time" | "-m") {
+                    s.changes.push(format!("`{opt} {v}` is baton's `timeout`; the default (30 s) applies"));
+                }
+            }
+            _ if w.starts_with('-') => s.untranslated.push(format!("curl option `{w}`")),
+            _ => {
+                if url.is_empty() {
+                    url = env_refs(&w, env);
+                }
+            }
+        }
+        i += 1;
+    }
+    s.url = if url.contains("://") || url.starts_with("{{") { url } else { format!("http://{url}") };
+    let content_type = s
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.to_ascii_lowercase());
+    if get && (!data.is_empty() || !urlencoded.is_empty()) {
+        // `-G`: the data is the query.
+        let mut query: Vec<String> = data.drain(..).map(|d| env_refs(&d, env)).collect();
+        for u in urlencoded.drain(..) {
+            let (k, v) = u.split_once('=').unwrap_or(("", &u));
+            let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            query.push(if k.is_empty() { v } else { format!("{k}={v}") });
+        }
+        let sep = if s.url.contains('?') { '&' } else { '?' };
+        s.url = format!("{}{sep}{}", s.url, query.join("&"));
+    }
+    if !parts.is_empty() {
+        let fields = parts
+            .iter()
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                Some(match v.strip_prefix('@') {
+                    Some(path) => (k.to_string(), path.split(';').next().unwrap_or(path).to_string(), true),
+                    None => (k.to_string(), env_refs(v, env), false),
+                })
+            })
+            .collect();
+        s.body = Some(DraftBody::Multipart(fields));
+    } else if !data.is_empty() || !urlencoded.is_empty() {
+        let text = env_refs(&data.join("&"), env);
+        if let Some(path) = text.strip_prefix('@') {
+            s.body = Some(DraftBody::File(path.to_string()));
+        } else if json_flag || content_type.as_deref().is_some_and(|c| c.contains("json")) {
+            match serde_json::from_str::<Json>(&text) {
+                Ok(v) => {
+                    s.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+                    s.body = Some(DraftBody::Json(v));
+                }
+                Err(_) => s.body = Some(DraftBody::Raw(text, Some("application/json".into()))),
+            }
+        } else if content_type.is_none()
+            || content_type.as_deref() == Some("application/x-www-form-urlencoded")
+        {
+            let mut fields: Vec<(String, String)> =
+                form_urlencoded::parse(text.as_bytes()).into_owned().collect();
+            for u in &urlencoded {
+                let (k, v) = u.split_once('=').unwrap_or(("", u));
+                fields.push((k.to_string(), env_refs(v, env)));
+            }
+            s.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            s.body = Some(DraftBody::Form(fields));
+        } else {
+            s.body = Some(DraftBody::Raw(text, None));
+        }
+    }
+    s.method = method.unwrap_or_else(|| if s.body.is_some() { "POST".into() } else { "GET".into() });
+    // `Authorization: Bearer …` is baton's `bearer:`.
+    if let Some(pos) = s
+        .headers
+        .iter()
+        .position(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.starts_with("Bearer "))
+    {
+        let (_, v) = s.headers.remove(pos);
+        s.auth = Some(DraftAuth::Bearer(v["Bearer ".len()..].to_string()));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_of_curl_calls_becomes_steps_with_env_variables() {
+        let text = "#!/bin/sh\n# create\ncurl -s -X POST \"$BASE/users\" \\\n  -H 'Content-Type: application/json' \\\n  -H \"Authorization: Bearer $API_TOKEN\" \\\n  -d '{\"name\": \"ann\"}' | jq .\ncurl -u admin:$ADMIN_PASSWORD \"$BASE/admin?x=1\" --data-urlencode 'q=a b' -G\ncurl -F name=x -F file=@photo.png https://example.test/upload --frobnicate\n";
+        let d = script(text, "api", "api.sh");
+        assert_eq!(d.requests.len(), 3);
+        let first = &d.requests[0];
+        assert_eq!((first.method.as_str(), first.url.as_str()), ("POST", "{{ base }}/users"));
+        assert!(matches!(&first.auth, Some(DraftAuth::Bearer(t)) if t == "{{ api_token }}"));
+        assert!(matches!(&first.body, Some(DraftBody::Json(v)) if v["name"] == "ann"));
+        assert_eq!(first.origin, "api.sh:3");
+        assert!(
+            matches!(&d.requests[1].auth, Some(DraftAuth::Basic(u, p)) if u == "admin" && p == "{{ admin_password }}")
+        );
+        assert!(matches!(&d.requests[2].body, Some(DraftBody::Multipart(p)) if p.len() == 2 && p[1].2));
+        assert_eq!(d.requests[2].untranslated, ["curl option `--frobnicate`"]);
+        let vars: Vec<&str> = d.vars.iter().map(|(_, v)| v.as_str()).collect();
+        assert!(vars.contains(&"{{ secret_env('API_TOKEN', default='') }}"), "{vars:?}");
+        assert!(vars.contains(&"{{ env('BASE', default='http://127.0.0.1:8080') }}"), "{vars:?}");
+    }
+}

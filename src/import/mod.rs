@@ -1,0 +1,528 @@
+//! `baton import KIND SOURCE… [-o DIR] [--strict]`: collections from other tools as baton
+//! collections, with a translation report that says, per request, what was translated,
+//! what was changed and what was left out (kept as a comment beside the step).
+//!
+//! Each source format is read into [`Draft`]s (this module's plain model of a collection),
+//! written as YAML by [`write_collection`], and then checked like any collection: the
+//! import ends by validating what it wrote.
+
+pub mod curl;
+pub mod postman;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value as Json;
+
+/// A collection being imported.
+#[derive(Debug, Default, Clone)]
+pub struct Draft {
+    /// `name:`.
+    pub name: String,
+    /// `description:`.
+    pub description: Option<String>,
+    /// `vars:` (values are baton templates).
+    pub vars: Vec<(String, String)>,
+    /// Names whose values are secrets (`secrets:`), besides secret-looking names.
+    pub secrets: Vec<String>,
+    /// Requests in order.
+    pub requests: Vec<DraftStep>,
+}
+
+/// One request being imported.
+#[derive(Debug, Default, Clone)]
+pub struct DraftStep {
+    /// `name:`.
+    pub name: String,
+    /// Where it came from (`file:line`, or the folder path in a JSON collection).
+    pub origin: String,
+    /// `description:`.
+    pub description: Option<String>,
+    /// Upper-case method.
+    pub method: String,
+    /// URL template.
+    pub url: String,
+    /// Query parameters (templates).
+    pub query: Vec<(String, String)>,
+    /// Headers (templates).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Option<DraftBody>,
+    /// Credentials.
+    pub auth: Option<DraftAuth>,
+    /// Captures: name → source (a JSONPath, or a mapping written as YAML flow text).
+    pub captures: Vec<(String, String)>,
+    /// Expected status codes.
+    pub status: Vec<u16>,
+    /// `expect.json`: JSONPath → expected value.
+    pub json: Vec<(String, Json)>,
+    /// Headers that must exist.
+    pub headers_exist: Vec<String>,
+    /// `tags:` (folders).
+    pub tags: Vec<String>,
+    /// What was not translated, kept as comments beside the step.
+    pub untranslated: Vec<String>,
+    /// What was changed on the way (renamed variables, dynamic values).
+    pub changes: Vec<String>,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum DraftBody {
+    /// JSON.
+    Json(Json),
+    /// Text with a content type.
+    Raw(String, Option<String>),
+    /// urlencoded fields.
+    Form(Vec<(String, String)>),
+    /// Multipart fields: name, text value or `@path` for a file.
+    Multipart(Vec<(String, String, bool)>),
+    /// A file's bytes.
+    File(String),
+}
+
+/// Credentials.
+#[derive(Debug, Clone)]
+pub enum DraftAuth {
+    /// `bearer:`.
+    Bearer(String),
+    /// `basic:`.
+    Basic(String, String),
+    /// `bearer: null`: none, overriding an inherited one.
+    None,
+}
+
+/// How a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fidelity {
+    /// Everything it said is in the step.
+    Translated,
+    /// Everything is there, with changes (renamed variables, dynamic values).
+    Changed,
+    /// Something was left out (kept as a comment).
+    Partial,
+}
+
+impl DraftStep {
+    /// How faithfully this request was translated.
+    pub fn fidelity(&self) -> Fidelity {
+        if !self.untranslated.is_empty() {
+            Fidelity::Partial
+        } else if !self.changes.is_empty() {
+            Fidelity::Changed
+        } else {
+            Fidelity::Translated
+        }
+    }
+}
+
+/// Converts another tool's `{{var}}` template text into baton's: names that are not
+/// identifiers are renamed (through `renames`, which records each), dynamic variables
+/// (`{{$guid}}`, `{{$randomInt}}`, `{{$timestamp}}`…) become baton functions.
+pub fn template(text: &str, renames: &mut Renames, changes: &mut Vec<String>) -> String {
+    static VAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\{\{\s*([^{}]+?)\s*\}\}").expect("var regex"));
+    VAR.replace_all(text, |c: &regex::Captures<'_>| {
+        let name = c[1].trim();
+        if let Some(dynamic) = name.strip_prefix('$') {
+            let (f, known) = dynamic_function(dynamic);
+            changes.push(if known {
+                format!("`{{{{${dynamic}}}}}` became `{{{{ {f} }}}}`")
+            } else {
+                format!("`{{{{${dynamic}}}}}` has no baton equivalent; it became `{{{{ {f} }}}}`")
+            });
+            return format!("{{{{ {f} }}}}");
+        }
+        let new = renames.name(name);
+        if new != name {
+            changes.push(format!("variable `{name}` is `{new}`"));
+        }
+        format!("{{{{ {new} }}}}")
+    })
+    .into_owned()
+}
+
+/// baton's function for a Postman dynamic variable, and whether it is a real equivalent.
+fn dynamic_function(name: &str) -> (String, bool) {
+    let f = match name {
+        "guid" | "randomUUID" => "uuid()",
+        "timestamp" => "now(format='unix')",
+        "isoTimestamp" => "now()",
+        "randomInt" => "random_int(0, 1000)",
+        "randomEmail" | "randomExampleEmail" => "fake('email')",
+        "randomFirstName" => "fake('first_name')",
+        "randomLastName" => "fake('last_name')",
+        "randomFullName" | "randomUserName" => "fake('name')",
+        "randomPhoneNumber" => "fake('phone')",
+        "randomIP" => "fake('ipv4')",
+        "randomWord" | "randomNoun" | "randomAdjective" => "fake('word')",
+        "randomCity" => "fake('city')",
+        "randomCountry" => "fake('country')",
+        "randomCompanyName" => "fake('company')",
+        "randomUrl" => "fake('url')",
+        "randomPassword" => "fake('password')",
+        "randomStreetAddress" => "fake('street')",
+        "randomAlphaNumeric" => "random_string(1)",
+        "randomBoolean" => "random_int(0, 1) == 1",
+        _ => return ("random_string(8)".to_string(), false),
+    };
+    (f.to_string(), true)
+}
+
+/// Variable renames of one import: another tool's names (`base-url`, `api.key`) to baton
+/// identifiers, refusing to merge two distinct names into one.
+#[derive(Debug, Default, Clone)]
+pub struct Renames {
+    map: BTreeMap<String, String>,
+    /// Two names that would have become one: an error of the import.
+    pub clashes: Vec<(String, String, String)>,
+}
+
+impl Renames {
+    /// The baton name for `name` (itself when it is an identifier).
+    pub fn name(&mut self, name: &str) -> String {
+        if let Some(n) = self.map.get(name) {
+            return n.clone();
+        }
+        let mut new: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+        if new.is_empty() || new.starts_with(|c: char| c.is_ascii_digit()) {
+            new.insert(0, '_');
+        }
+        if let Some((other, _)) = self.map.iter().find(|(k, v)| **v == new && k.as_str() != name) {
+            self.clashes.push((other.clone(), name.to_string(), new.clone()));
+        }
+        self.map.insert(name.to_string(), new.clone());
+        new
+    }
+
+    /// `(from, to)` for every name that changed.
+    pub fn changed(&self) -> Vec<(&str, &str)> {
+        self.map.iter().filter(|(k, v)| k != v).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+}
+
+/// A YAML scalar: plain when that reads back as the same string, else double-quoted
+/// (JSON's escapes are YAML's).
+pub fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.trim() == s
+        && !s.starts_with([
+            '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+            '$',
+        ])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.contains('\n')
+        && !s.ends_with(':')
+        && !s.contains("{{")
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+        )
+        && s.parse::<f64>().is_err()
+        && s.chars().all(|c| !c.is_control());
+    if plain { s.to_string() } else { serde_json::to_string(s).unwrap_or_default() }
+}
+
+/// A JSON value as YAML flow text (JSON is YAML).
+fn flow(v: &Json) -> String {
+    match v {
+        Json::String(s) => scalar(s),
+        other => other.to_string(),
+    }
+}
+
+fn pairs(out: &mut String, indent: &str, key: &str, items: &[(String, String)]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{indent}{key}:");
+    for (k, v) in items {
+        let _ = writeln!(out, "{indent}  {}: {}", scalar(k), scalar(v));
+    }
+}
+
+/// The YAML text of a draft, with a header saying where it came from.
+pub fn write_collection(d: &Draft, source: &str) -> String {
+    let mut out = format!(
+        "# Imported by `baton import` from {source}.\n# See the translation report for what changed or was left out.\n"
+    );
+    let _ = writeln!(out, "name: {}", scalar(&d.name));
+    if let Some(desc) = &d.description {
+        let _ = writeln!(out, "description: {}", scalar(desc));
+    }
+    pairs(&mut out, "", "vars", &d.vars);
+    if !d.secrets.is_empty() {
+        let _ = writeln!(
+            out,
+            "secrets: [{}]",
+            d.secrets.iter().map(|s| scalar(s)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    out.push_str("requests:\n");
+    if d.requests.is_empty() {
+        out.push_str("  []\n");
+    }
+    for s in &d.requests {
+        out.push('\n');
+        for line in &s.untranslated {
+            for l in line.lines() {
+                let _ = writeln!(out, "  # not translated: {l}");
+            }
+        }
+        let _ = writeln!(out, "  - name: {}", scalar(&s.name));
+        if let Some(desc) = &s.description {
+            let _ = writeln!(out, "    description: {}", scalar(desc));
+        }
+        if !s.tags.is_empty() {
+            let _ = writeln!(
+                out,
+                "    tags: [{}]",
+                s.tags.iter().map(|t| scalar(t)).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if s.method != "GET" {
+            let _ = writeln!(out, "    method: {}", s.method);
+        }
+        let _ = writeln!(out, "    url: {}", scalar(&s.url));
+        pairs(&mut out, "    ", "query", &s.query);
+        pairs(&mut out, "    ", "headers", &s.headers);
+        match &s.auth {
+            Some(DraftAuth::Bearer(t)) => {
+                let _ = writeln!(out, "    bearer: {}", scalar(t));
+            }
+            Some(DraftAuth::Basic(u, p)) => {
+                let _ = writeln!(out, "    basic: {{username: {}, password: {}}}", scalar(u), scalar(p));
+            }
+            Some(DraftAuth::None) => out.push_str("    bearer: null\n"),
+            None => {}
+        }
+        match &s.body {
+            None => {}
+            Some(DraftBody::Json(v)) => {
+                let _ = writeln!(out, "    json: {}", v);
+            }
+            Some(DraftBody::Raw(text, ct)) => {
+                let _ = writeln!(out, "    body: {}", scalar(text));
+                if let Some(ct) = ct {
+                    let _ = writeln!(out, "    content_type: {}", scalar(ct));
+                }
+            }
+            Some(DraftBody::Form(items)) => pairs(&mut out, "    ", "form", items),
+            Some(DraftBody::Multipart(items)) => {
+                out.push_str("    multipart:\n");
+                for (k, v, file) in items {
+                    if *file {
+                        let _ = writeln!(out, "      {}: {{file: {}}}", scalar(k), scalar(v));
+                    } else {
+                        let _ = writeln!(out, "      {}: {}", scalar(k), scalar(v));
+                    }
+                }
+            }
+            Some(DraftBody::File(path)) => {
+                let _ = writeln!(out, "    body: {{file: {}}}", scalar(path));
+            }
+        }
+        if !s.captures.is_empty() {
+            out.push_str("    capture:\n");
+            for (k, v) in &s.captures {
+                let _ = writeln!(out, "      {}: {}", scalar(k), scalar(v));
+            }
+        }
+        if !s.status.is_empty() || !s.json.is_empty() || !s.headers_exist.is_empty() {
+            out.push_str("    expect:\n");
+            match s.status.as_slice() {
+                [] => {}
+                [one] => {
+                    let _ = writeln!(out, "      status: {one}");
+                }
+                many => {
+                    let _ = writeln!(
+                        out,
+                        "      status: [{}]",
+                        many.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            if !s.headers_exist.is_empty() {
+                out.push_str("      headers:\n");
+                for h in &s.headers_exist {
+                    let _ = writeln!(out, "        {}: {{exists: true}}", scalar(h));
+                }
+            }
+            if !s.json.is_empty() {
+                out.push_str("      json:\n");
+                for (path, v) in &s.json {
+                    let _ = writeln!(out, "        {}: {}", scalar(path), flow(v));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every string of a step that may hold templates.
+fn step_texts(s: &DraftStep) -> Vec<String> {
+    let mut out = vec![s.url.clone()];
+    out.extend(s.query.iter().chain(&s.headers).map(|(_, v)| v.clone()));
+    match &s.body {
+        Some(DraftBody::Json(v)) => out.push(v.to_string()),
+        Some(DraftBody::Raw(t, _) | DraftBody::File(t)) => out.push(t.clone()),
+        Some(DraftBody::Form(items)) => out.extend(items.iter().map(|(_, v)| v.clone())),
+        Some(DraftBody::Multipart(items)) => out.extend(items.iter().map(|(_, v, _)| v.clone())),
+        None => {}
+    }
+    match &s.auth {
+        Some(DraftAuth::Bearer(t)) => out.push(t.clone()),
+        Some(DraftAuth::Basic(u, p)) => out.extend([u.clone(), p.clone()]),
+        _ => {}
+    }
+    out
+}
+
+/// Variables the requests read that nothing defines (the source tool had them in an
+/// environment or a global) become variables read from the process environment, so the
+/// collection validates and says where each value comes from.
+pub fn define_undefined(d: &mut Draft, elsewhere: &[String]) {
+    static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}").expect("name regex")
+    });
+    let mut defined: Vec<String> = d.vars.iter().map(|(k, _)| k.clone()).collect();
+    defined.extend(d.requests.iter().flat_map(|s| s.captures.iter().map(|(k, _)| k.clone())));
+    let mut added = Vec::new();
+    for s in &mut d.requests {
+        for text in step_texts(s) {
+            for c in NAME.captures_iter(&text) {
+                let name = c[1].to_string();
+                if defined.contains(&name) || added.contains(&name) {
+                    continue;
+                }
+                let env = name.to_ascii_uppercase();
+                let from_profile = if elsewhere.contains(&name) {
+                    " (the imported environment sets it with --env)"
+                } else {
+                    ""
+                };
+                s.changes.push(format!(
+                    "`{name}` is defined nowhere in the collection: it is read from ${env}{from_profile}"
+                ));
+                added.push(name);
+            }
+        }
+    }
+    for name in added {
+        let env = name.to_ascii_uppercase();
+        let value = env_default(&name, &env, &d.requests);
+        d.vars.push((name, value));
+    }
+}
+
+/// A variable read from environment variable `env`: a secret-looking name through
+/// `secret_env()`; one that starts URLs defaults to a loopback origin (so the collection
+/// validates, and runs against `baton playground` as it is), anything else to "".
+pub fn env_default(name: &str, env: &str, steps: &[DraftStep]) -> String {
+    if crate::secret::is_secret_name(name) {
+        return format!("{{{{ secret_env('{env}', default='') }}}}");
+    }
+    let origin = steps.iter().any(|s| {
+        let url = s.url.trim_start();
+        url.strip_prefix("{{").is_some_and(|r| {
+            r.trim_start().starts_with(name) && r.trim_start()[name.len()..].trim_start().starts_with("}}")
+        })
+    });
+    let default = if origin { "http://127.0.0.1:8080" } else { "" };
+    format!("{{{{ env('{env}', default='{default}') }}}}")
+}
+
+/// The environment variables a draft's `vars` read (for `.env.example`).
+pub fn environment_reads(d: &Draft) -> Vec<String> {
+    static READ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"env\('([A-Za-z_][A-Za-z0-9_]*)'").expect("env regex")
+    });
+    d.vars
+        .iter()
+        .flat_map(|(_, v)| READ.captures_iter(v).map(|c| c[1].to_string()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The translation report (Markdown): per request its fidelity, origin and notes.
+pub fn report(files: &[(String, Draft)], renames: &Renames) -> String {
+    let mut out = String::from("# Translation report\n\n");
+    let all: Vec<&DraftStep> = files.iter().flat_map(|(_, d)| &d.requests).collect();
+    let count = |f: Fidelity| all.iter().filter(|s| s.fidelity() == f).count();
+    let _ = writeln!(
+        out,
+        "{} requests: {} translated, {} changed, {} partial (left out parts are comments beside the step).\n",
+        all.len(),
+        count(Fidelity::Translated),
+        count(Fidelity::Changed),
+        count(Fidelity::Partial)
+    );
+    let renamed = renames.changed();
+    if !renamed.is_empty() {
+        out.push_str("## Renamed variables\n\n");
+        for (from, to) in renamed {
+            let _ = writeln!(out, "- `{from}` → `{to}`");
+        }
+        out.push('\n');
+    }
+    for (file, d) in files {
+        let _ = writeln!(out, "## {file}\n");
+        out.push_str("| request | result | from | notes |\n|---|---|---|---|\n");
+        for s in &d.requests {
+            let result = match s.fidelity() {
+                Fidelity::Translated => "translated",
+                Fidelity::Changed => "changed",
+                Fidelity::Partial => "partial",
+            };
+            let notes: Vec<String> = s
+                .changes
+                .iter()
+                .map(|c| c.replace('|', "\\|"))
+                .chain(
+                    s.untranslated
+                        .iter()
+                        .map(|u| format!("left out: {}", u.lines().next().unwrap_or("").replace('|', "\\|"))),
+                )
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {result} | {} | {} |",
+                s.name.replace('|', "\\|"),
+                s.origin,
+                notes.join("; ")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_keep_identifiers_rename_the_rest_and_refuse_merges() {
+        let mut r = Renames::default();
+        let mut changes = Vec::new();
+        assert_eq!(
+            template("{{baseUrl}}/users/{{user-id}}", &mut r, &mut changes),
+            "{{ baseUrl }}/users/{{ user_id }}"
+        );
+        assert_eq!(changes, ["variable `user-id` is `user_id`"]);
+        assert_eq!(template("{{$guid}}", &mut r, &mut changes), "{{ uuid() }}");
+        assert!(r.clashes.is_empty());
+        template("{{user.id}}", &mut r, &mut changes);
+        assert_eq!(r.clashes, [("user-id".to_string(), "user.id".to_string(), "user_id".to_string())]);
+    }
+
+    #[test]
+    fn scalars_that_would_read_back_differently_are_quoted() {
+        assert_eq!(scalar("plain text"), "plain text");
+        for s in ["true", "10", "a: b", "{{ x }}", "- x", "", " x", "@x", "x #y", "yes"] {
+            assert!(scalar(s).starts_with('"'), "{s}");
+        }
+    }
+}

@@ -349,6 +349,8 @@ pub enum ImportKind {
     Postman,
     /// Shell scripts or text files of curl command lines.
     Curl,
+    /// Hurl files.
+    Hurl,
 }
 
 /// Which requests run.

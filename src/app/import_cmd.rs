@@ -55,6 +55,14 @@ pub(super) fn import(
                     }
                 }
             }
+            ImportKind::Hurl => {
+                let d = import::hurl::file(&text, &stem, &src.display().to_string(), &mut renames);
+                if d.requests.is_empty() {
+                    say(&format!("error: `{}` holds no Hurl entry", src.display()));
+                    return Exit::Invalid;
+                }
+                drafts.push((format!("{}.yaml", slug(&stem)), d));
+            }
             ImportKind::Curl => {
                 let d = import::curl::script(&text, &stem, &src.display().to_string());
                 if d.requests.is_empty() {

@@ -66,7 +66,7 @@ pub fn script(text: &str, name: &str, file: &str) -> Draft {
     for (n, (line, words)) in commands(text).into_iter().enumerate() {
         let mut s = step(&words, &mut env);
         s.origin = format!("{file}:{line}");
-        s.name = format!("{} {}", n + 1, short(&s.method, &s.url));
+        s.name = super::short_name(n + 1, &s.method, &s.url);
         d.requests.push(s);
     }
     for name in env {
@@ -74,18 +74,6 @@ pub fn script(text: &str, name: &str, file: &str) -> Draft {
         d.vars.push((var.clone(), super::env_default(&var, &name, &d.requests)));
     }
     d
-}
-
-fn short(method: &str, url: &str) -> String {
-    // `{{ base_url }}/x` and `https://host/x` both read as `/x`.
-    let url = url.strip_prefix("{{").and_then(|r| r.split_once("}}")).map_or(url, |(_, rest)| rest);
-    let path = match url.split_once("://") {
-        Some((_, r)) => r.find('/').map_or("/", |i| &r[i..]),
-        None if url.is_empty() => "/",
-        None => url,
-    };
-    let path = path.split('?').next().unwrap_or(path);
-    format!("{method} {path}")
 }
 
 fn step(words: &[String], env: &mut Vec<String>) -> DraftStep {
@@ -235,15 +223,7 @@ fn step(words: &[String], env: &mut Vec<String>) -> DraftStep {
         }
     }
     s.method = method.unwrap_or_else(|| if s.body.is_some() { "POST".into() } else { "GET".into() });
-    // `Authorization: Bearer …` is baton's `bearer:`.
-    if let Some(pos) = s
-        .headers
-        .iter()
-        .position(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.starts_with("Bearer "))
-    {
-        let (_, v) = s.headers.remove(pos);
-        s.auth = Some(DraftAuth::Bearer(v["Bearer ".len()..].to_string()));
-    }
+    super::bearer_from_header(&mut s);
     s
 }
 

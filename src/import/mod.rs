@@ -7,6 +7,7 @@
 //! import ends by validating what it wrote.
 
 pub mod curl;
+pub mod hurl;
 pub mod postman;
 
 use std::collections::BTreeMap;
@@ -58,6 +59,12 @@ pub struct DraftStep {
     pub json: Vec<(String, Json)>,
     /// Headers that must exist.
     pub headers_exist: Vec<String>,
+    /// `expect.headers`: header → value or matchers.
+    pub header_checks: Vec<(String, Json)>,
+    /// `expect.body_contains`.
+    pub body_contains: Vec<String>,
+    /// `expect.duration`: bound → milliseconds (`lt`, `lte`, `gt`, `gte`).
+    pub duration: Vec<(String, u64)>,
     /// `tags:` (folders).
     pub tags: Vec<String>,
     /// What was not translated, kept as comments beside the step.
@@ -225,6 +232,55 @@ pub fn scalar(s: &str) -> String {
     if plain { s.to_string() } else { serde_json::to_string(s).unwrap_or_default() }
 }
 
+/// Checks of one JSONPath (or header) written once: several become one mapping of
+/// matchers (a plain value joins as `equals`).
+fn merged(checks: &[(String, Json)]) -> Vec<(String, Json)> {
+    let mut out: Vec<(String, Json)> = Vec::new();
+    for (path, v) in checks {
+        let as_matchers = |v: &Json| match v {
+            Json::Object(m) => m.clone(),
+            other => std::iter::once(("equals".to_string(), other.clone())).collect(),
+        };
+        match out.iter_mut().find(|(p, _)| p == path) {
+            Some((_, existing)) => {
+                let mut m = as_matchers(existing);
+                m.extend(as_matchers(v));
+                *existing = Json::Object(m);
+            }
+            None => out.push((path.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// `3 POST /items`: a step name from its position, method and path.
+pub fn short_name(n: usize, method: &str, url: &str) -> String {
+    // `{{ base_url }}/x` and `https://host/x` both read as `/x`.
+    let url = url.strip_prefix("{{").and_then(|r| r.split_once("}}")).map_or(url, |(_, rest)| rest);
+    let path = match url.split_once("://") {
+        Some((_, r)) => r.find('/').map_or("/", |i| &r[i..]),
+        None if url.is_empty() => "/",
+        None => url,
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    format!("{n} {method} {path}")
+}
+
+/// `Authorization: Bearer …` written as a header is baton's `bearer:`.
+pub fn bearer_from_header(s: &mut DraftStep) {
+    if s.auth.is_some() {
+        return;
+    }
+    if let Some(pos) = s
+        .headers
+        .iter()
+        .position(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.starts_with("Bearer "))
+    {
+        let (_, v) = s.headers.remove(pos);
+        s.auth = Some(DraftAuth::Bearer(v["Bearer ".len()..].to_string()));
+    }
+}
+
 /// A JSON value as YAML flow text (JSON is YAML).
 fn flow(v: &Json) -> String {
     match v {
@@ -327,10 +383,13 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
         if !s.captures.is_empty() {
             out.push_str("    capture:\n");
             for (k, v) in &s.captures {
-                let _ = writeln!(out, "      {}: {}", scalar(k), scalar(v));
+                // A capture mapping (`{header: Location}`) is written as flow YAML.
+                let v = if v.starts_with('{') && v.ends_with('}') { v.clone() } else { scalar(v) };
+                let _ = writeln!(out, "      {}: {v}", scalar(k));
             }
         }
-        if !s.status.is_empty() || !s.json.is_empty() || !s.headers_exist.is_empty() {
+        let checks = !s.header_checks.is_empty() || !s.body_contains.is_empty() || !s.duration.is_empty();
+        if !s.status.is_empty() || !s.json.is_empty() || !s.headers_exist.is_empty() || checks {
             out.push_str("    expect:\n");
             match s.status.as_slice() {
                 [] => {}
@@ -345,16 +404,30 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
                     );
                 }
             }
-            if !s.headers_exist.is_empty() {
+            if !s.headers_exist.is_empty() || !s.header_checks.is_empty() {
                 out.push_str("      headers:\n");
                 for h in &s.headers_exist {
                     let _ = writeln!(out, "        {}: {{exists: true}}", scalar(h));
                 }
+                for (h, v) in &s.header_checks {
+                    let _ = writeln!(out, "        {}: {}", scalar(h), flow(v));
+                }
+            }
+            if !s.body_contains.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "      body_contains: [{}]",
+                    s.body_contains.iter().map(|b| scalar(b)).collect::<Vec<_>>().join(", ")
+                );
+            }
+            if !s.duration.is_empty() {
+                let bounds: Vec<String> = s.duration.iter().map(|(op, ms)| format!("{op}: {ms}ms")).collect();
+                let _ = writeln!(out, "      duration: {{{}}}", bounds.join(", "));
             }
             if !s.json.is_empty() {
                 out.push_str("      json:\n");
-                for (path, v) in &s.json {
-                    let _ = writeln!(out, "        {}: {}", scalar(path), flow(v));
+                for (path, v) in merged(&s.json) {
+                    let _ = writeln!(out, "        {}: {}", scalar(&path), flow(&v));
                 }
             }
         }

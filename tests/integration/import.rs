@@ -93,7 +93,7 @@ fn two_names_that_would_become_one_are_an_error_not_a_merge() {
 #[test]
 fn the_readme_curl_example_imports_as_shown() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let section = readme.split("## Coming from Postman or curl").nth(1).expect("section");
+    let section = readme.split("## Coming from Postman, Hurl or curl").nth(1).expect("section");
     let section = section.split("\ncurl: each").nth(1).expect("curl part");
     let command = section.split("```sh\n").nth(1).and_then(|s| s.split("```").next()).expect("sh block");
     let shown = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("yaml block");
@@ -108,4 +108,43 @@ fn the_readme_curl_example_imports_as_shown() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(body, shown, "the README shows what baton writes");
+}
+
+#[test]
+fn a_hurl_file_imports_and_runs() {
+    let server = Server::start();
+    let t = Test::new();
+    let out = t.clone().args(&["import", "hurl", &fixture("playground.hurl"), "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let yaml = std::fs::read_to_string(t.dir().join("out/playground.yaml")).expect("collection");
+    assert!(
+        yaml.contains("item_url: {header: Location}") && yaml.contains("duration: {lt: 5000ms}"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("\"$.name\": {\"matches\":\"^wid\",\"equals\":\"widget\"}"),
+        "two checks of one path merge:\n{yaml}"
+    );
+    let run = t
+        .env("BASE_URL", &server.url)
+        .env("PASSWORD", "demo-password-7f3a")
+        .args(&["run", "out/playground.yaml"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// The README's Hurl before-and-after: the entry imports to the step it shows.
+#[test]
+fn the_readme_hurl_example_imports_as_shown() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section = readme.split("\nHurl: each entry").nth(1).expect("hurl part");
+    let entry = section.split("```hurl\n").nth(1).and_then(|s| s.split("```").next()).expect("hurl block");
+    let shown = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("yaml block");
+    let t = Test::new().file("items.hurl", entry);
+    let out = t.clone().args(&["import", "hurl", "items.hurl", "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let written = std::fs::read_to_string(t.dir().join("out/items.yaml")).expect("written");
+    let step: String =
+        written.lines().skip_while(|l| !l.starts_with("  - name:")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(step, shown, "the README shows what baton writes");
 }

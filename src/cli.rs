@@ -351,6 +351,8 @@ pub enum ImportKind {
     Curl,
     /// Hurl files.
     Hurl,
+    /// OpenAPI 3 documents (YAML or JSON): one request per operation.
+    Openapi,
 }
 
 /// Which requests run.

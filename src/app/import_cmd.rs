@@ -55,6 +55,22 @@ pub(super) fn import(
                     }
                 }
             }
+            ImportKind::Openapi => {
+                let doc = match parse_document(src, text) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        say(&format!("error: `{}`: {e}", src.display()));
+                        return Exit::Invalid;
+                    }
+                };
+                match import::openapi::spec(&doc, &src.display().to_string()) {
+                    Ok(d) => drafts.push((format!("{}.yaml", slug(&d.name)), d)),
+                    Err(e) => {
+                        say(&format!("error: `{}`: {e}", src.display()));
+                        return Exit::Invalid;
+                    }
+                }
+            }
             ImportKind::Hurl => {
                 let d = import::hurl::file(&text, &stem, &src.display().to_string(), &mut renames);
                 if d.requests.is_empty() {
@@ -150,6 +166,17 @@ pub(super) fn import(
         return Exit::Failed;
     }
     Exit::Passed
+}
+
+/// A JSON or YAML document as JSON.
+fn parse_document(path: &Path, text: String) -> Result<serde_json::Value, String> {
+    if let Ok(doc) = serde_json::from_str(&text) {
+        return Ok(doc);
+    }
+    let mut sources = crate::source::SourceMap::default();
+    let id = sources.add(path, text);
+    let file = sources.get(id).ok_or("unreadable")?;
+    crate::yaml::parse(file, id).map(|n| n.to_json()).map_err(|d| d.message)
 }
 
 /// A file name from a collection or environment name.

@@ -8,6 +8,7 @@
 
 pub mod curl;
 pub mod hurl;
+pub mod openapi;
 pub mod postman;
 
 use std::collections::BTreeMap;

@@ -93,7 +93,7 @@ fn two_names_that_would_become_one_are_an_error_not_a_merge() {
 #[test]
 fn the_readme_curl_example_imports_as_shown() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let section = readme.split("## Coming from Postman, Hurl or curl").nth(1).expect("section");
+    let section = readme.split("## Coming from Postman, Hurl, curl or OpenAPI").nth(1).expect("section");
     let section = section.split("\ncurl: each").nth(1).expect("curl part");
     let command = section.split("```sh\n").nth(1).and_then(|s| s.split("```").next()).expect("sh block");
     let shown = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("yaml block");
@@ -147,4 +147,36 @@ fn the_readme_hurl_example_imports_as_shown() {
     let step: String =
         written.lines().skip_while(|l| !l.starts_with("  - name:")).map(|l| format!("{l}\n")).collect();
     assert_eq!(step, shown, "the README shows what baton writes");
+}
+
+#[test]
+fn an_openapi_document_imports_one_request_per_operation_and_runs() {
+    let server = Server::start();
+    let (_, login) = http(
+        &server.url,
+        "POST",
+        "/demo/login",
+        Some(r#"{"username": "demo", "password": "demo-password-7f3a"}"#),
+    );
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let t = Test::new();
+    let out = t.clone().args(&["import", "openapi", &fixture("playground.openapi.yaml"), "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let yaml = std::fs::read_to_string(t.dir().join("out/playground-demo-api.yaml")).expect("collection");
+    assert!(
+        yaml.contains("name: whoAmI")
+            && yaml.contains("json: {\"name\":\"widget\",\"price\":9.5,\"tags\":[\"blue\"]}"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("url: \"{{ base_url }}/echo/{{ word }}\"") && yaml.contains("loud: \"true\""),
+        "{yaml}"
+    );
+    let run = t
+        .env("BASE_URL", &server.url)
+        .env("API_TOKEN", &token)
+        .args(&["run", "out/playground-demo-api.yaml"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("✓ whoAmI") && run.stdout.contains("✓ createItem"), "{}", run.stdout);
 }

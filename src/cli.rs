@@ -353,6 +353,8 @@ pub enum ImportKind {
     Hurl,
     /// OpenAPI 3 documents (YAML or JSON): one request per operation.
     Openapi,
+    /// Bruno collection folders (with bruno.json).
+    Bruno,
 }
 
 /// Which requests run.

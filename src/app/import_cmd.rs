@@ -23,6 +23,20 @@ pub(super) fn import(
     let mut envs: Vec<(String, Vec<(String, String)>)> = Vec::new();
     let mut env_secrets: Vec<String> = Vec::new();
     for src in sources {
+        if kind == ImportKind::Bruno {
+            match import::bruno::collection(src, &mut renames) {
+                Ok((d, e, secrets)) => {
+                    drafts.push((format!("{}.yaml", slug(&d.name)), d));
+                    envs.extend(e.into_iter().map(|(n, v)| (slug(&n), v)));
+                    env_secrets.extend(secrets);
+                }
+                Err(e) => {
+                    say(&format!("error: `{}`: {e}", src.display()));
+                    return Exit::Invalid;
+                }
+            }
+            continue;
+        }
         let text = match std::fs::read_to_string(src) {
             Ok(t) => t,
             Err(e) => {
@@ -55,6 +69,7 @@ pub(super) fn import(
                     }
                 }
             }
+            ImportKind::Bruno => {}
             ImportKind::Openapi => {
                 let doc = match parse_document(src, text) {
                     Ok(d) => d,
@@ -109,7 +124,7 @@ pub(super) fn import(
         files.push((out.join(name), import::write_collection(d, &from)));
     }
     for (name, vars) in &envs {
-        let mut text = format!("# Imported from a Postman environment: `baton run … --env {name}`.\nvars:\n");
+        let mut text = format!("# An imported environment: `baton run … --env {name}`.\nvars:\n");
         for (k, v) in vars {
             text.push_str(&format!("  {}: {}\n", import::scalar(k), import::scalar(v)));
         }

@@ -6,6 +6,7 @@
 //! written as YAML by [`write_collection`], and then checked like any collection: the
 //! import ends by validating what it wrote.
 
+pub mod bruno;
 pub mod curl;
 pub mod hurl;
 pub mod openapi;
@@ -472,7 +473,7 @@ pub fn define_undefined(d: &mut Draft, elsewhere: &[String]) {
                 if defined.contains(&name) || added.contains(&name) {
                     continue;
                 }
-                let env = name.to_ascii_uppercase();
+                let env = env_name(&name);
                 let from_profile = if elsewhere.contains(&name) {
                     " (the imported environment sets it with --env)"
                 } else {
@@ -486,10 +487,21 @@ pub fn define_undefined(d: &mut Draft, elsewhere: &[String]) {
         }
     }
     for name in added {
-        let env = name.to_ascii_uppercase();
+        let env = env_name(&name);
         let value = env_default(&name, &env, &d.requests);
         d.vars.push((name, value));
     }
+}
+
+/// The environment variable an imported variable is read from: its name in capitals,
+/// prefixed with `API_` when that is one the shell sets for itself (`USER`, `HOME`…).
+pub fn env_name(name: &str) -> String {
+    const SHELL: &[&str] = &[
+        "USER", "HOME", "PATH", "SHELL", "PWD", "LANG", "TERM", "HOSTNAME", "LOGNAME", "TMPDIR", "TMP",
+        "TEMP", "EDITOR",
+    ];
+    let upper = name.to_ascii_uppercase();
+    if SHELL.contains(&upper.as_str()) { format!("API_{upper}") } else { upper }
 }
 
 /// A variable read from environment variable `env`: a secret-looking name through

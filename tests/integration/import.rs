@@ -93,7 +93,8 @@ fn two_names_that_would_become_one_are_an_error_not_a_merge() {
 #[test]
 fn the_readme_curl_example_imports_as_shown() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
-    let section = readme.split("## Coming from Postman, Hurl, curl or OpenAPI").nth(1).expect("section");
+    let section =
+        readme.split("## Coming from Postman, Bruno, Hurl, curl or OpenAPI").nth(1).expect("section");
     let section = section.split("\ncurl: each").nth(1).expect("curl part");
     let command = section.split("```sh\n").nth(1).and_then(|s| s.split("```").next()).expect("sh block");
     let shown = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("yaml block");
@@ -179,4 +180,34 @@ fn an_openapi_document_imports_one_request_per_operation_and_runs() {
         .run();
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("✓ whoAmI") && run.stdout.contains("✓ createItem"), "{}", run.stdout);
+}
+
+#[test]
+fn a_bruno_collection_folder_imports_with_its_environment_and_runs() {
+    let server = Server::start();
+    let t = Test::new();
+    let out = t.clone().args(&["import", "bruno", &fixture("bruno-playground"), "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let yaml = std::fs::read_to_string(t.dir().join("out/playground-bruno.yaml")).expect("collection");
+    assert!(
+        yaml.contains("- name: Items / Get item")
+            && yaml.contains("\"{{ baseUrl }}/demo/items/{{ itemId }}\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("user: \"{{ env('API_USER', default='') }}\""), "never the shell's $USER:\n{yaml}");
+    let env = std::fs::read_to_string(t.dir().join("out/environments/local.yaml")).expect("env");
+    assert!(env.contains("password: \"{{ secret_env('PASSWORD') }}\""), "{env}");
+    let run = t
+        .env("PASSWORD", "demo-password-7f3a")
+        .args(&[
+            "run",
+            "out/playground-bruno.yaml",
+            "--env",
+            "local",
+            "--var",
+            &format!("baseUrl={}", server.url),
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("✓ Items / Get item"), "{}", run.stdout);
 }

@@ -211,3 +211,27 @@ fn a_bruno_collection_folder_imports_with_its_environment_and_runs() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("✓ Items / Get item"), "{}", run.stdout);
 }
+
+#[test]
+fn sources_that_are_not_what_they_say_are_errors_that_write_nothing() {
+    let t = Test::new()
+        .file("not-postman.json", r#"{"hello": "world"}"#)
+        .file("empty.hurl", "# nothing here\n")
+        .file("no-curl.sh", "echo hi\nls -la\n")
+        .file("swagger.yaml", "swagger: '2.0'\ninfo: {title: old}\npaths: {}\n")
+        .file("broken.json", "{\"info\": ");
+    for (kind, file, says) in [
+        ("postman", "not-postman.json", "not a Postman collection"),
+        ("postman", "broken.json", "is not JSON"),
+        ("hurl", "empty.hurl", "holds no Hurl entry"),
+        ("curl", "no-curl.sh", "holds no curl command"),
+        ("openapi", "swagger.yaml", "Swagger 2.0"),
+        ("bruno", "no-curl.sh", "not a Bruno collection"),
+    ] {
+        let out = t.clone().args(&["import", kind, file, "-o", "out"]).run();
+        assert_eq!(out.code, 3, "{kind} {file}: {}", out.all());
+        assert!(out.stderr.contains(says), "{kind} {file}: {}", out.stderr);
+        assert!(!out.all().contains("panicked"), "{}", out.all());
+    }
+    assert!(!t.dir().join("out").exists(), "nothing was written");
+}

@@ -26,6 +26,22 @@ pub struct ResolvedRequest {
     pub redirects: Option<u32>,
     /// The step's own TLS and HTTP version settings; `None`: the run's.
     pub tls: Option<TlsChoice>,
+    /// Credentials computed from what is sent: Digest or AWS Signature Version 4.
+    pub signing: Option<Signing>,
+}
+
+/// Credentials the client computes per request, after rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// HTTP Digest: answer the server's challenge.
+    Digest {
+        /// User name.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// AWS Signature Version 4.
+    SigV4(crate::signing::AwsCredentials),
 }
 
 /// A step's TLS and HTTP version settings, paths resolved: one HTTP client per distinct

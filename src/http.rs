@@ -326,6 +326,8 @@ struct Hop<'r> {
     secret: Vec<HeaderName>,
     /// `None` once a 301/302/303 turned the request into a GET.
     body: Option<&'r ResolvedBody>,
+    /// Digest or SigV4 credentials; `None` once a redirect left the origin.
+    signing: Option<&'r crate::exchange::Signing>,
 }
 
 impl Hop<'_> {
@@ -365,6 +367,7 @@ impl Hop<'_> {
             self.headers.retain(|(n, _)| {
                 !is_credential_header(n) && !secret.contains(n) && n != reqwest::header::HOST
             });
+            self.signing = None;
         }
         self.url = next;
         Ok(())
@@ -584,7 +587,10 @@ impl HttpClient {
         let secret: Vec<HeaderName> =
             req.secret_headers.iter().filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
         let carried_credentials = headers.iter().any(|(n, _)| is_credential_header(n) || secret.contains(n));
-        let mut hop = Hop { method, url, headers, secret, body: Some(&req.body) };
+        let carried_credentials = carried_credentials || req.signing.is_some();
+        let mut hop =
+            Hop { method, url, headers, secret, body: Some(&req.body), signing: req.signing.as_ref() };
+        let mut digest_answered = false;
         let mut redirects = Vec::new();
         let started = Instant::now();
         let mut sent = None;
@@ -594,6 +600,17 @@ impl HttpClient {
             let (response, headers, again) = Self::send_once(client, &hop, timeout, jar).await?;
             sent.get_or_insert(headers);
             resent |= again;
+            // A Digest challenge is answered once, on the same hop.
+            if response.status() == StatusCode::UNAUTHORIZED
+                && !digest_answered
+                && let Some(crate::exchange::Signing::Digest { username, password }) = hop.signing
+                && let Some(answer) = digest_answer(&response, &hop, username, password)
+            {
+                digest_answered = true;
+                hop.headers.retain(|(n, _)| n != reqwest::header::AUTHORIZATION);
+                hop.headers.push((reqwest::header::AUTHORIZATION, answer));
+                continue;
+            }
             let set_cookie = response
                 .headers()
                 .get_all(reqwest::header::SET_COOKIE)
@@ -694,7 +711,10 @@ impl HttpClient {
                 rb.body(bytes)
             }
         };
-        let request = rb.build().map_err(|e| classify(&e, timeout))?;
+        let mut request = rb.build().map_err(|e| classify(&e, timeout))?;
+        if let Some(crate::exchange::Signing::SigV4(creds)) = hop.signing {
+            sign_sigv4(&mut request, creds);
+        }
         let sent = sent_headers(&request);
         // A server may close an idle connection just as a request goes out on it: an
         // idempotent request that got no answer byte is sent once more, on a fresh
@@ -760,6 +780,53 @@ impl HttpClient {}
 
 /// The largest file a body or a multipart part sends.
 pub const MAX_FILE: u64 = 1024 * 1024 * 1024;
+
+/// The `Authorization` answering a Digest challenge of `response` for `hop`.
+fn digest_answer(
+    response: &reqwest::Response,
+    hop: &Hop<'_>,
+    user: &str,
+    password: &str,
+) -> Option<HeaderValue> {
+    let challenge = response
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(crate::signing::digest_challenge)?;
+    let uri = match hop.url.query() {
+        Some(q) => format!("{}?{q}", hop.url.path()),
+        None => hop.url.path().to_string(),
+    };
+    let cnonce = format!("{:016x}", fastrand::u64(..));
+    let value =
+        crate::signing::digest_authorization(&challenge, user, password, hop.method.as_str(), &uri, &cnonce);
+    HeaderValue::from_str(&value).ok()
+}
+
+/// Adds the AWS Signature Version 4 headers to a built request (its final URL, headers
+/// and body bytes; a streamed body is sent as `UNSIGNED-PAYLOAD`).
+fn sign_sigv4(request: &mut reqwest::Request, creds: &crate::signing::AwsCredentials) {
+    let payload = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map_or_else(|| "UNSIGNED-PAYLOAD".to_string(), crate::signing::payload_hash);
+    if let Ok(v) = HeaderValue::from_str(&payload) {
+        request.headers_mut().insert("x-amz-content-sha256", v);
+    }
+    let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let method = request.method().as_str().to_string();
+    for (name, value) in crate::signing::sigv4(creds, &method, request.url(), &headers, &payload, &now) {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+            request.headers_mut().insert(n, v);
+        }
+    }
+}
 
 /// A file to send, whole; refused above [`MAX_FILE`] before it is read.
 async fn read_file(path: &std::path::Path) -> Result<Vec<u8>, HttpError> {
@@ -836,6 +903,7 @@ mod tests {
             secret_headers: Vec::new(),
             redirects: None,
             tls: None,
+            signing: None,
         }
     }
 
@@ -851,6 +919,7 @@ mod tests {
                 .collect(),
             secret: Vec::new(),
             body: Some(body),
+            signing: None,
         }
     }
 

@@ -40,6 +40,7 @@ mod resolve;
 mod schema;
 mod secret;
 mod select;
+mod signing;
 mod snapshot;
 mod source;
 mod state;

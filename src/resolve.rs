@@ -81,6 +81,7 @@ pub fn resolve(
         secret_headers,
         redirects: step.redirects,
         tls: tls_choice(step, ctx, base_dir)?,
+        signing: signing(step.auth.as_ref(), ctx, masker)?,
     })
 }
 
@@ -133,7 +134,40 @@ fn credentials(
             masker.add(&token);
             Some(format!("{} {token}", scheme(ctx.var(oauth2_vars::TOKEN_TYPE))))
         }
-        AuthSpec::None => None,
+        AuthSpec::None | AuthSpec::Digest { .. } | AuthSpec::AwsSigV4 { .. } => None,
+    })
+}
+
+/// Digest and SigV4 credentials, rendered (their secrets registered for masking).
+fn signing(
+    auth: Option<&AuthSpec<Template<'_>>>,
+    ctx: &RenderContext<'_>,
+    masker: &Masker,
+) -> Result<Option<crate::exchange::Signing>, RenderError> {
+    use crate::exchange::Signing;
+    Ok(match auth {
+        Some(AuthSpec::Digest { username, password }) => {
+            let password = ctx.text(password, "digest.password")?;
+            masker.add(&password);
+            Some(Signing::Digest { username: ctx.text(username, "digest.username")?, password })
+        }
+        Some(AuthSpec::AwsSigV4 { access_key, secret_key, region, service, session_token }) => {
+            let secret_key = ctx.text(secret_key, "aws_sigv4.secret_key")?;
+            masker.add(&secret_key);
+            let session_token =
+                session_token.as_ref().map(|t| ctx.text(t, "aws_sigv4.session_token")).transpose()?;
+            if let Some(t) = &session_token {
+                masker.add(t);
+            }
+            Some(Signing::SigV4(crate::signing::AwsCredentials {
+                access_key: ctx.text(access_key, "aws_sigv4.access_key")?,
+                secret_key,
+                region: ctx.text(region, "aws_sigv4.region")?,
+                service: ctx.text(service, "aws_sigv4.service")?,
+                session_token,
+            }))
+        }
+        _ => None,
     })
 }
 

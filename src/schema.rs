@@ -8,9 +8,9 @@ use serde_json::{Map, Value, json};
 use crate::model::JsonType;
 use crate::parse::oauth2::{BODY_FORMATS, CLIENT_AUTH, GRANTS, PROFILE_KEYS};
 use crate::parse::{
-    BASIC_KEYS, BODY_FILE_KEYS, CAPTURE_KEYS, DEFAULT_KEYS, DURATION_KEYS, EXPECT_KEYS, FILE_PART_KEYS,
-    INCLUDE_KEYS, MATCHER_KEYS, METHODS, ONCE_KEYS, RETRY_KEYS, SNAPSHOT_KEYS, STEP_KEYS, TLS_KEYS, TOP_KEYS,
-    WAIT_KEYS,
+    BASIC_KEYS, BODY_FILE_KEYS, CAPTURE_KEYS, DEFAULT_KEYS, DIGEST_KEYS, DURATION_KEYS, EXPECT_KEYS,
+    FILE_PART_KEYS, INCLUDE_KEYS, MATCHER_KEYS, METHODS, ONCE_KEYS, RETRY_KEYS, SIGV4_KEYS, SNAPSHOT_KEYS,
+    STEP_KEYS, TLS_KEYS, TOP_KEYS, WAIT_KEYS,
 };
 
 fn r(name: &str) -> Value {
@@ -96,6 +96,10 @@ pub fn schema() -> Value {
     let http = json!({"enum": ["1.1", "2", 1.1, 2, "HTTP/1.1", "HTTP/2"]});
     let redirects = json!({"type": "integer", "minimum": 0, "maximum": 1000});
     let basic = object(BASIC_KEYS, "Basic credentials", |_| Some(template.clone()));
+    let mut digest = object(DIGEST_KEYS, "HTTP Digest credentials", |_| Some(template.clone()));
+    digest["required"] = json!(DIGEST_KEYS);
+    let mut sigv4 = object(SIGV4_KEYS, "AWS Signature Version 4", |_| Some(template.clone()));
+    sigv4["required"] = json!(["access_key", "secret_key", "region", "service"]);
     let condition = json!({"type": ["string", "boolean"], "description": "a template giving true or false"});
     let step = object(STEP_KEYS, "a request", |k| {
         Some(match k {
@@ -114,6 +118,8 @@ pub fn schema() -> Value {
             "content_type" => text("the body's media type"),
             "bearer" => json!({"type": ["string", "null"]}),
             "basic" => basic.clone(),
+            "digest" => digest.clone(),
+            "aws_sigv4" => sigv4.clone(),
             "timeout" | "delay" => duration.clone(),
             "capture" => json!({"type": "object", "additionalProperties": capture}),
             "let" => json!({"type": "object", "additionalProperties": {"type": "string"}}),
@@ -167,6 +173,8 @@ pub fn schema() -> Value {
             "headers" | "query" => pairs.clone(),
             "bearer" => json!({"type": ["string", "null"]}),
             "basic" => basic.clone(),
+            "digest" => digest.clone(),
+            "aws_sigv4" => sigv4.clone(),
             "timeout" => duration.clone(),
             "follow_redirects" => flag.clone(),
             "max_redirects" => redirects.clone(),

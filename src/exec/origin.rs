@@ -45,7 +45,9 @@ fn reads_captures(ps: &PlannedStep<'_>, sources: &SourceMap) -> bool {
 
 /// Whether a request sends credentials.
 fn carries_credentials(request: &ResolvedRequest) -> bool {
-    !request.secret_headers.is_empty() || request.headers.iter().any(|(name, _)| is_credential_header(name))
+    request.signing.is_some()
+        || !request.secret_headers.is_empty()
+        || request.headers.iter().any(|(name, _)| is_credential_header(name))
 }
 
 /// Refuses a request that would carry credentials to an origin only a captured value chose.

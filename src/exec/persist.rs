@@ -348,6 +348,7 @@ mod tests {
             secret_headers: Vec::new(),
             redirects: None,
             tls: None,
+            signing: None,
         }
     }
 

@@ -158,6 +158,15 @@ impl<'r> Runner<'r, '_, '_, '_> {
             };
             // Secrets in the answer are known before anything about it is shown.
             self.read_json(step, &ex);
+            // A signature replays for minutes: it is masked like the credential it is.
+            if request.signing.is_some() {
+                for (name, value) in &ex.sent {
+                    if name == "authorization" {
+                        let signature = value.rsplit("Signature=").next().unwrap_or(value);
+                        self.plan.masker.add(signature);
+                    }
+                }
+            }
             // Cookies an auth step receives are credentials (a value too short to be one,
             // `theme=light`, stays readable), and so are session cookies anywhere.
             for c in &ex.cookies {

@@ -388,6 +388,26 @@ pub enum AuthSpec<T = Node> {
     },
     /// `bearer: null`: no credentials for this step.
     None,
+    /// `digest: {username, password}`: HTTP Digest, answering the server's challenge.
+    Digest {
+        /// User name template.
+        username: T,
+        /// Password template.
+        password: T,
+    },
+    /// `aws_sigv4: {access_key, secret_key, region, service, session_token}`.
+    AwsSigV4 {
+        /// Access key id.
+        access_key: T,
+        /// Secret access key.
+        secret_key: T,
+        /// Region.
+        region: T,
+        /// Service name.
+        service: T,
+        /// A temporary credential's session token.
+        session_token: Option<T>,
+    },
     /// The collection's OAuth2 token: `Authorization: <token_type> <access_token>`.
     OAuth2,
 }

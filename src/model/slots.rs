@@ -168,6 +168,18 @@ impl<T> AuthSpec<T> {
             }
             AuthSpec::None => AuthSpec::None,
             AuthSpec::OAuth2 => AuthSpec::OAuth2,
+            AuthSpec::Digest { username, password } => {
+                AuthSpec::Digest { username: f(username), password: f(password) }
+            }
+            AuthSpec::AwsSigV4 { access_key, secret_key, region, service, session_token } => {
+                AuthSpec::AwsSigV4 {
+                    access_key: f(access_key),
+                    secret_key: f(secret_key),
+                    region: f(region),
+                    service: f(service),
+                    session_token: session_token.as_ref().map(&mut *f),
+                }
+            }
         }
     }
 }

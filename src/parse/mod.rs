@@ -70,14 +70,27 @@ pub(crate) const STEP_KEYS: &[&str] = &[
     "tls",
     "http",
     "let",
+    "digest",
+    "aws_sigv4",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 pub(crate) const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
 /// The most redirects a step or run may follow.
 pub const MAX_REDIRECTS: u32 = 1000;
 pub(crate) const SNAPSHOT_KEYS: &[&str] = &["redact", "headers"];
-pub(crate) const DEFAULT_KEYS: &[&str] =
-    &["headers", "query", "bearer", "basic", "timeout", "follow_redirects", "max_redirects", "tls", "http"];
+pub(crate) const DEFAULT_KEYS: &[&str] = &[
+    "headers",
+    "query",
+    "bearer",
+    "basic",
+    "timeout",
+    "follow_redirects",
+    "max_redirects",
+    "tls",
+    "http",
+    "digest",
+    "aws_sigv4",
+];
 pub(crate) const EXPECT_KEYS: &[&str] = &[
     "status",
     "headers",
@@ -102,6 +115,10 @@ pub(crate) const TLS_KEYS: &[&str] = &["insecure", "ca", "cert", "key"];
 pub(crate) const BODY_FILE_KEYS: &[&str] = &["file", "content_type"];
 /// `once: {…}` keys.
 pub(crate) const ONCE_KEYS: &[&str] = &["forget_on"];
+/// `digest:` keys.
+pub(crate) const DIGEST_KEYS: &[&str] = &["username", "password"];
+/// `aws_sigv4:` keys.
+pub(crate) const SIGV4_KEYS: &[&str] = &["access_key", "secret_key", "region", "service", "session_token"];
 pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
 pub(crate) const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"];
 /// HTTP methods baton sends.
@@ -880,6 +897,29 @@ impl Parser<'_> {
     }
 
     fn auth_shorthand(&mut self, map: &[(Key, Node)]) -> Option<AuthSpec> {
+        let given: Vec<&Key> = map
+            .iter()
+            .filter(|(k, _)| matches!(k.name.as_str(), "digest" | "aws_sigv4"))
+            .map(|(k, _)| k)
+            .collect();
+        if let Some(k) = given.first() {
+            if let Some((other, _)) = map.iter().find(|(o, _)| {
+                matches!(o.name.as_str(), "bearer" | "basic" | "digest" | "aws_sigv4") && o.name != k.name
+            }) {
+                let (first, second) = if other.span.start < k.span.start { (other, *k) } else { (*k, other) };
+                self.err(
+                    Diagnostic::error(
+                        Code::ConflictingAuth,
+                        format!("a step uses one credential, found `{}` and `{}`", first.name, second.name),
+                    )
+                    .at(second.span, "second credential")
+                    .also(first.span, "first credential")
+                    .help("keep one of `bearer:`, `basic:`, `digest:` or `aws_sigv4:`"),
+                );
+                return None;
+            }
+            return self.signed_auth(map, &k.name);
+        }
         let bearer = field(map, "bearer");
         let basic = field(map, "basic");
         if let (Some(_), Some(b)) = (bearer, basic) {
@@ -921,6 +961,44 @@ impl Parser<'_> {
         let username = get("username");
         let password = get("password");
         Some(AuthSpec::Basic { username: username?, password: password? })
+    }
+
+    /// `digest: {username, password}` or `aws_sigv4: {access_key, secret_key, region, service}`.
+    fn signed_auth(&mut self, map: &[(Key, Node)], key: &str) -> Option<AuthSpec> {
+        let node = field(map, key)?;
+        let keys: &[&str] = if key == "digest" { DIGEST_KEYS } else { SIGV4_KEYS };
+        let m = self.map(node, key, keys)?;
+        let mut get = |name: &str| match field(m, name) {
+            Some(n) => Some(n.clone()),
+            None => {
+                self.err(
+                    Diagnostic::error(Code::MissingField, format!("`{key}:` needs `{name}:`"))
+                        .at(node.span, format!("no `{name}` here"))
+                        .help(format!(
+                            "write `{key}: {{{}}}`",
+                            keys.iter()
+                                .filter(|k| **k != "session_token")
+                                .map(|k| format!("{k}: …"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                );
+                None
+            }
+        };
+        if key == "digest" {
+            let (username, password) = (get("username"), get("password"));
+            return Some(AuthSpec::Digest { username: username?, password: password? });
+        }
+        let (access_key, secret_key, region, service) =
+            (get("access_key"), get("secret_key"), get("region"), get("service"));
+        Some(AuthSpec::AwsSigV4 {
+            access_key: access_key?,
+            secret_key: secret_key?,
+            region: region?,
+            service: service?,
+            session_token: field(m, "session_token").cloned(),
+        })
     }
 
     /// A positive duration of at most `max`: whole or fractional seconds, or text like `500ms`.

@@ -542,3 +542,62 @@ fn curl_records_every_request_sent_masked_unless_asked() {
     let out = t.args(&["run", "c.yaml", "--curl-with-secrets"]).run();
     assert_eq!(out.code, 2, "--curl-with-secrets needs --curl\n{}", out.all());
 }
+
+#[test]
+fn digest_and_sigv4_sign_what_is_sent_and_refusals_say_why() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        r#"name: signed
+vars: {base: BASE}
+requests:
+  - name: digest
+    url: BASE/digest/auth
+    digest: {username: demo, password: "{{ secret_env('PW') }}"}
+  - name: digest sha-256, wrong password
+    url: BASE/digest/auth?algorithm=SHA-256
+    digest: {username: demo, password: not-the-password-1}
+    expect: {status: 200}
+  - name: sigv4
+    method: PUT
+    url: BASE/aws/echo
+    aws_sigv4: {access_key: AKIDPLAYGROUND0001, secret_key: "{{ secret_env('AWS_SK') }}", region: us-east-1, service: execute-api, session_token: "{{ secret_env('AWS_ST') }}"}
+    body: "raw text"
+    content_type: text/plain
+  - name: sigv4, server clock 10 minutes ahead
+    url: BASE/aws/echo?skew=600
+    aws_sigv4: {access_key: AKIDPLAYGROUND0001, secret_key: "{{ secret_env('AWS_SK') }}", region: us-east-1, service: execute-api}
+    expect: {status: 200}
+  - name: sigv4, wrong secret
+    url: BASE/aws/echo
+    aws_sigv4: {access_key: AKIDPLAYGROUND0001, secret_key: wrong-secret-key-0002, region: us-east-1, service: execute-api}
+    expect: {status: 200}
+"#,
+    );
+    let json = t.path("r.json");
+    let out = t
+        .clone()
+        .env("PW", "demo-password-7f3a")
+        .env("AWS_SK", "playground/aws/secret-key/0001")
+        .env("AWS_ST", "session-token-Ju88-temporary")
+        .args(&["run", "c.yaml", "-v", "--report", &format!("json={json}")])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("✓ digest ") && out.stdout.contains("✓ sigv4 "), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ digest sha-256, wrong password"), "{}", out.stdout);
+    assert!(out.all().contains("request_time_too_skewed"), "{}", out.all());
+    assert!(out.all().contains("signature_does_not_match"), "{}", out.all());
+    let report = std::fs::read_to_string(&json).expect("report");
+    for secret in [
+        "demo-password-7f3a",
+        "playground/aws/secret-key/0001",
+        "session-token-Ju88-temporary",
+        "not-the-password-1",
+        "wrong-secret-key-0002",
+    ] {
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr), ("report", &report)] {
+            assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+        }
+    }
+    assert!(out.stderr.contains("Signature=•••"), "the signature is masked:\n{}", out.stderr);
+}

@@ -44,6 +44,7 @@ mod demo;
 mod knobs;
 mod misc;
 pub mod providers;
+mod signed;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -220,6 +221,7 @@ fn app(control: knobs::Control) -> Router {
         .route("/csv", get(misc::csv))
         .route("/headers/set", get(misc::set_headers))
         .merge(web::router())
+        .merge(signed::router())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -247,6 +249,7 @@ async fn index() -> Json<Value> {
             "POST /web/login", "GET /web/home", "POST /web/logout",
             "GET /redirect/{n}", "GET /redirect-to?url=…&status=302",
             "POST /jobs?ms=300", "GET /jobs/{id}",
+            "ANY /digest/auth?algorithm=MD5|SHA-256", "ANY /aws/echo?skew=SECONDS",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

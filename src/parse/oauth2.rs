@@ -17,6 +17,7 @@ use crate::yaml::{Key, Node, Value};
 
 pub(crate) const PROFILE_KEYS: &[&str] = &[
     "name",
+    "issuer",
     "token_url",
     "grant",
     "method",
@@ -37,6 +38,9 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
 pub(crate) const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
 pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body"];
 pub(crate) const BODY_FORMATS: &[&str] = &["form", "json", "query"];
+
+/// The capture a discovered profile reads its token endpoint from.
+const OIDC_TOKEN_ENDPOINT: &str = "oidc_token_endpoint";
 
 fn text(value: &str, span: Span) -> Node {
     Node { value: Value::Str(value.to_string()), span }
@@ -112,7 +116,18 @@ impl Parser<'_> {
         };
         let span = profile.span;
         let map = self.map(profile, "the oauth2 profile", PROFILE_KEYS)?;
-        let token_url = self.required(map, "token_url", "(where tokens are issued)", span);
+        // `issuer:` finds the token endpoint in the provider's OpenID configuration.
+        let discovery =
+            field(map, "issuer").and_then(|issuer| self.discovery_step(issuer, field(map, "token_url")));
+        let token_url = match &discovery {
+            Some(d) => Some(text(&format!("{{{{ {OIDC_TOKEN_ENDPOINT} }}}}"), d.span)),
+            None => self.required(
+                map,
+                "token_url",
+                "(where tokens are issued), or `issuer:` to discover it",
+                span,
+            ),
+        };
         let grant = self.choice(map, "grant", GRANTS, "client_credentials");
         let grant_span = field(map, "grant").map_or(span, |n| n.span);
         let (client_pairs, auth) = self.client_auth(map, span);
@@ -172,7 +187,8 @@ impl Parser<'_> {
             tls: None,
             http: None,
         };
-        let mut steps = vec![with_params(template.clone(), pairs, &format)];
+        let mut steps: Vec<Step> = discovery.into_iter().collect();
+        steps.push(with_params(template.clone(), pairs, &format));
         // Renewal uses the refresh token the server issued last, also for the
         // refresh_token grant: a server that rotates them refuses the one the profile
         // started from once it has been used.
@@ -188,6 +204,82 @@ impl Parser<'_> {
         step.lifecycle.refresh_only = true;
         steps.push(step);
         Some((steps, OAuth2Info { span }))
+    }
+
+    /// The step that reads `{issuer}/.well-known/openid-configuration` (kept for a day,
+    /// per issuer, like a cached token) and captures the endpoints; the document must name
+    /// the same issuer (OpenID Connect Discovery 1.0, section 4.3).
+    fn discovery_step(&mut self, issuer: &Node, token_url: Option<&Node>) -> Option<Step> {
+        if let Some(t) = token_url {
+            self.err(
+                Diagnostic::error(
+                    Code::ConflictingAuth,
+                    "the oauth2 profile has both `issuer:` and `token_url:`",
+                )
+                .at(t.span, "not needed with `issuer:`")
+                .also(issuer.span, "the token endpoint is discovered from here")
+                .help("keep `issuer:` to discover the endpoint, or `token_url:` to name it"),
+            );
+            return None;
+        }
+        let Value::Str(raw) = &issuer.value else {
+            self.wrong_type(issuer, "issuer", "the issuer's URL");
+            return None;
+        };
+        let span = issuer.span;
+        let base = raw.trim_end_matches('/');
+        let captures = vec![
+            self.capture(OIDC_TOKEN_ENDPOINT, "$.token_endpoint", span, false, false)?,
+            self.capture("oidc_authorization_endpoint", "$.authorization_endpoint", span, false, true)?,
+            self.capture("oidc_device_endpoint", "$.device_authorization_endpoint", span, false, true)?,
+        ];
+        let issuer_path = self.jsonpath("$.issuer", span)?;
+        let expect = Expect {
+            status: Some(crate::model::StatusExpect {
+                allowed: vec![crate::model::StatusPattern::Code(200)],
+                span,
+            }),
+            json: vec![(
+                issuer_path,
+                crate::model::Matcher { checks: vec![crate::model::Check::Equals(text(raw, span))], span },
+            )],
+            ..Expect::default()
+        };
+        Some(Step {
+            name: "oidc discovery".into(),
+            named: true,
+            name_span: span,
+            role: Role::Auth,
+            method: "GET".into(),
+            url: text(&format!("{base}/.well-known/openid-configuration"), span),
+            query: Vec::new(),
+            headers: vec![(key("accept", span), text("application/json", span))],
+            body: None,
+            auth: Some(AuthSpec::None),
+            timeout: None,
+            captures,
+            expect,
+            span,
+            lifecycle: Lifecycle {
+                once: false,
+                forget_on: None,
+                cache: true,
+                expires_in: Some(Expiry::Fixed(std::time::Duration::from_secs(24 * 3600))),
+                refresh_only: false,
+                share: true,
+            },
+            snapshot: None,
+            tags: Vec::new(),
+            retry: None,
+            description: Some("OpenID Connect discovery".into()),
+            condition: None,
+            delay: None,
+            wait: None,
+            redirects: None,
+            repeat: 1,
+            tls: None,
+            http: None,
+        })
     }
 
     /// How the client authenticates: parameters sent with every token request

@@ -3,7 +3,7 @@
 //! playground and raw loopback servers.
 
 use crate::hostile::server::{RawServer, answer};
-use crate::support::{Server, Test};
+use crate::support::{Server, Test, requests_to};
 
 /// A session cookie value that must never print, nor reach another origin.
 const SESSION: &str = "sess-Rk83-only-for-a";
@@ -600,4 +600,31 @@ requests:
         }
     }
     assert!(out.stderr.contains("Signature=•••"), "the signature is masked:\n{}", out.stderr);
+}
+
+#[test]
+fn oidc_discovery_finds_the_token_endpoint_once_and_refuses_a_document_for_another_issuer() {
+    let server = Server::start();
+    let profile = |issuer: &str| {
+        format!(
+            "name: oidc\nauth:\n  oauth2:\n    issuer: \"{issuer}\"\n    client_id: auth0-client\n    client_secret: auth0-secret\n    audience: https://quickstarts/api\n    cache: true\nrequests:\n  - url: \"{issuer}/api/private\"\n"
+        )
+    };
+    let t = Test::new().collection("c.yaml", &profile(&format!("{}/auth0", server.url)));
+    let state = t.path("state.json");
+    for _ in 0..2 {
+        let out = t.clone().args(&["run", "c.yaml", "--state", &state]).run();
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+    assert_eq!(requests_to(&server, "/auth0/.well-known/openid-configuration"), 1, "kept like the token");
+    assert_eq!(requests_to(&server, "/auth0/oauth/token"), 1);
+    // A document that names another issuer is not trusted.
+    let liar = RawServer::start(|_, w, _| {
+        answer(w, "200 OK", &[("Content-Type", "application/json")], br#"{"issuer": "https://evil.example.test", "token_endpoint": "https://evil.example.test/token"}"#)
+    });
+    let t = Test::new().collection("c.yaml", &profile(&liar.url("http")));
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.all().contains("$.issuer"), "{}", out.all());
+    assert_eq!(liar.received().len(), 1, "nothing is sent to the endpoint it names");
 }

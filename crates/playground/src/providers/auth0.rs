@@ -70,16 +70,38 @@ type St = Shared<Tokens<()>>;
 pub(crate) fn router(control: &Control) -> Router {
     Router::new()
         .route("/oauth/token", post(token))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/api/public", get(public))
         .route("/api/private", get(private))
         .route("/api/private-scoped", get(private_scoped))
         .with_state(St::new(control))
 }
 
+/// `GET /auth0/.well-known/openid-configuration`: OpenID Connect discovery, with this
+/// server's own origin (from the `Host` it was called by).
+async fn openid_configuration(headers: HeaderMap) -> Json<Value> {
+    let host =
+        headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let issuer = format!("http://{host}/auth0");
+    Json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "response_types_supported": ["token"],
+    }))
+}
+
 /// This provider's entry in `GET /`, its endpoints relative to its prefix.
 pub(crate) fn index() -> Entry {
     Entry {
-        endpoints: &["POST /oauth/token", "GET /api/public", "GET /api/private", "GET /api/private-scoped"],
+        endpoints: &[
+            "POST /oauth/token",
+            "GET /.well-known/openid-configuration",
+            "GET /api/public",
+            "GET /api/private",
+            "GET /api/private-scoped",
+        ],
         credentials: json!({
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "limited_client_id": LIMITED_CLIENT_ID, "limited_client_secret": LIMITED_CLIENT_SECRET,

@@ -58,6 +58,24 @@ pub struct TlsChoice {
     pub http: Option<crate::model::HttpVersion>,
 }
 
+#[cfg(test)]
+impl ResolvedRequest {
+    /// A request with no headers, body, or settings of its own.
+    pub fn new(method: &str, url: &str) -> Self {
+        ResolvedRequest {
+            method: method.to_string(),
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: ResolvedBody::None,
+            timeout: None,
+            secret_headers: Vec::new(),
+            redirects: None,
+            tls: None,
+            signing: None,
+        }
+    }
+}
+
 /// A rendered body.
 #[derive(Debug, Clone)]
 pub enum ResolvedBody {

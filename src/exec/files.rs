@@ -63,15 +63,8 @@ mod tests {
 
     fn file_body(path: PathBuf) -> ResolvedRequest {
         ResolvedRequest {
-            method: "POST".into(),
-            url: "http://127.0.0.1:9/".into(),
-            headers: Vec::new(),
             body: ResolvedBody::File { path, content_type: "application/octet-stream".into() },
-            timeout: None,
-            secret_headers: Vec::new(),
-            redirects: None,
-            tls: None,
-            signing: None,
+            ..ResolvedRequest::new("POST", "http://127.0.0.1:9/")
         }
     }
 

@@ -340,15 +340,9 @@ mod tests {
 
     fn request(headers: &[(&str, &str)]) -> ResolvedRequest {
         ResolvedRequest {
-            method: "POST".into(),
-            url: "http://127.0.0.1:1/token".into(),
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: ResolvedBody::Form(vec![("grant_type".into(), "client_credentials".into())]),
-            timeout: None,
-            secret_headers: Vec::new(),
-            redirects: None,
-            tls: None,
-            signing: None,
+            ..ResolvedRequest::new("POST", "http://127.0.0.1:1/token")
         }
     }
 

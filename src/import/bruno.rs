@@ -138,36 +138,7 @@ fn response_source(expr: &str) -> Option<String> {
         return Some(format!("{{header: {}}}", super::scalar(h)));
     }
     let rest = expr.strip_prefix("res.body").or_else(|| expr.strip_prefix("res.getBody()"))?;
-    jsonpath(rest)
-}
-
-fn jsonpath(js: &str) -> Option<String> {
-    let mut out = String::from("$");
-    let mut rest = js.trim();
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            let name = &r[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return None;
-            }
-            out.push('.');
-            out.push_str(name);
-            rest = &r[end..];
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']')?;
-            let inner = r[..end].trim();
-            if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_digit()) {
-                out.push_str(&format!("[{inner}]"));
-            } else {
-                out.push_str(&format!("['{}']", inner.trim_matches(['"', '\''])));
-            }
-            rest = &r[end + 1..];
-        } else {
-            return None;
-        }
-    }
-    Some(out)
+    super::js_path(rest)
 }
 
 fn literal(v: &str) -> Json {
@@ -210,7 +181,7 @@ fn assertion(target: &str, rule: &str, s: &mut DraftStep) -> bool {
         s.header_checks.push((h.to_ascii_lowercase(), m));
         return true;
     }
-    match target.strip_prefix("res.body").and_then(jsonpath) {
+    match target.strip_prefix("res.body").and_then(super::js_path) {
         Some(path) => {
             s.json.push((path, m));
             true
@@ -496,14 +467,7 @@ pub fn collection(
             envs.push((name, vars));
         }
     }
-    let mut seen = std::collections::HashMap::<String, usize>::new();
-    for s in &mut d.requests {
-        let n = seen.entry(s.name.clone()).or_default();
-        *n += 1;
-        if *n > 1 {
-            s.name = format!("{} ({n})", s.name);
-        }
-    }
+    super::unique_names(&mut d);
     Ok((d, envs, secrets))
 }
 

@@ -255,6 +255,48 @@ fn merged(checks: &[(String, Json)]) -> Vec<(String, Json)> {
     out
 }
 
+/// Makes step names unique in a draft: a repeated name gets ` (2)`, ` (3)`…
+pub fn unique_names(d: &mut Draft) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for s in &mut d.requests {
+        let n = seen.entry(s.name.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            s.name = format!("{} ({n})", s.name);
+        }
+    }
+}
+
+/// A JavaScript property path (`.data.items[0].id`, `["x-y"]`) as a JSONPath.
+pub fn js_path(js: &str) -> Option<String> {
+    let mut out = String::from("$");
+    let mut rest = js.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let name = &r[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+                return None;
+            }
+            out.push('.');
+            out.push_str(name);
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let inner = r[..end].trim();
+            if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_digit()) {
+                out.push_str(&format!("[{inner}]"));
+            } else {
+                out.push_str(&format!("['{}']", inner.trim_matches(['"', '\''])));
+            }
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// `3 POST /items`: a step name from its position, method and path.
 pub fn short_name(n: usize, method: &str, url: &str) -> String {
     // `{{ base_url }}/x` and `https://host/x` both read as `/x`.

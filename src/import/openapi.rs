@@ -124,14 +124,7 @@ pub fn spec(doc: &Json, file: &str) -> Result<Draft, String> {
         }
     }
     d.vars.extend(extra_vars);
-    let mut seen = std::collections::HashMap::<String, usize>::new();
-    for s in &mut d.requests {
-        let n = seen.entry(s.name.clone()).or_default();
-        *n += 1;
-        if *n > 1 {
-            s.name = format!("{} ({n})", s.name);
-        }
-    }
+    super::unique_names(&mut d);
     Ok(d)
 }
 

@@ -77,15 +77,7 @@ pub fn collection(doc: &Json, renames: &mut Renames) -> Result<Draft, String> {
     }
     let auth = doc.get("auth");
     walk(doc.get("item"), &[], auth, renames, &mut d);
-    // Names must be unique in a collection.
-    let mut seen = std::collections::HashMap::<String, usize>::new();
-    for s in &mut d.requests {
-        let n = seen.entry(s.name.clone()).or_default();
-        *n += 1;
-        if *n > 1 {
-            s.name = format!("{} ({})", s.name, n);
-        }
-    }
+    super::unique_names(&mut d);
     Ok(d)
 }
 
@@ -383,37 +375,6 @@ fn script_lines(e: &Json) -> Vec<String> {
     }
 }
 
-/// A JavaScript property path (`data.items[0].id`, `["x-y"]`) as a JSONPath.
-fn jsonpath(js: &str) -> Option<String> {
-    let mut out = String::from("$");
-    let mut rest = js.trim();
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            let name = &r[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
-                return None;
-            }
-            out.push('.');
-            out.push_str(name);
-            rest = &r[end..];
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']')?;
-            let inner = r[..end].trim();
-            if inner.chars().all(|c| c.is_ascii_digit()) && !inner.is_empty() {
-                out.push_str(&format!("[{inner}]"));
-            } else {
-                let name = inner.trim_matches(['"', '\'']);
-                out.push_str(&format!("['{name}']"));
-            }
-            rest = &r[end + 1..];
-        } else {
-            return None;
-        }
-    }
-    Some(out)
-}
-
 /// A JavaScript literal as JSON (`'a'`, `"a"`, numbers, true/false/null).
 fn literal(js: &str) -> Option<Json> {
     let js = js.trim();
@@ -469,7 +430,7 @@ fn tests(lines: &[String], s: &mut DraftStep) {
             .chain(aliases.iter().cloned())
         {
             if let Some(rest) = expr.strip_prefix(prefix.as_str()) {
-                return jsonpath(rest);
+                return super::js_path(rest);
             }
         }
         None
@@ -523,10 +484,10 @@ mod tests {
 
     #[test]
     fn javascript_paths_become_jsonpaths() {
-        assert_eq!(jsonpath(".data.items[0].id").as_deref(), Some("$.data.items[0].id"));
-        assert_eq!(jsonpath("[\"x-y\"].z").as_deref(), Some("$['x-y'].z"));
-        assert_eq!(jsonpath("").as_deref(), Some("$"));
-        assert_eq!(jsonpath(".a()"), None);
+        assert_eq!(crate::import::js_path(".data.items[0].id").as_deref(), Some("$.data.items[0].id"));
+        assert_eq!(crate::import::js_path("[\"x-y\"].z").as_deref(), Some("$['x-y'].z"));
+        assert_eq!(crate::import::js_path("").as_deref(), Some("$"));
+        assert_eq!(crate::import::js_path(".a()"), None);
     }
 
     #[test]

@@ -149,15 +149,9 @@ mod tests {
 
     fn request(method: &str, body: ResolvedBody) -> ResolvedRequest {
         ResolvedRequest {
-            method: method.into(),
-            url: "http://127.0.0.1:9/x?q=it's".into(),
             headers: vec![("Authorization".into(), "Bearer t0k3n".into())],
             body,
-            timeout: None,
-            secret_headers: Vec::new(),
-            redirects: None,
-            tls: None,
-            signing: None,
+            ..ResolvedRequest::new(method, "http://127.0.0.1:9/x?q=it's")
         }
     }
 

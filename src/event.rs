@@ -101,6 +101,13 @@ impl std::fmt::Display for RenewReason {
 pub enum Note {
     /// An auth step ran again to renew credentials.
     Again(RenewReason),
+    /// A device-code grant waited for someone to approve it: where, and with which code.
+    DeviceCode {
+        /// The verification URI.
+        uri: String,
+        /// The user code entered there.
+        code: String,
+    },
     /// The refresh-only step ran to renew credentials.
     Refresh(RenewReason),
     /// The request was answered 401, credentials were renewed, and it was sent again.
@@ -191,6 +198,7 @@ impl std::fmt::Display for Note {
                 write!(f, "{count} {what} skipped because the status was {status}")
             }
             Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
+            Note::DeviceCode { uri, code } => write!(f, "approved at {uri} with the code {code}"),
             Note::ReauthStopped => f.write_str(
                 "the fresh credentials were refused too: no more re-authentication after a 401 in this collection",
             ),
@@ -369,6 +377,9 @@ pub enum Event<'e> {
         /// The response, if one came.
         response: Option<&'e Exchange>,
     },
+    /// Something to tell the person running baton now, while a step waits (a device code
+    /// to enter); masked like everything else.
+    Notice(&'e str),
     /// A step finished.
     StepFinished(&'e StepOutcome),
     /// A collection finished.

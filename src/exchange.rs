@@ -58,7 +58,6 @@ pub struct TlsChoice {
     pub http: Option<crate::model::HttpVersion>,
 }
 
-#[cfg(test)]
 impl ResolvedRequest {
     /// A request with no headers, body, or settings of its own.
     pub fn new(method: &str, url: &str) -> Self {

@@ -133,6 +133,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
             step.role == Role::Request && ps.needs.iter().any(|n| plan.step(n.from).role == Role::Auth);
         let expects_401 =
             step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
+        let mut device_slowdown = Duration::ZERO;
         let (mut throttled, mut attempt, mut reauthenticated) = (0, 0, false);
         loop {
             attempt += 1;
@@ -226,12 +227,30 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 Poll::Again => {}
             }
             self.show_attempt(request, &ex);
-            tokio::time::sleep(r.interval.max(retry_after_of(&ex).unwrap_or_default().min(cap))).await;
+            let interval =
+                if r.device { self.device_interval(&ex, &mut device_slowdown) } else { r.interval };
+            tokio::time::sleep(interval.max(retry_after_of(&ex).unwrap_or_default().min(cap))).await;
         }
     }
 
+    /// The pause before the next device-code poll: the `interval` the server gave with the
+    /// device code (5 s when it gave none, RFC 8628 3.2), plus five seconds for every
+    /// `slow_down` it answered so far (3.5).
+    fn device_interval(&self, ex: &Exchange, slowdown: &mut Duration) -> Duration {
+        if ex.json().and_then(|j| j.get("error")).and_then(serde_json::Value::as_str) == Some("slow_down") {
+            *slowdown += Duration::from_secs(5);
+        }
+        let given = self
+            .scope
+            .get(crate::model::oauth2_vars::DEVICE_INTERVAL)
+            .and_then(|v| u64::try_from(v.clone()).ok())
+            .filter(|s| (1..=300).contains(s))
+            .map_or(Duration::from_secs(5), Duration::from_secs);
+        given + *slowdown
+    }
+
     /// Renders the step's request again with the scope as it is now (renewed credentials).
-    fn render_again(
+    pub(super) fn render_again(
         &self,
         ps: &PlannedStep<'_>,
         request: &mut ResolvedRequest,

@@ -79,6 +79,11 @@ impl<'r> Runner<'r, '_, '_, '_> {
             outcome.result = StepResult::Skipped(reason);
             return outcome;
         }
+        // A device-code token step gets its device code in `exchange`: until then the
+        // request is rendered (and its credentials keyed) without one.
+        if step.device.is_some() && !self.scope.contains(crate::model::oauth2_vars::DEVICE_CODE) {
+            self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(""));
+        }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
         if let Some(condition) = &step.condition {
             match condition_holds(condition, &ctx) {
@@ -235,6 +240,25 @@ impl<'r> Runner<'r, '_, '_, '_> {
     ) -> StepOutcome {
         let step = &ps.step;
         let started = std::time::Instant::now();
+        if let Some(device) = &step.device {
+            let authorized = self.device_authorize(step, device, &ctx).await;
+            let rendered = authorized.and_then(|note| {
+                outcome.notes.push(note);
+                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
+                    SendError::Step(e) => e,
+                    _ => StepError {
+                        message: "the token request could not be rendered".into(),
+                        span: Some(step.name_span),
+                        help: None,
+                    },
+                })
+            });
+            if let Err(e) = rendered {
+                outcome.elapsed = started.elapsed();
+                outcome.result = StepResult::Error(e);
+                return outcome;
+            }
+        }
         let sent = self.send_polling(ps, &mut request, &mut ctx, &mut outcome.notes).await;
         outcome.url = Some(request.url.clone());
         let (ex, stopped) = match sent {
@@ -416,6 +440,64 @@ impl<'r> Runner<'r, '_, '_, '_> {
         scope.set_json("value", &value);
         let ctx = RenderContext::new(&scope, self.sources).masking(&self.plan.masker);
         ctx.render(t).map_err(|e| e.message)
+    }
+
+    /// The device authorization request of a device-code grant (RFC 8628 3.1-3.3): sends
+    /// it, keeps the device code (secret) and the polling interval, and tells the person
+    /// running baton where to approve and with which code.
+    async fn device_authorize(
+        &mut self,
+        step: &CompiledStep<'_>,
+        device: &crate::model::DeviceRequest<crate::template::Template<'_>>,
+        ctx: &RenderContext<'_>,
+    ) -> Result<Note, StepError> {
+        let error = |message: String| StepError { message, span: Some(step.name_span), help: None };
+        let render_err = |e: crate::template::RenderError| StepError {
+            message: e.message,
+            span: Some(e.span),
+            help: None,
+        };
+        let url = ctx.text(&device.url, "device_url").map_err(render_err)?;
+        let mut fields = Vec::new();
+        for (k, t) in &device.fields {
+            fields.push((k.name.clone(), ctx.text(t, &k.name).map_err(render_err)?));
+        }
+        let mut req = ResolvedRequest::new("POST", &url);
+        req.headers.push(("accept".into(), "application/json".into()));
+        req.body = crate::exchange::ResolvedBody::Form(fields);
+        req.timeout = step.timeout;
+        let ex = self
+            .client
+            .send(&req, self.jar.as_ref())
+            .await
+            .map_err(|e| error(format!("the device authorization request failed: {e}")))?;
+        let doc = ex.json().cloned().unwrap_or(serde_json::Value::Null);
+        // The device code is a credential: masked before the answer can be shown.
+        if let Some(code) = doc.get("device_code").and_then(serde_json::Value::as_str) {
+            self.plan.masker.add(code);
+        }
+        self.sink.event(&Event::Exchange { request: &req, response: Some(&ex) });
+        let field = |name: &str| doc.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+        let (Some(code), Some(user_code), Some(uri), 200) =
+            (field("device_code"), field("user_code"), field("verification_uri"), ex.status)
+        else {
+            return Err(error(format!(
+                "the device authorization request was answered {} without a device code, user code and verification URI: {}",
+                ex.status,
+                self.plan.masker.excerpt(&ex.text(), 200)
+            )));
+        };
+        self.plan.masker.add(&code);
+        self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(code));
+        if let Some(i) = doc.get("interval").and_then(serde_json::Value::as_u64) {
+            self.scope.set(crate::model::oauth2_vars::DEVICE_INTERVAL, minijinja::Value::from(i));
+        }
+        let direct =
+            field("verification_uri_complete").map_or_else(String::new, |c| format!(" (or open {c})"));
+        let notice =
+            format!("to let `{}` get a token, open {uri} and enter the code {user_code}{direct}", step.name);
+        self.sink.event(&Event::Notice(&notice));
+        Ok(Note::DeviceCode { uri, code: user_code })
     }
 
     /// Reads every capture (the scope gets them only when the step holds, see

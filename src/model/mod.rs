@@ -114,6 +114,10 @@ pub mod oauth2_vars {
     pub const EXPIRES_IN: &str = "expires_in";
     /// Refresh token, when issued.
     pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// The device code a device-code token step gets with its first request.
+    pub const DEVICE_CODE: &str = "device_code";
+    /// The polling interval that device authorization answer gave.
+    pub const DEVICE_INTERVAL: &str = "device_interval";
 }
 
 impl Collection {
@@ -244,6 +248,18 @@ pub struct Step<T = Node> {
     pub tls: Option<TlsSpec<T>>,
     /// `http:` version pinned for this step (else the collection's).
     pub http: Option<HttpVersion>,
+    /// An OAuth2 device-code token step: the device authorization request it makes
+    /// first (only when it has to fetch a token, never when one is kept).
+    pub device: Option<DeviceRequest<T>>,
+}
+
+/// The device authorization request of a device-code grant (RFC 8628 3.1).
+#[derive(Debug, Clone)]
+pub struct DeviceRequest<T = Node> {
+    /// The device authorization endpoint.
+    pub url: T,
+    /// Form fields: `client_id`, `scope`, `audience`.
+    pub fields: Vec<(Key, T)>,
 }
 
 /// `if: <template>` or `skip_if: <template>`: a template rendering to true or false.
@@ -268,6 +284,9 @@ pub struct RetrySpec<T = Node> {
     pub fail_if: Option<Expect<T>>,
     /// Where `retry:` is written.
     pub span: Span,
+    /// A device-code poll (RFC 8628): the server's `interval` sets the pace, and each
+    /// `slow_down` answer adds five seconds to it.
+    pub device: bool,
 }
 
 /// `snapshot: true` or `snapshot: {redact: [...], headers: [...]}`.

@@ -5,8 +5,8 @@
 //! through these maps, can never leave a templated field uncompiled.
 
 use super::{
-    AuthSpec, Body, BodyExpect, CaptureSpec, Check, Condition, Defaults, Expect, Matcher, Part, PartKind,
-    RetrySpec, Role, Step, TlsSpec,
+    AuthSpec, Body, BodyExpect, CaptureSpec, Check, Condition, Defaults, DeviceRequest, Expect, Matcher,
+    Part, PartKind, RetrySpec, Role, Step, TlsSpec,
 };
 use crate::source::Key;
 
@@ -44,6 +44,7 @@ impl<T> Step<T> {
             repeat,
             tls,
             http,
+            device,
         } = self;
         Step {
             name: name.clone(),
@@ -72,6 +73,7 @@ impl<T> Step<T> {
             repeat: *repeat,
             tls: tls.as_ref().map(|t| t.map(f)),
             http: *http,
+            device: device.as_ref().map(|d| DeviceRequest { url: f(&d.url), fields: pairs(&d.fields, f) }),
         }
     }
 }
@@ -279,13 +281,14 @@ impl<T> Check<T> {
 impl<T> RetrySpec<T> {
     /// The same polling settings with each template mapped.
     pub fn map<'s, U>(&'s self, f: &mut impl FnMut(&'s T) -> U) -> RetrySpec<U> {
-        let RetrySpec { count, interval, until, fail_if, span } = self;
+        let RetrySpec { count, interval, until, fail_if, span, device } = self;
         RetrySpec {
             count: *count,
             interval: *interval,
             until: until.as_ref().map(|e| e.map(f)),
             fail_if: fail_if.as_ref().map(|e| e.map(f)),
             span: *span,
+            device: *device,
         }
     }
 }

@@ -506,6 +506,7 @@ impl Parser<'_> {
             repeat: self.repeat(map),
             tls: field(map, "tls").and_then(|n| self.tls(n)),
             http: field(map, "http").and_then(|n| self.http_version(n)),
+            device: None,
         })
     }
 
@@ -587,6 +588,7 @@ impl Parser<'_> {
             repeat: 1,
             tls: None,
             http: None,
+            device: None,
         })
     }
 
@@ -677,7 +679,7 @@ impl Parser<'_> {
         };
         let until = field(m, "until").map(|n| self.expect(n));
         let fail_if = field(m, "fail_if").map(|n| self.expect(n));
-        Some(RetrySpec { count, interval, until, fail_if, span: node.span })
+        Some(RetrySpec { count, interval, until, fail_if, span: node.span, device: false })
     }
 
     fn snapshot(&mut self, node: &Node) -> Option<SnapshotSpec> {

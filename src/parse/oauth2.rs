@@ -8,7 +8,7 @@
 
 use super::{Parser, field, key_span};
 use crate::diagnostic::{Code, Diagnostic, suggest};
-use crate::model::oauth2_vars::{ACCESS_TOKEN, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE};
+use crate::model::oauth2_vars::{ACCESS_TOKEN, DEVICE_CODE, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, OAuth2Info, Role, Step,
 };
@@ -19,6 +19,7 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "name",
     "issuer",
     "token_url",
+    "device_url",
     "grant",
     "method",
     "client_id",
@@ -35,7 +36,9 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "token_path",
     "cache",
 ];
-pub(crate) const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
+pub(crate) const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token", "device_code"];
+/// The grant type a device-code token request sends (RFC 8628).
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body"];
 pub(crate) const BODY_FORMATS: &[&str] = &["form", "json", "query"];
 
@@ -142,10 +145,19 @@ impl Parser<'_> {
         if !headers.iter().any(|(k, _)| k.name.eq_ignore_ascii_case("accept")) {
             headers.push((key("accept", span), text("application/json", span)));
         }
-        let mut pairs = vec![(key("grant_type", grant_span), text(&grant, grant_span))];
+        let device = grant == "device_code";
+        let grant_type = if device { DEVICE_GRANT } else { grant.as_str() };
+        let mut pairs = vec![(key("grant_type", grant_span), text(grant_type, grant_span))];
+        if device {
+            pairs.push((
+                key("device_code", grant_span),
+                text(&format!("{{{{ {DEVICE_CODE} }}}}"), grant_span),
+            ));
+        }
         pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
         pairs.extend(client_pairs.iter().cloned());
-        for name in ["scope", "audience"] {
+        // A device grant asks for its scope with the device code, not with the token.
+        for name in ["scope", "audience"].into_iter().filter(|_| !device) {
             if let Some(n) = field(map, name) {
                 pairs.push((key(name, n.span), n.clone()));
             }
@@ -186,9 +198,16 @@ impl Parser<'_> {
             repeat: 1,
             tls: None,
             http: None,
+            device: None,
         };
+        let discovered = discovery.is_some();
         let mut steps: Vec<Step> = discovery.into_iter().collect();
-        steps.push(with_params(template.clone(), pairs, &format));
+        let mut token = with_params(template.clone(), pairs, &format);
+        if device {
+            token.device = self.device_request(map, discovered, grant_span);
+            token.retry = device_poll(self, grant_span);
+        }
+        steps.push(token);
         // Renewal uses the refresh token the server issued last, also for the
         // refresh_token grant: a server that rotates them refuses the one the profile
         // started from once it has been used.
@@ -279,7 +298,36 @@ impl Parser<'_> {
             repeat: 1,
             tls: None,
             http: None,
+            device: None,
         })
+    }
+
+    /// The device authorization request (RFC 8628 3.1) a device-code token step makes
+    /// before polling: the client and scope to `device_url:` or the discovered endpoint.
+    fn device_request(
+        &mut self,
+        map: &[(Key, Node)],
+        discovered: bool,
+        at: Span,
+    ) -> Option<crate::model::DeviceRequest> {
+        let url = match field(map, "device_url") {
+            Some(n) => n.clone(),
+            None if discovered => text("{{ oidc_device_endpoint }}", at),
+            None => {
+                self.required(
+                    map,
+                    "device_url",
+                    "for the device_code grant (or `issuer:` to discover it)",
+                    at,
+                );
+                return None;
+            }
+        };
+        let fields = ["client_id", "scope", "audience"]
+            .into_iter()
+            .filter_map(|k| field(map, k).map(|n| (key(k, n.span), n.clone())))
+            .collect();
+        Some(crate::model::DeviceRequest { url, fields })
     }
 
     /// How the client authenticates: parameters sent with every token request
@@ -313,6 +361,12 @@ impl Parser<'_> {
         let needed: &[&str] = match grant {
             "password" => &["username", "password"],
             "refresh_token" => &["refresh_token"],
+            "device_code" => {
+                if !has_client {
+                    self.required(map, "client_id", "for the device_code grant", at);
+                }
+                &[]
+            }
             _ => {
                 if !has_client {
                     self.required(map, "client_id", "for the client_credentials grant", at);
@@ -359,6 +413,32 @@ impl Parser<'_> {
 }
 
 /// The token request's parameters, sent as the profile's `body_format` says.
+/// The token request of a device grant polls until a token comes (200), stopping at once
+/// on `access_denied` or `expired_token`; `authorization_pending` and `slow_down` go on.
+fn device_poll(p: &mut Parser<'_>, at: Span) -> Option<crate::model::RetrySpec> {
+    use crate::model::{Check, Matcher, RetrySpec, StatusExpect, StatusPattern};
+    let error = p.jsonpath("$.error", at)?;
+    let pattern = "^(access_denied|expired_token)$";
+    let refused = regex::Regex::new(pattern).ok()?;
+    let matcher = Matcher {
+        checks: vec![Check::Matches(Compiled { compiled: refused, source: pattern.into(), span: at })],
+        span: at,
+    };
+    let fail_if = Expect { json: vec![(error, matcher)], ..Expect::default() };
+    let until = Expect {
+        status: Some(StatusExpect { allowed: vec![StatusPattern::Code(200)], span: at }),
+        ..Expect::default()
+    };
+    Some(RetrySpec {
+        count: 100,
+        interval: std::time::Duration::from_secs(5),
+        until: Some(until),
+        fail_if: Some(fail_if),
+        span: at,
+        device: true,
+    })
+}
+
 fn with_params(mut step: Step, pairs: Vec<(Key, Node)>, format: &str) -> Step {
     let span = step.span;
     match format {

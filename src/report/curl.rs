@@ -123,7 +123,7 @@ impl Sink for CurlSink {
                 self.block.push_str(&cmd);
                 self.block.push_str("\n\n");
             }
-            Event::StepFinished(_) => {}
+            Event::StepFinished(_) | Event::Notice(_) => {}
             Event::CollectionFinished(_) => {
                 let block = std::mem::take(&mut self.block);
                 self.log.text.lock().unwrap_or_else(PoisonError::into_inner).push_str(&block);

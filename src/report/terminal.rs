@@ -320,6 +320,7 @@ impl Sink for Terminal {
                 }
             }
             Event::StepFinished(s) => self.step_line(s),
+            Event::Notice(text) => self.eprint(&format!("  → {}", line(text))),
             Event::CollectionFinished(o) => self.summary_line(o),
         }
     }

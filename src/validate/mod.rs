@@ -66,6 +66,9 @@ pub fn check<'a>(
                 Some((t.span, std::iter::once("value").chain(before).collect()))
             })
             .collect();
+        // A device-code token step reads the device code its own first request gets.
+        let step_locals: &[&str] =
+            if authored.device.is_some() { &[crate::model::oauth2_vars::DEVICE_CODE] } else { &[] };
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = compiler.compile_into(node, sources, &mut diags);
@@ -75,10 +78,13 @@ pub fn check<'a>(
                 if let Some(names) = local.get(&node.span) {
                     vars.retain(|(v, _)| !names.contains(&v.as_str()));
                 }
+                let reads_local = vars.iter().any(|(v, _)| step_locals.contains(&v.as_str()));
+                vars.retain(|(v, _)| !step_locals.contains(&v.as_str()));
                 // A template that reads only known variables is rendered once now, so a
                 // mistake such as `{{ user.nmae }}` is caught before anything is sent.
                 if !compiled.is_literal()
                     && !local.contains_key(&node.span)
+                    && !reads_local
                     && vars.iter().all(|(v, _)| scope.contains(v))
                     && let Err(e) = compiled.render(&static_ctx, sources)
                 {
@@ -90,6 +96,7 @@ pub fn check<'a>(
                 if let Some(names) = local.get(&node.span) {
                     unguarded.retain(|v| !names.contains(&v.as_str()));
                 }
+                unguarded.retain(|v| !step_locals.contains(&v.as_str()));
                 required.extend(unguarded);
             }
             compiled

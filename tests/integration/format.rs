@@ -628,3 +628,63 @@ fn oidc_discovery_finds_the_token_endpoint_once_and_refuses_a_document_for_anoth
     assert!(out.all().contains("$.issuer"), "{}", out.all());
     assert_eq!(liar.received().len(), 1, "nothing is sent to the endpoint it names");
 }
+
+#[test]
+fn the_device_code_grant_prints_where_to_approve_and_polls_until_an_answer() {
+    let server = Server::start();
+    let collection = |client: &str| {
+        format!(
+            "name: device\nauth:\n  oauth2:\n    grant: device_code\n    device_url: BASE/device/code\n    token_url: BASE/device/token\n    client_id: {client}\n    scope: read\nrequests:\n  - url: BASE/device/me\n    expect: {{json: {{$.client: {client}}}}}\n"
+        )
+    };
+    let t = Test::new().server(&server);
+    // Approved after one `authorization_pending`; the code shows at once, on stderr.
+    let t = t.collection("auto.yaml", &collection("device-auto"));
+    let json = t.path("r.json");
+    let out = t.clone().args(&["run", "auto.yaml", "-v", "--report", &format!("json={json}")]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("to let `oauth2` get a token, open http://"), "{}", out.stderr);
+    assert!(out.stdout.contains("attempt 2 of 100"), "{}", out.stdout);
+    let report = std::fs::read_to_string(&json).expect("report");
+    for text in [&out.stdout, &out.stderr, &report] {
+        assert!(!text.contains("dc-"), "the device code is a secret:\n{text}");
+    }
+    // Refused and expired codes end the poll at once, saying why.
+    for (client, error) in [("device-deny", "access_denied"), ("device-expire", "expired_token")] {
+        let t = t.clone().collection("c.yaml", &collection(client));
+        let out = t.args(&["run", "c.yaml"]).run();
+        assert_eq!(out.code, 4, "{client}: {}", out.all());
+        assert!(out.all().contains(error), "{client}: {}", out.all());
+        assert!(out.stdout.contains("attempt 2"), "{client} stops at the second answer: {}", out.stdout);
+    }
+}
+
+#[test]
+fn slow_down_adds_five_seconds_to_the_device_poll() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: device\nauth:\n  oauth2:\n    grant: device_code\n    device_url: BASE/device/code\n    token_url: BASE/device/token\n    client_id: device-slow\nrequests:\n  - url: BASE/device/me\n",
+    );
+    let started = std::time::Instant::now();
+    let out = t.args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    // 1 s interval, then 6 s after `slow_down`, then 6 s again: what RFC 8628 3.5 asks.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(12), "{:?}", started.elapsed());
+    assert!(out.stdout.contains("attempt 3 of 100"), "{}", out.stdout);
+}
+
+#[test]
+fn a_kept_device_token_needs_no_new_device_code() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: device\nauth:\n  oauth2:\n    grant: device_code\n    device_url: BASE/device/code\n    token_url: BASE/device/token\n    client_id: device-auto\n    cache: true\nrequests:\n  - url: BASE/device/me\n",
+    );
+    let state = t.path("state.json");
+    for _ in 0..2 {
+        let out = t.clone().args(&["run", "c.yaml", "--state", &state]).run();
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+    assert_eq!(requests_to(&server, "/device/code"), 1, "the second run reuses the kept token");
+}

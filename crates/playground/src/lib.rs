@@ -41,6 +41,7 @@
 //! Errors are JSON: `{"error": "...", "error_description": "..."}`.
 
 mod demo;
+mod device;
 mod knobs;
 mod misc;
 pub mod providers;
@@ -222,6 +223,7 @@ fn app(control: knobs::Control) -> Router {
         .route("/headers/set", get(misc::set_headers))
         .merge(web::router())
         .merge(signed::router())
+        .merge(device::router())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -250,6 +252,7 @@ async fn index() -> Json<Value> {
             "GET /redirect/{n}", "GET /redirect-to?url=…&status=302",
             "POST /jobs?ms=300", "GET /jobs/{id}",
             "ANY /digest/auth?algorithm=MD5|SHA-256", "ANY /aws/echo?skew=SECONDS",
+            "POST /device/code", "POST /device/token", "GET /device/me",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

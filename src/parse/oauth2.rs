@@ -20,6 +20,12 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "issuer",
     "token_url",
     "device_url",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "resource",
     "grant",
     "method",
     "client_id",
@@ -36,7 +42,12 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "token_path",
     "cache",
 ];
-pub(crate) const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token", "device_code"];
+pub(crate) const GRANTS: &[&str] =
+    &["client_credentials", "password", "refresh_token", "device_code", "token_exchange"];
+/// The grant type of a token exchange (RFC 8693).
+const EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The token type a subject token has unless `subject_token_type:` says.
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// The grant type a device-code token request sends (RFC 8628).
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body"];
@@ -146,8 +157,25 @@ impl Parser<'_> {
             headers.push((key("accept", span), text("application/json", span)));
         }
         let device = grant == "device_code";
-        let grant_type = if device { DEVICE_GRANT } else { grant.as_str() };
+        let grant_type = match grant.as_str() {
+            "device_code" => DEVICE_GRANT,
+            "token_exchange" => EXCHANGE_GRANT,
+            other => other,
+        };
         let mut pairs = vec![(key("grant_type", grant_span), text(grant_type, grant_span))];
+        if grant == "token_exchange" {
+            // RFC 8693 2.1: the subject token's type is required; the rest as written.
+            if field(map, "subject_token_type").is_none() {
+                pairs.push((key("subject_token_type", grant_span), text(ACCESS_TOKEN_TYPE, grant_span)));
+            }
+            for name in
+                ["subject_token_type", "actor_token", "actor_token_type", "requested_token_type", "resource"]
+            {
+                if let Some(n) = field(map, name) {
+                    pairs.push((key(name, n.span), n.clone()));
+                }
+            }
+        }
         if device {
             pairs.push((
                 key("device_code", grant_span),
@@ -361,6 +389,7 @@ impl Parser<'_> {
         let needed: &[&str] = match grant {
             "password" => &["username", "password"],
             "refresh_token" => &["refresh_token"],
+            "token_exchange" => &["subject_token"],
             "device_code" => {
                 if !has_client {
                     self.required(map, "client_id", "for the device_code grant", at);

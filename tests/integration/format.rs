@@ -688,3 +688,30 @@ fn a_kept_device_token_needs_no_new_device_code() {
     }
     assert_eq!(requests_to(&server, "/device/code"), 1, "the second run reuses the kept token");
 }
+
+#[test]
+fn a_token_exchange_profile_trades_a_subject_token_from_the_environment() {
+    let server = Server::start();
+    let (_, login) = crate::support::http(
+        &server.url,
+        "POST",
+        "/demo/login",
+        Some(r#"{"username": "demo", "password": "demo-password-7f3a"}"#),
+    );
+    let upstream = login["access_token"].as_str().expect("token").to_string();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: exchange\nauth:\n  oauth2:\n    grant: token_exchange\n    token_url: BASE/exchange/token\n    subject_token: \"{{ secret_env('UPSTREAM_TOKEN') }}\"\n    audience: reports-api\nrequests:\n  - url: BASE/exchange/me\n    expect: {json: {$.audience: reports-api, $.subject: demo}}\n",
+    );
+    let out = t.clone().env("UPSTREAM_TOKEN", &upstream).args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("subject_token=•••") && out.stderr.contains("subject_token_type=urn"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all().contains(&upstream), "the subject token is masked");
+    let refused = t.env("UPSTREAM_TOKEN", "not-issued-here-0000").args(&["run", "c.yaml"]).run();
+    assert_eq!(refused.code, 4, "{}", refused.all());
+    assert!(refused.all().contains("invalid_grant"), "{}", refused.all());
+}

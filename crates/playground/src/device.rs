@@ -1,3 +1,6 @@
+//! `/exchange`: token exchange (RFC 8693), trading a token the playground issued (the demo
+//! app's `at-…`, the device grant's `dt-…`) for one for another audience.
+//!
 //! `/device`: the OAuth2 device authorization grant (RFC 8628), approved by nobody: the
 //! client id says how the approval goes, so tests and demos need no browser.
 //! `device-auto` is approved after one `authorization_pending`; `device-slow` first asks
@@ -32,6 +35,8 @@ struct Store {
     codes: HashMap<String, (String, u32)>,
     /// access token → client
     tokens: HashMap<String, String>,
+    /// exchanged token → (audience, the subject token's kind)
+    exchanged: HashMap<String, (String, String)>,
 }
 
 pub(crate) fn router() -> Router {
@@ -39,6 +44,8 @@ pub(crate) fn router() -> Router {
         .route("/device/code", post(code))
         .route("/device/token", post(token))
         .route("/device/me", get(me))
+        .route("/exchange/token", post(exchange))
+        .route("/exchange/me", get(exchanged_me))
         .with_state(Shared::default())
 }
 
@@ -125,6 +132,68 @@ async fn token(
     }
     store.tokens.insert(access.clone(), client);
     Ok(Json(json!({"access_token": access, "token_type": "Bearer", "expires_in": 3600})))
+}
+
+/// `POST /exchange/token`: RFC 8693 with a subject access token the playground issued.
+async fn exchange(
+    State(s): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let f = form(&body_bytes(body)?);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    if get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "this endpoint exchanges tokens",
+        ));
+    }
+    if get("subject_token_type") != "urn:ietf:params:oauth:token-type:access_token" {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "subject_token_type must be an access token",
+        ));
+    }
+    let kind = match get("subject_token") {
+        t if t.starts_with("at-") => "demo",
+        t if t.starts_with("dt-") => "device",
+        _ => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the subject token was not issued here",
+            ));
+        }
+    };
+    let audience = if get("audience").is_empty() { "default" } else { get("audience") };
+    let token = format!("xt-{}", uuid::Uuid::new_v4().simple());
+    let mut store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if store.exchanged.len() >= MAX_KEPT {
+        store.exchanged.clear();
+    }
+    store.exchanged.insert(token.clone(), (audience.to_string(), kind.to_string()));
+    Ok(Json(json!({
+        "access_token": token,
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "token_type": "Bearer",
+        "expires_in": 600,
+    })))
+}
+
+/// `GET /exchange/me`: the audience and subject kind of an exchanged token.
+async fn exchanged_me(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
+    let (audience, subject) = store
+        .exchanged
+        .get(token)
+        .ok_or_else(|| oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "not an exchanged token"))?;
+    Ok(Json(json!({"audience": audience, "subject": subject})))
 }
 
 /// `GET /device/me`: which client the bearer token was issued to.

@@ -253,6 +253,7 @@ async fn index() -> Json<Value> {
             "POST /jobs?ms=300", "GET /jobs/{id}",
             "ANY /digest/auth?algorithm=MD5|SHA-256", "ANY /aws/echo?skew=SECONDS",
             "POST /device/code", "POST /device/token", "GET /device/me",
+            "POST /exchange/token", "GET /exchange/me",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

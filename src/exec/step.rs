@@ -80,8 +80,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
             return outcome;
         }
         // A device-code token step gets its device code in `exchange`: until then the
-        // request is rendered (and its credentials keyed) without one.
-        if step.device.is_some() && !self.scope.contains(crate::model::oauth2_vars::DEVICE_CODE) {
+        // request is rendered (and its credentials keyed) without one, the same every time.
+        if step.device.is_some() {
             self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(""));
         }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);

@@ -198,6 +198,59 @@ pub fn sigv4(
     added
 }
 
+/// A JWT assertion (RFC 7523 3): `iss` and `sub` the client id, `aud` the token endpoint,
+/// a minute of life, a fresh `jti`, then `claims` replacing or adding to those.
+pub struct Assertion<'a> {
+    /// `RS256`, `ES256`, `HS256`…
+    pub alg: &'a str,
+    pub client_id: &'a str,
+    /// `kid` in the header.
+    pub key_id: Option<&'a str>,
+    pub audience: &'a str,
+    /// Seconds since the epoch.
+    pub now: i64,
+    pub jti: &'a str,
+    /// `assertion_claims:`; `iat`, `exp` and `nbf` given as digits are numbers.
+    pub claims: Vec<(String, String)>,
+}
+
+impl Assertion<'_> {
+    /// Signs with a PEM private key (RS*, PS*, ES*) or, for HS*, the client secret.
+    pub fn sign(&self, key: &[u8]) -> Result<String, String> {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let alg = self.alg;
+        let algorithm: Algorithm =
+            alg.parse().map_err(|_| format!("`{alg}` is not a JWT signing algorithm"))?;
+        let encoding = match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(key)
+                .map_err(|e| format!("the client secret cannot sign {alg}: {e}"))?,
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(key)
+                .map_err(|e| format!("the client key is not a PEM EC private key for {alg}: {e}"))?,
+            _ => EncodingKey::from_rsa_pem(key)
+                .map_err(|e| format!("the client key is not a PEM RSA private key for {alg}: {e}"))?,
+        };
+        let mut header = Header::new(algorithm);
+        header.kid = self.key_id.map(str::to_string);
+        let mut claims = serde_json::json!({
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.audience,
+            "iat": self.now,
+            "exp": self.now + 60,
+            "jti": self.jti,
+        });
+        for (name, value) in &self.claims {
+            let numeric = matches!(name.as_str(), "iat" | "exp" | "nbf");
+            claims[name.as_str()] = match value.parse::<i64>() {
+                Ok(n) if numeric => serde_json::Value::from(n),
+                _ => serde_json::Value::from(value.as_str()),
+            };
+        }
+        jsonwebtoken::encode(&header, &claims, &encoding)
+            .map_err(|e| format!("cannot sign the assertion: {e}"))
+    }
+}
+
 /// The hex SHA-256 of a body.
 pub fn payload_hash(body: &[u8]) -> String {
     hex(&Sha256::digest(body))
@@ -219,6 +272,38 @@ mod tests {
         assert!(auth.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""), "{auth}");
         assert_eq!(digest_challenge("Basic realm=x"), None);
         assert_eq!(digest_challenge("Digest realm=x, nonce=n, algorithm=SHA-512-256"), None, "not spoken");
+    }
+
+    #[test]
+    fn a_client_assertion_carries_the_claims_and_verifies_with_its_secret() {
+        let mut assertion = Assertion {
+            alg: "HS256",
+            client_id: "app",
+            key_id: Some("k1"),
+            audience: "https://as.example.test/token",
+            now: 1_700_000_000,
+            jti: "j-1",
+            claims: vec![("sub".into(), "someone".into()), ("exp".into(), "1700000100".into())],
+        };
+        let jwt = assertion.sign(b"s3cret-for-hs256").expect("signed");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&["https://as.example.test/token"]);
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &jwt,
+            &jsonwebtoken::DecodingKey::from_secret(b"s3cret-for-hs256").expect("key"),
+            &validation,
+        )
+        .expect("verifies");
+        assert_eq!(
+            (data.claims["iss"].as_str(), data.claims["sub"].as_str()),
+            (Some("app"), Some("someone"))
+        );
+        assert_eq!(data.claims["exp"], 1_700_000_100, "a number, replaced");
+        assert_eq!(data.claims["iat"], 1_700_000_000);
+        assert_eq!(data.header.kid.as_deref(), Some("k1"));
+        assertion.alg = "ES256";
+        assert!(assertion.sign(b"not a key").expect_err("bad key").contains("PEM EC private key"));
     }
 
     #[test]

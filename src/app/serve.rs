@@ -70,6 +70,8 @@ fn write_pki(pki: &playground::ClientPki) -> std::io::Result<tempfile::TempDir> 
     std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem)?;
     std::fs::write(dir.path().join("client.pem"), &pki.cert_pem)?;
     std::fs::write(dir.path().join("client.key"), &pki.key_pem)?;
+    // The private key the playground's `jwt-key-app` signs its assertions with.
+    std::fs::write(dir.path().join("jwt-key-app.pem"), playground::assertion_client_key_pem())?;
     Ok(dir)
 }
 
@@ -152,6 +154,7 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
     {
         env.insert(name.into(), pki_dir.path().join(file).display().to_string());
     }
+    env.insert("BATON_JWT_CLIENT_KEY".into(), pki_dir.path().join("jwt-key-app.pem").display().to_string());
     opts.env = Arc::new(env);
     let exit = run_collections(&opts);
     let _ = stop_tx.send(());

@@ -84,6 +84,10 @@ impl<'r> Runner<'r, '_, '_, '_> {
         if step.device.is_some() {
             self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(""));
         }
+        // Likewise a client assertion, signed in `exchange` for each token request.
+        if step.assertion.is_some() {
+            self.scope.set(crate::model::oauth2_vars::CLIENT_ASSERTION, minijinja::Value::from(""));
+        }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
         if let Some(condition) = &step.condition {
             match condition_holds(condition, &ctx) {
@@ -254,6 +258,23 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 })
             });
             if let Err(e) = rendered {
+                outcome.elapsed = started.elapsed();
+                outcome.result = StepResult::Error(e);
+                return outcome;
+            }
+        }
+        if let Some(assertion) = &step.assertion {
+            let signed = self.sign_assertion(step, assertion, &request, &ctx).and_then(|()| {
+                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
+                    SendError::Step(e) => e,
+                    _ => StepError {
+                        message: "the token request could not be rendered".into(),
+                        span: Some(step.name_span),
+                        help: None,
+                    },
+                })
+            });
+            if let Err(e) = signed {
                 outcome.elapsed = started.elapsed();
                 outcome.result = StepResult::Error(e);
                 return outcome;
@@ -440,6 +461,68 @@ impl<'r> Runner<'r, '_, '_, '_> {
         scope.set_json("value", &value);
         let ctx = RenderContext::new(&scope, self.sources).masking(&self.plan.masker);
         ctx.render(t).map_err(|e| e.message)
+    }
+
+    /// Signs a fresh client assertion for this token request (its audience the token
+    /// endpoint) and keeps it, masked, for the request's body.
+    fn sign_assertion(
+        &mut self,
+        step: &CompiledStep<'_>,
+        a: &crate::model::ClientAssertion<crate::template::Template<'_>>,
+        request: &ResolvedRequest,
+        ctx: &RenderContext<'_>,
+    ) -> Result<(), StepError> {
+        let error = |message: String| StepError { message, span: Some(step.name_span), help: None };
+        let render_err = |e: crate::template::RenderError| StepError {
+            message: e.message,
+            span: Some(e.span),
+            help: None,
+        };
+        let client_id = ctx.text(&a.client_id, "client_id").map_err(render_err)?;
+        let key_id =
+            a.key_id.as_ref().map(|k| ctx.text(k, "client_key_id")).transpose().map_err(render_err)?;
+        let key = if a.alg.starts_with("HS") {
+            let secret = ctx.text(&a.key, "client_secret").map_err(render_err)?;
+            self.plan.masker.add(&secret);
+            secret.into_bytes()
+        } else {
+            // The PEM text itself (from a CI secret), or a file beside the collection.
+            let given = ctx.text(&a.key, "client_key").map_err(render_err)?;
+            if given.trim_start().starts_with("-----BEGIN") {
+                // The whole key, and each of its lines should one be printed alone.
+                self.plan.masker.add(given.trim());
+                for line in given.lines().map(str::trim).filter(|l| !l.starts_with("-----") && l.len() >= 16)
+                {
+                    self.plan.masker.add(line);
+                }
+                given.into_bytes()
+            } else {
+                let path = self.base_dir.join(&given);
+                std::fs::read(&path)
+                    .map_err(|e| error(format!("cannot read the client key `{}`: {e}", path.display())))?
+            }
+        };
+        let claims = a
+            .claims
+            .iter()
+            .map(|(k, t)| ctx.text(t, &k.name).map(|v| (k.name.clone(), v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(render_err)?;
+        let jti = uuid::Uuid::new_v4().to_string();
+        let jwt = crate::signing::Assertion {
+            alg: &a.alg,
+            client_id: &client_id,
+            key_id: key_id.as_deref(),
+            audience: request.url.split(['?', '#']).next().unwrap_or(&request.url),
+            now: jiff::Timestamp::now().as_second(),
+            jti: &jti,
+            claims,
+        }
+        .sign(&key)
+        .map_err(error)?;
+        self.plan.masker.add(&jwt);
+        self.scope.set(crate::model::oauth2_vars::CLIENT_ASSERTION, minijinja::Value::from(jwt));
+        Ok(())
     }
 
     /// The device authorization request of a device-code grant (RFC 8628 3.1-3.3): sends

@@ -114,6 +114,8 @@ pub mod oauth2_vars {
     pub const EXPIRES_IN: &str = "expires_in";
     /// Refresh token, when issued.
     pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// The signed client assertion a token step sends (made fresh for each request).
+    pub const CLIENT_ASSERTION: &str = "client_assertion";
     /// The device code a device-code token step gets with its first request.
     pub const DEVICE_CODE: &str = "device_code";
     /// The polling interval that device authorization answer gave.
@@ -251,6 +253,26 @@ pub struct Step<T = Node> {
     /// An OAuth2 device-code token step: the device authorization request it makes
     /// first (only when it has to fetch a token, never when one is kept).
     pub device: Option<DeviceRequest<T>>,
+    /// A token step that authenticates its client with a signed assertion, made fresh
+    /// for each token request.
+    pub assertion: Option<ClientAssertion<T>>,
+}
+
+/// A signed JWT a token request carries: the client's credentials with `client_auth:
+/// private_key_jwt | client_secret_jwt` (RFC 7523 2.2, OpenID Connect Core 9), or the grant
+/// itself with `grant: jwt_bearer` (RFC 7523 2.1).
+#[derive(Debug, Clone)]
+pub struct ClientAssertion<T = Node> {
+    /// `RS256`, `ES256`, `PS256`… for a private key; `HS256` for a client secret.
+    pub alg: String,
+    /// The client id: the assertion's issuer and subject.
+    pub client_id: T,
+    /// A PEM private key file (relative to the collection) or, for `HS256`, the secret.
+    pub key: T,
+    /// `kid` in the header, when the server has several keys.
+    pub key_id: Option<T>,
+    /// Claims that replace or join the standard ones (`assertion_claims:`).
+    pub claims: Vec<(Key, T)>,
 }
 
 /// The device authorization request of a device-code grant (RFC 8628 3.1).

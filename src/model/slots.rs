@@ -5,8 +5,8 @@
 //! through these maps, can never leave a templated field uncompiled.
 
 use super::{
-    AuthSpec, Body, BodyExpect, CaptureSpec, Check, Condition, Defaults, DeviceRequest, Expect, Matcher,
-    Part, PartKind, RetrySpec, Role, Step, TlsSpec,
+    AuthSpec, Body, BodyExpect, CaptureSpec, Check, ClientAssertion, Condition, Defaults, DeviceRequest,
+    Expect, Matcher, Part, PartKind, RetrySpec, Role, Step, TlsSpec,
 };
 use crate::source::Key;
 
@@ -45,6 +45,7 @@ impl<T> Step<T> {
             tls,
             http,
             device,
+            assertion,
         } = self;
         Step {
             name: name.clone(),
@@ -74,6 +75,13 @@ impl<T> Step<T> {
             tls: tls.as_ref().map(|t| t.map(f)),
             http: *http,
             device: device.as_ref().map(|d| DeviceRequest { url: f(&d.url), fields: pairs(&d.fields, f) }),
+            assertion: assertion.as_ref().map(|a| ClientAssertion {
+                alg: a.alg.clone(),
+                client_id: f(&a.client_id),
+                key: f(&a.key),
+                key_id: a.key_id.as_ref().map(&mut *f),
+                claims: pairs(&a.claims, f),
+            }),
         }
     }
 }

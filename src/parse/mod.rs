@@ -507,6 +507,7 @@ impl Parser<'_> {
             tls: field(map, "tls").and_then(|n| self.tls(n)),
             http: field(map, "http").and_then(|n| self.http_version(n)),
             device: None,
+            assertion: None,
         })
     }
 
@@ -589,6 +590,7 @@ impl Parser<'_> {
             tls: None,
             http: None,
             device: None,
+            assertion: None,
         })
     }
 

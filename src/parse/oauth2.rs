@@ -8,7 +8,9 @@
 
 use super::{Parser, field, key_span};
 use crate::diagnostic::{Code, Diagnostic, suggest};
-use crate::model::oauth2_vars::{ACCESS_TOKEN, DEVICE_CODE, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE};
+use crate::model::oauth2_vars::{
+    ACCESS_TOKEN, CLIENT_ASSERTION, DEVICE_CODE, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE,
+};
 use crate::model::{
     AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, OAuth2Info, Role, Step,
 };
@@ -26,6 +28,10 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "actor_token_type",
     "requested_token_type",
     "resource",
+    "client_key",
+    "client_key_id",
+    "client_key_alg",
+    "assertion_claims",
     "grant",
     "method",
     "client_id",
@@ -43,14 +49,21 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "cache",
 ];
 pub(crate) const GRANTS: &[&str] =
-    &["client_credentials", "password", "refresh_token", "device_code", "token_exchange"];
+    &["client_credentials", "password", "refresh_token", "device_code", "token_exchange", "jwt_bearer"];
+/// The grant type of a JWT bearer grant (RFC 7523 2.1).
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The grant type of a token exchange (RFC 8693).
 const EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// The token type a subject token has unless `subject_token_type:` says.
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// The grant type a device-code token request sends (RFC 8628).
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body"];
+pub(crate) const CLIENT_AUTH: &[&str] = &["basic", "body", "private_key_jwt", "client_secret_jwt"];
+/// Algorithms a `private_key_jwt` assertion may be signed with.
+pub(crate) const KEY_ALGS: &[&str] =
+    &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"];
+/// The assertion type a client assertion is sent with (RFC 7523 2.2).
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub(crate) const BODY_FORMATS: &[&str] = &["form", "json", "query"];
 
 /// The capture a discovered profile reads its token endpoint from.
@@ -144,7 +157,12 @@ impl Parser<'_> {
         };
         let grant = self.choice(map, "grant", GRANTS, "client_credentials");
         let grant_span = field(map, "grant").map_or(span, |n| n.span);
-        let (client_pairs, auth) = self.client_auth(map, span);
+        let (client_pairs, auth) = if grant == "jwt_bearer" && field(map, "client_auth").is_none() {
+            // The assertion identifies the client (RFC 7523 3.1): nothing else is sent.
+            (Vec::new(), None)
+        } else {
+            self.client_auth(map, span)
+        };
         let format = self.choice(map, "body_format", BODY_FORMATS, "form");
         let method = match field(map, "method").and_then(|n| self.string(n, "method")) {
             Some(m) => m.to_ascii_uppercase(),
@@ -160,6 +178,7 @@ impl Parser<'_> {
         let grant_type = match grant.as_str() {
             "device_code" => DEVICE_GRANT,
             "token_exchange" => EXCHANGE_GRANT,
+            "jwt_bearer" => JWT_BEARER_GRANT,
             other => other,
         };
         let mut pairs = vec![(key("grant_type", grant_span), text(grant_type, grant_span))];
@@ -175,6 +194,12 @@ impl Parser<'_> {
                     pairs.push((key(name, n.span), n.clone()));
                 }
             }
+        }
+        if grant == "jwt_bearer" {
+            pairs.push((
+                key("assertion", grant_span),
+                text(&format!("{{{{ {CLIENT_ASSERTION} }}}}"), grant_span),
+            ));
         }
         if device {
             pairs.push((
@@ -192,7 +217,7 @@ impl Parser<'_> {
         }
         pairs.extend(field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params")));
         let (captures, expires_in) = self.token_captures(map, key_span(outer, "oauth2").unwrap_or(span));
-        let template = Step {
+        let mut template = Step {
             name: field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into()),
             named: true,
             name_span: key_span(outer, "oauth2").unwrap_or(span),
@@ -227,9 +252,12 @@ impl Parser<'_> {
             tls: None,
             http: None,
             device: None,
+            assertion: None,
         };
         let discovered = discovery.is_some();
         let mut steps: Vec<Step> = discovery.into_iter().collect();
+        // The refresh request authenticates its client the same way.
+        template.assertion = self.client_assertion(map, &grant, span);
         let mut token = with_params(template.clone(), pairs, &format);
         if device {
             token.device = self.device_request(map, discovered, grant_span);
@@ -327,6 +355,7 @@ impl Parser<'_> {
             tls: None,
             http: None,
             device: None,
+            assertion: None,
         })
     }
 
@@ -358,10 +387,74 @@ impl Parser<'_> {
         Some(crate::model::DeviceRequest { url, fields })
     }
 
+    /// The signing settings of `client_auth: private_key_jwt | client_secret_jwt`, or of
+    /// the assertion a `jwt_bearer` grant sends: a PEM key (`client_key:`) or, for HS256,
+    /// the client secret.
+    fn client_assertion(
+        &mut self,
+        map: &[(Key, Node)],
+        grant: &str,
+        span: Span,
+    ) -> Option<crate::model::ClientAssertion> {
+        let how = field(map, "client_auth").and_then(|n| n.as_str().map(str::to_string)).unwrap_or_default();
+        let jwt_auth = how.ends_with("_jwt");
+        if grant == "jwt_bearer" && jwt_auth {
+            let at = field(map, "client_auth").map_or(span, |n| n.span);
+            self.err(
+                Diagnostic::error(
+                    Code::ConflictingAuth,
+                    "a `jwt_bearer` grant already sends a signed assertion",
+                )
+                .at(at, format!("`client_auth: {how}` would sign a second one"))
+                .help(
+                    "drop `client_auth:` (the grant's assertion identifies the client), or use another grant",
+                ),
+            );
+            return None;
+        }
+        if grant != "jwt_bearer" && !jwt_auth {
+            return None;
+        }
+        let why = if jwt_auth {
+            format!("for `client_auth: {how}`")
+        } else {
+            "for the jwt_bearer grant (the assertion's issuer)".into()
+        };
+        // What is missing is pointed at from what asked for it.
+        let span = field(map, if jwt_auth { "client_auth" } else { "grant" }).map_or(span, |n| n.span);
+        let client_id = self.required(map, "client_id", &why, span)?;
+        let key_id = field(map, "client_key_id").cloned();
+        let claims =
+            field(map, "assertion_claims").map_or_else(Vec::new, |n| self.pairs(n, "assertion_claims"));
+        let by_key = how == "private_key_jwt" || (!jwt_auth && field(map, "client_key").is_some());
+        if by_key {
+            let key_file = self.required(map, "client_key", &format!("(a PEM private key) {why}"), span)?;
+            let alg = self.choice(map, "client_key_alg", KEY_ALGS, "RS256");
+            return Some(crate::model::ClientAssertion { alg, client_id, key: key_file, key_id, claims });
+        }
+        let secret = self.required(
+            map,
+            "client_secret",
+            &format!("(or `client_key:`) to sign the assertion {why}"),
+            span,
+        )?;
+        Some(crate::model::ClientAssertion { alg: "HS256".into(), client_id, key: secret, key_id, claims })
+    }
+
     /// How the client authenticates: parameters sent with every token request
     /// (`client_auth: body`), or HTTP Basic credentials (`client_auth: basic`).
     fn client_auth(&mut self, map: &[(Key, Node)], span: Span) -> (Vec<(Key, Node)>, Option<AuthSpec>) {
-        if self.choice(map, "client_auth", CLIENT_AUTH, "body") == "basic" {
+        let how = self.choice(map, "client_auth", CLIENT_AUTH, "body");
+        if how.ends_with("_jwt") {
+            // The client id and a signed assertion; the assertion is made when sending.
+            self.required(map, "client_id", &format!("for `client_auth: {how}`"), span);
+            let mut pairs: Vec<(Key, Node)> =
+                field(map, "client_id").map(|n| (key("client_id", n.span), n.clone())).into_iter().collect();
+            pairs.push((key("client_assertion_type", span), text(ASSERTION_TYPE, span)));
+            pairs.push((key("client_assertion", span), text(&format!("{{{{ {CLIENT_ASSERTION} }}}}"), span)));
+            return (pairs, None);
+        }
+        if how == "basic" {
             let user = self.required(map, "client_id", "for `client_auth: basic`", span);
             let pass = self.required(map, "client_secret", "for `client_auth: basic`", span);
             let auth = match (user, pass) {
@@ -390,6 +483,7 @@ impl Parser<'_> {
             "password" => &["username", "password"],
             "refresh_token" => &["refresh_token"],
             "token_exchange" => &["subject_token"],
+            "jwt_bearer" => &[],
             "device_code" => {
                 if !has_client {
                     self.required(map, "client_id", "for the device_code grant", at);

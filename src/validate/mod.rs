@@ -67,8 +67,15 @@ pub fn check<'a>(
             })
             .collect();
         // A device-code token step reads the device code its own first request gets.
-        let step_locals: &[&str] =
-            if authored.device.is_some() { &[crate::model::oauth2_vars::DEVICE_CODE] } else { &[] };
+        // A device-code step's device code and a token step's client assertion come when
+        // the step is sent.
+        let mut step_locals: Vec<&str> = Vec::new();
+        if authored.device.is_some() {
+            step_locals.push(crate::model::oauth2_vars::DEVICE_CODE);
+        }
+        if authored.assertion.is_some() {
+            step_locals.push(crate::model::oauth2_vars::CLIENT_ASSERTION);
+        }
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = compiler.compile_into(node, sources, &mut diags);

@@ -71,6 +71,40 @@ fn the_readme_collection_snippet_is_valid() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
 
+/// Every YAML block of the README that starts at the top level of a collection validates
+/// (a block without `requests:` gets one), with the environment values it reads set and
+/// the shipped recipes beside it; indented fragments are shown by the tests of their part.
+#[test]
+fn every_top_level_yaml_block_of_the_readme_validates() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let reads = regex::Regex::new(r"env\('([A-Z0-9_]+)'\)").expect("re");
+    let mut checked = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).filter_map(|s| s.split("```").next()).enumerate() {
+        let first = block.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if first.is_none_or(|l| l.starts_with([' ', '-'])) {
+            continue;
+        }
+        let mut yaml = block.to_string();
+        if !block.lines().any(|l| l.starts_with("requests:")) {
+            yaml.push_str("\nrequests:\n  - url: http://127.0.0.1:9/x\n");
+        }
+        let recipe =
+            std::fs::read_to_string(crate::support::root().join("collections/recipes/auth0-m2m.yaml"))
+                .expect("recipe");
+        let mut t = Test::new().collection("c.yaml", &yaml).file("recipes/auth0-m2m.yaml", &recipe).file(
+            "recipes/other.yaml",
+            "vars: {client_id: x}\nrequests:\n  - url: http://127.0.0.1:9/other\n",
+        );
+        for name in reads.captures_iter(block).map(|c| c[1].to_string()) {
+            t = t.env(&name, "a-value-for-the-readme");
+        }
+        let out = t.args(&["validate", "c.yaml", "--var", "base_url=http://127.0.0.1:9"]).run();
+        assert_eq!(out.code, 0, "README yaml block {i} does not validate:\n{block}\n{}", out.all());
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} blocks checked");
+}
+
 #[test]
 fn the_readme_security_examples_run() {
     let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");

@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod assertions;
 mod auth;
 mod ci;
 mod cli;

@@ -108,9 +108,13 @@ impl Drop for Server {
 }
 
 /// `t` with the client files of a mutual-TLS playground and the `BATON_MTLS_*` variables
-/// pointing at them and at `server`, as `baton demo` sets them.
+/// pointing at them and at `server`, and the playground's JWT client key in
+/// `BATON_JWT_CLIENT_KEY`, as `baton demo` sets them.
 pub fn with_mtls(t: Test, server: &Server, pki: &baton_playground::ClientPki) -> Test {
+    let t = t.file("pki/jwt-key-app.pem", baton_playground::assertion_client_key_pem());
+    let jwt_key = t.path("pki/jwt-key-app.pem");
     let t = t
+        .env("BATON_JWT_CLIENT_KEY", &jwt_key)
         .file("pki/ca.pem", &pki.ca_pem)
         .file("pki/client.pem", &pki.cert_pem)
         .file("pki/client.key", &pki.key_pem);

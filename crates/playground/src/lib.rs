@@ -40,6 +40,7 @@
 //!
 //! Errors are JSON: `{"error": "...", "error_description": "..."}`.
 
+mod assertion;
 mod demo;
 mod device;
 mod knobs;
@@ -68,6 +69,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use assertion::{CLIENT_SECRET as ASSERTION_CLIENT_SECRET, client_key_pem as assertion_client_key_pem};
 pub use knobs::{DelayRule, FailRule, Knobs};
 pub use tls::ClientPki;
 
@@ -224,6 +226,7 @@ fn app(control: knobs::Control) -> Router {
         .merge(web::router())
         .merge(signed::router())
         .merge(device::router())
+        .merge(assertion::router())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -254,6 +257,7 @@ async fn index() -> Json<Value> {
             "ANY /digest/auth?algorithm=MD5|SHA-256", "ANY /aws/echo?skew=SECONDS",
             "POST /device/code", "POST /device/token", "GET /device/me",
             "POST /exchange/token", "GET /exchange/me",
+            "POST /assertion/token", "GET /assertion/me",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

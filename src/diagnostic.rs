@@ -159,6 +159,8 @@ codes! {
     UnknownMatcher = "unknown-matcher",
     /// `secrets:` names neither a variable nor a capture.
     UnknownSecret = "unknown-secret",
+    /// A request's `auth:` names no profile of its collection.
+    UnknownProfile = "unknown-profile",
     /// `--step` names no request.
     UnknownStep = "unknown-step",
     /// `--tag` / `--skip-tag` names a tag no collection or request has.

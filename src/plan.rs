@@ -34,6 +34,10 @@ pub struct PlannedStep<'a> {
     pub step: CompiledStep<'a>,
     /// Captured variables this step reads, with the step that captures each.
     pub needs: Vec<Need>,
+    /// The credential profiles (positions in the collection's) this step belongs to (an
+    /// auth step) or uses (a request: the one it sends the token of, and those whose
+    /// auth steps captured what it reads), each renewed and re-authenticated on its own.
+    pub sessions: Vec<usize>,
 }
 
 /// A validated collection, ready to run.
@@ -76,6 +80,16 @@ impl<'a> Plan<'a> {
     /// The compiled step at run position `i`.
     pub fn step(&self, i: usize) -> &CompiledStep<'a> {
         &self.steps[i].step
+    }
+
+    /// The profile auth step `i` belongs to (0 for a step outside any).
+    pub fn profile_of(&self, i: usize) -> usize {
+        self.steps[i].sessions.first().copied().unwrap_or(0)
+    }
+
+    /// How many credential profiles the steps name (at least one).
+    pub fn profile_count(&self) -> usize {
+        self.steps.iter().flat_map(|ps| ps.sessions.iter()).max().map_or(1, |m| m + 1)
     }
 
     /// Steps that run in sequence (refresh-only steps run only to renew credentials).

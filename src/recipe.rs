@@ -52,6 +52,7 @@ fn expand(
     let mut diags = Vec::new();
     let mut vars: Vec<(Key, Node)> = Vec::new();
     let mut auth = Vec::new();
+    let mut profiles: Vec<crate::model::Profile> = Vec::new();
     let mut requests = Vec::new();
     let mut overrides = Vec::new();
     for inc in std::mem::take(&mut c.includes) {
@@ -108,20 +109,8 @@ fn expand(
         overrides.extend(inc.vars);
         auth.extend(recipe.auth);
         requests.extend(recipe.requests);
-        if let Some(o) = recipe.oauth2 {
-            if let Some(mine) = &c.oauth2 {
-                diags.push(
-                    Diagnostic::error(
-                        Code::ConflictingAuth,
-                        "two OAuth2 profiles: the collection's and a recipe's",
-                    )
-                    .at(mine.span, "the collection's profile")
-                    .also(o.span, "the recipe's profile")
-                    .help("keep one `auth: {oauth2: …}`"),
-                );
-            } else {
-                c.oauth2 = Some(o);
-            }
+        for p in recipe.profiles {
+            join_profile(&mut profiles, p, &mut diags);
         }
         let d = recipe.defaults;
         let mine = &mut c.defaults;
@@ -146,12 +135,42 @@ fn expand(
     vars.append(&mut c.vars);
     vars.extend(overrides);
     c.vars = vars;
+    for p in std::mem::take(&mut c.profiles) {
+        join_profile(&mut profiles, p, &mut diags);
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    c.profiles = profiles;
     auth.append(&mut c.auth);
     c.auth = auth;
     requests.append(&mut c.requests);
     c.requests = requests;
     check_unique(&c)?;
     Ok(c)
+}
+
+/// Adds a recipe's (or the collection's own) profile: the auth steps of the single
+/// profiles join into one (one OAuth2 profile at most); a named profile is defined once.
+fn join_profile(profiles: &mut Vec<crate::model::Profile>, p: crate::model::Profile, diags: &mut Vec<Diagnostic>) {
+    let Some(same) = profiles.iter_mut().find(|q| q.label() == p.label()) else {
+        profiles.push(p);
+        return;
+    };
+    let (what, help) = match &p.name {
+        None if !(same.oauth2 && p.oauth2) => {
+            same.oauth2 |= p.oauth2;
+            return;
+        }
+        None => ("two OAuth2 profiles: the collection's and a recipe's".to_string(), "keep one `auth: {oauth2: …}`".to_string()),
+        Some(k) => (format!("two profiles named `{}`", k.name), "rename one of them".to_string()),
+    };
+    diags.push(
+        Diagnostic::error(Code::ConflictingAuth, what)
+            .at(p.span, "this profile")
+            .also(same.span, "and this one (a recipe's)")
+            .help(help),
+    );
 }
 
 /// Step names must stay unique once recipes joined in.

@@ -124,15 +124,16 @@ fn credentials(
             masker.add(&cred);
             Some(format!("Basic {cred}"))
         }
-        AuthSpec::OAuth2 => {
-            let token =
-                ctx.var(oauth2_vars::ACCESS_TOKEN).map(|v| v.to_string()).ok_or_else(|| RenderError {
-                    span: step.name_span,
-                    message: "no OAuth2 access token yet".into(),
-                    cause: RenderCause::Undefined(oauth2_vars::ACCESS_TOKEN.into()),
-                })?;
+        AuthSpec::OAuth2(profile) => {
+            let name = oauth2_vars::of(profile.as_deref(), oauth2_vars::ACCESS_TOKEN);
+            let token = ctx.var(&name).map(|v| v.to_string()).ok_or_else(|| RenderError {
+                span: step.name_span,
+                message: "no OAuth2 access token yet".into(),
+                cause: RenderCause::Undefined(name.clone()),
+            })?;
             masker.add(&token);
-            Some(format!("{} {token}", scheme(ctx.var(oauth2_vars::TOKEN_TYPE))))
+            let token_type = ctx.var(&oauth2_vars::of(profile.as_deref(), oauth2_vars::TOKEN_TYPE));
+            Some(format!("{} {token}", scheme(token_type)))
         }
         AuthSpec::None | AuthSpec::Digest { .. } | AuthSpec::AwsSigV4 { .. } => None,
     })

@@ -120,6 +120,7 @@ pub fn schema() -> Value {
             "basic" => basic.clone(),
             "digest" => digest.clone(),
             "aws_sigv4" => sigv4.clone(),
+            "auth" => json!({"type": "string", "description": "a profile's name (its credentials are sent), or `none`"}),
             "timeout" | "delay" => duration.clone(),
             "capture" => json!({"type": "object", "additionalProperties": capture}),
             "let" => json!({"type": "object", "additionalProperties": {"type": "string"}}),
@@ -196,8 +197,12 @@ pub fn schema() -> Value {
             "data" => json!({"anyOf": [text("a CSV, TSV or JSON file"),
                 {"type": "array", "items": {"type": "object"}}]}),
             "auth" => {
-                json!({"anyOf": [steps.clone(), {"type": "object", "properties": {"oauth2": r("oauth2")},
-                "additionalProperties": false}]})
+                let single = json!({"type": "object", "properties": {"oauth2": r("oauth2")},
+                    "required": ["oauth2"], "additionalProperties": false});
+                json!({"anyOf": [steps.clone(), single.clone(), {"type": "object",
+                    "description": "named profiles, each with its own lifecycle; the first is the requests' default",
+                    "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$", "not": {"enum": ["oauth2", "none"]}},
+                    "additionalProperties": {"anyOf": [steps.clone(), single]}}]})
             }
             "defaults" => defaults.clone(),
             "requests" => steps.clone(),

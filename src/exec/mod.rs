@@ -30,7 +30,7 @@ use crate::source::SourceMap;
 use crate::template::Scope;
 
 pub use persist::Vault;
-use session::{Cred, RenewFailed};
+use session::RenewFailed;
 
 /// Executor settings.
 #[derive(Debug, Clone, Default)]
@@ -85,9 +85,7 @@ pub async fn execute(
         sink,
         vault,
         collection_id,
-        refresh_at: None,
-        cred: None,
-        reauth_refused: false,
+        sessions: vec![session::Session::default(); plan.profile_count()],
         from_state: Vec::new(),
         registered_again: false,
         last_lifetime: None,
@@ -138,13 +136,9 @@ struct Runner<'r, 'p, 'a, 's> {
     sink: &'r mut dyn Sink,
     vault: &'s Vault,
     collection_id: String,
-    /// When the current credentials should be renewed (expiry minus a safety margin).
-    refresh_at: Option<Instant>,
-    /// The shared credentials this collection holds, when they have a key.
-    cred: Option<Cred>,
-    /// Set when fresh credentials from a re-authentication were refused too: no more
-    /// re-authentication after a 401 in this collection.
-    reauth_refused: bool,
+    /// Each credential profile's renewal time, shared credentials and whether its fresh
+    /// credentials were refused too, by position.
+    sessions: Vec<session::Session>,
     /// Variables reused from the state file: (name, step, saved at in Unix seconds, key).
     from_state: Vec<(String, String, i64, String)>,
     /// Whether a refused saved result was forgotten and the auth steps ran again.
@@ -261,8 +255,12 @@ impl Runner<'_, '_, '_, '_> {
     /// where the request is sent, see `poll`). `Err`: renewing due credentials failed
     /// before the step could run.
     async fn run_in_sequence(&mut self, ps: &PlannedStep<'_>) -> Result<Option<StepOutcome>, RenewFailed> {
-        if ps.step.role == Role::Request && self.refresh_at.is_some_and(|t| Instant::now() >= t) {
-            self.renew(RenewReason::Expired).await?;
+        if ps.step.role == Role::Request {
+            for &s in &ps.sessions {
+                if self.sessions[s].due() {
+                    self.renew(s, RenewReason::Expired).await?;
+                }
+            }
         }
         let mut outcome = self.attempt(ps.index, true).await;
         if let Some((producer, key)) = self.saved_result_refused(ps, &outcome) {
@@ -277,7 +275,8 @@ impl Runner<'_, '_, '_, '_> {
                 Err(why) => Note::NotSaved { why },
             };
             self.from_state.retain(|(_, _, _, k)| *k != key);
-            return self.authenticate(RenewReason::SavedRefused, Some(note)).await.map(|()| None);
+            let profile = self.plan.profile_of(producer);
+            return self.authenticate(profile, RenewReason::SavedRefused, Some(note)).await.map(|()| None);
         }
         self.explain_reused_inputs(ps, &mut outcome);
         Ok(Some(outcome))

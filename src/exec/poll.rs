@@ -125,21 +125,24 @@ impl<'r> Runner<'r, '_, '_, '_> {
         ctx: &mut RenderContext<'r>,
         notes: &mut Vec<Note>,
     ) -> Result<(Exchange, Option<Failure>), SendError> {
-        let plan = self.plan;
         let step = &ps.step;
         let retry = step.retry.as_ref();
         let attempts = retry.map_or(1, |r| r.count);
-        let session =
-            step.role == Role::Request && ps.needs.iter().any(|n| plan.step(n.from).role == Role::Auth);
+        let session = step.role == Role::Request && !ps.sessions.is_empty();
         let expects_401 =
             step.expect.status.as_ref().is_some_and(|s| s.allowed.iter().any(|p| p.allows(401)));
         let mut device_slowdown = Duration::ZERO;
         let (mut throttled, mut attempt, mut reauthenticated) = (0, 0, false);
         loop {
             attempt += 1;
-            if session && attempt > 1 && self.refresh_at.is_some_and(|t| std::time::Instant::now() >= t) {
-                Box::pin(self.renew(RenewReason::Expired)).await.map_err(SendError::Renew)?;
-                self.render_again(ps, request, ctx)?;
+            if session && attempt > 1 {
+                let due: Vec<usize> = ps.sessions.iter().copied().filter(|&s| self.sessions[s].due()).collect();
+                for &s in &due {
+                    Box::pin(self.renew(s, RenewReason::Expired)).await.map_err(SendError::Renew)?;
+                }
+                if !due.is_empty() {
+                    self.render_again(ps, request, ctx)?;
+                }
             }
             // No wait a server asks for outlasts the request's own timeout.
             let cap = self.client.timeout_for(request).min(MAX_RETRY_AFTER);
@@ -177,12 +180,22 @@ impl<'r> Runner<'r, '_, '_, '_> {
                     self.plan.masker.add(&c.value);
                 }
             }
-            if ex.status == 401 && session && !expects_401 && !self.reauth_refused {
+            // The profiles whose credentials the request sends and that may still renew.
+            let renewable: Vec<usize> =
+                ps.sessions.iter().copied().filter(|&s| !self.sessions[s].reauth_refused).collect();
+            if ex.status == 401 && session && !expects_401 && !renewable.is_empty() {
                 if !reauthenticated {
                     // Once per step: renew, send again, and go on where the poll was.
                     reauthenticated = true;
                     self.show_attempt(request, &ex);
-                    match Box::pin(self.renew(RenewReason::Got401)).await {
+                    let mut renewed = Ok(());
+                    for &s in &renewable {
+                        renewed = Box::pin(self.renew(s, RenewReason::Got401)).await;
+                        if renewed.is_err() {
+                            break;
+                        }
+                    }
+                    match renewed {
                         Ok(()) => {
                             self.render_again(ps, request, ctx)?;
                             notes.push(Note::RetriedAfter401);
@@ -194,7 +207,9 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 } else {
                     // Fresh credentials refused too: re-authenticating again would only
                     // repeat the refusal for every request that follows.
-                    self.reauth_refused = true;
+                    for &s in &renewable {
+                        self.sessions[s].reauth_refused = true;
+                    }
                     notes.push(Note::ReauthStopped);
                 }
             }

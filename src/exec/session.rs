@@ -51,6 +51,25 @@ pub(super) struct RenewFailed {
     pub step: String,
 }
 
+/// The state of one credential profile in a collection run.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Session {
+    /// When its credentials should be renewed (expiry minus a safety margin).
+    pub refresh_at: Option<Instant>,
+    /// The shared credentials it holds, when they have a key.
+    pub cred: Option<Cred>,
+    /// Set when fresh credentials from a re-authentication were refused too: no more
+    /// re-authentication after a 401 for this profile.
+    pub reauth_refused: bool,
+}
+
+impl Session {
+    /// Whether its credentials are due for renewal.
+    pub fn due(&self) -> bool {
+        self.refresh_at.is_some_and(|t| Instant::now() >= t)
+    }
+}
+
 /// The kept credentials a collection holds: an OAuth2 token or a `cache:` step's result.
 #[derive(Debug, Clone)]
 pub(super) struct Cred {
@@ -63,20 +82,22 @@ pub(super) struct Cred {
 }
 
 impl Runner<'_, '_, '_, '_> {
-    /// Runs every auth step again (reusing `once` results) from a clean expiry, with the
-    /// variables the auth steps saw the first time (a request's capture of the same name
-    /// does not leak into them). `first_note` goes on the first auth step's outcome.
+    /// Runs every auth step of `profile` again (reusing `once` results) from a clean
+    /// expiry, with the variables the auth steps saw the first time (a request's capture
+    /// of the same name does not leak into them). `first_note` goes on the first auth
+    /// step's outcome.
     pub(super) async fn authenticate(
         &mut self,
+        profile: usize,
         why: RenewReason,
         first_note: Option<Note>,
     ) -> Result<(), RenewFailed> {
-        self.refresh_at = None;
+        self.sessions[profile].refresh_at = None;
         let plan = self.plan;
         let main = std::mem::replace(&mut self.scope, self.auth_scope.clone());
         let mut result = Ok(());
         let mut first_note = first_note;
-        for ps in plan.sequence().filter(|ps| ps.step.role == Role::Auth) {
+        for ps in plan.sequence().filter(|ps| ps.step.role == Role::Auth && plan.profile_of(ps.index) == profile) {
             let mut outcome = self.attempt(ps.index, false).await;
             outcome.notes.insert(0, Note::Again(why));
             outcome.notes.extend(first_note.take());
@@ -105,24 +126,26 @@ impl Runner<'_, '_, '_, '_> {
         self.auth_scope = auth;
     }
 
-    /// Renews credentials: takes those another file of the run renewed meanwhile, else
-    /// runs the refresh-only step when a refresh token is at hand, else authenticates
-    /// again.
-    pub(super) async fn renew(&mut self, why: RenewReason) -> Result<(), RenewFailed> {
+    /// Renews the credentials of `profile`: takes those another file of the run renewed
+    /// meanwhile, else runs the refresh-only step when a refresh token is at hand, else
+    /// authenticates again.
+    pub(super) async fn renew(&mut self, profile: usize, why: RenewReason) -> Result<(), RenewFailed> {
         // The renewed credentials set the next renewal; the old time has passed.
-        self.refresh_at = None;
-        if self.adopt_newer() {
+        self.sessions[profile].refresh_at = None;
+        if self.adopt_newer(profile) {
             return Ok(());
         }
         let plan = self.plan;
         let refresh = plan.steps.iter().find(|ps| {
-            ps.step.lifecycle.refresh_only && ps.needs.iter().all(|n| self.auth_scope.contains(&n.name))
+            ps.step.lifecycle.refresh_only
+                && plan.profile_of(ps.index) == profile
+                && ps.needs.iter().all(|n| self.auth_scope.contains(&n.name))
         });
         let mut refused = None;
         if let Some(ps) = refresh {
             // Hold the credentials' key, so two files never refresh the same token at once
             // (a server that rotates refresh tokens would refuse the second).
-            let cred = self.cred.clone();
+            let cred = self.sessions[profile].cred.clone();
             let held = match &cred {
                 Some(c) => {
                     let file = if plan.step(c.step).lifecycle.cache {
@@ -134,7 +157,7 @@ impl Runner<'_, '_, '_, '_> {
                 }
                 None => None,
             };
-            if self.adopt_newer() {
+            if self.adopt_newer(profile) {
                 return Ok(());
             }
             let main = std::mem::replace(&mut self.scope, self.auth_scope.clone());
@@ -154,13 +177,13 @@ impl Runner<'_, '_, '_, '_> {
             // first one says why.
             refused = Some(Note::RefreshRefused { status: outcome.status });
         }
-        self.authenticate(why, refused).await
+        self.authenticate(profile, why, refused).await
     }
 
-    /// Takes credentials another file of the run obtained after the ones this collection
-    /// holds; true when it did.
-    fn adopt_newer(&mut self) -> bool {
-        let Some(cred) = self.cred.clone() else { return false };
+    /// Takes credentials of `profile` another file of the run obtained after the ones
+    /// this collection holds; true when it did.
+    fn adopt_newer(&mut self, profile: usize) -> bool {
+        let Some(cred) = self.sessions[profile].cred.clone() else { return false };
         let Some(found) = self.vault.newer(&cred.key, cred.generation) else { return false };
         let mut outcome = super::blank(self.plan.step(cred.step));
         outcome.result = self.reuse(cred.step, &cred.key, &found);
@@ -168,10 +191,15 @@ impl Runner<'_, '_, '_, '_> {
         true
     }
 
-    /// Credentials valid for `lifetime` from now: renew them a little before.
-    pub(super) fn track_expiry(&mut self, lifetime: Duration) {
-        let at = renew_at(lifetime);
-        self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
+    /// Credentials of `profile` valid for `lifetime` from now: renew them a little before.
+    pub(super) fn track_expiry(&mut self, profile: usize, lifetime: Duration) {
+        self.renew_by(profile, renew_at(lifetime));
+    }
+
+    /// Renews the credentials of `profile` at `at` at the latest.
+    pub(super) fn renew_by(&mut self, profile: usize, at: Instant) {
+        let s = &mut self.sessions[profile];
+        s.refresh_at = Some(s.refresh_at.map_or(at, |t| t.min(at)));
     }
 }
 

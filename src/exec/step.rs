@@ -82,11 +82,11 @@ impl<'r> Runner<'r, '_, '_, '_> {
         // A device-code token step gets its device code in `exchange`: until then the
         // request is rendered (and its credentials keyed) without one, the same every time.
         if step.device.is_some() {
-            self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(""));
+            self.scope.set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(""));
         }
         // Likewise a client assertion, signed in `exchange` for each token request.
         if step.assertion.is_some() {
-            self.scope.set(crate::model::oauth2_vars::CLIENT_ASSERTION, minijinja::Value::from(""));
+            self.scope.set(&profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION), minijinja::Value::from(""));
         }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
         if let Some(condition) = &step.condition {
@@ -166,11 +166,14 @@ impl<'r> Runner<'r, '_, '_, '_> {
         };
         let held = self.vault.hold(key, file).await?;
         let Some(found) = self.vault.find(&held, key).await? else { return Ok(Kept::Send(held, None)) };
-        let holds = self.cred.as_ref().filter(|c| c.key == key).map(|c| c.generation);
+        let profile = self.plan.profile_of(index);
+        let holds =
+            self.sessions[profile].cred.as_ref().filter(|c| c.key == key).map(|c| c.generation);
         if found.is_fresh() && (allow_cached || life.once || holds.is_some_and(|g| found.generation > g)) {
             return Ok(Kept::Reuse(found));
         }
-        let refreshable = found.entry.captures.contains_key(crate::model::oauth2_vars::REFRESH_TOKEN);
+        let refreshable =
+            found.entry.captures.contains_key(&profile_var(step, crate::model::oauth2_vars::REFRESH_TOKEN));
         if !found.is_fresh() && allow_cached && refreshable && (life.cache || life.share) {
             return match Box::pin(self.refresh_saved(index, &held, key, &found)).await {
                 Ok(outcome) => Ok(Kept::Renewed(Box::new(outcome))),
@@ -354,7 +357,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
             }
         }
         if let Some(l) = lifetime {
-            self.track_expiry(l);
+            self.track_expiry(self.plan.profile_of(ps.index), l);
         }
         self.last_lifetime = lifetime;
         if let Some((held, key)) = keep
@@ -404,14 +407,16 @@ impl<'r> Runner<'r, '_, '_, '_> {
     pub(super) fn reuse(&mut self, index: usize, key: &str, found: &Found) -> StepResult {
         let step = self.plan.step(index);
         self.adopt(&found.entry);
+        let profile = self.plan.profile_of(index);
         if let Some(at) = found.renew_at {
-            self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
+            self.renew_by(profile, at);
         } else if let Some(t) = found.entry.expires_at {
             let left = Duration::from_secs(u64::try_from(t.saturating_sub(unix_now())).unwrap_or(0));
-            self.track_expiry(left);
+            self.track_expiry(profile, left);
         }
         if !step.lifecycle.once && step.role == Role::Auth {
-            self.cred = Some(Cred { step: index, key: key.to_string(), generation: found.generation });
+            self.sessions[profile].cred =
+                Some(Cred { step: index, key: key.to_string(), generation: found.generation });
         }
         let saved =
             jiff::Timestamp::from_second(found.entry.saved_at).map(|t| t.to_string()).unwrap_or_default();
@@ -521,7 +526,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
         .sign(&key)
         .map_err(error)?;
         self.plan.masker.add(&jwt);
-        self.scope.set(crate::model::oauth2_vars::CLIENT_ASSERTION, minijinja::Value::from(jwt));
+        self.scope.set(&profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION), minijinja::Value::from(jwt));
         Ok(())
     }
 
@@ -571,7 +576,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
             )));
         };
         self.plan.masker.add(&code);
-        self.scope.set(crate::model::oauth2_vars::DEVICE_CODE, minijinja::Value::from(code));
+        self.scope.set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(code));
         if let Some(i) = doc.get("interval").and_then(serde_json::Value::as_u64) {
             self.scope.set(crate::model::oauth2_vars::DEVICE_INTERVAL, minijinja::Value::from(i));
         }
@@ -670,7 +675,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
         };
         let generation = self.vault.put(held, key, entry, renew_at).await?;
         if !step.lifecycle.once && step.role == Role::Auth {
-            self.cred = Some(Cred { step: index, key: key.to_string(), generation });
+            let profile = self.plan.profile_of(index);
+            self.sessions[profile].cred = Some(Cred { step: index, key: key.to_string(), generation });
         }
         Ok(())
     }
@@ -784,4 +790,9 @@ mod tests {
         assert_eq!(path_and_query("https://example.test"), "/");
         assert_eq!(path_and_query("/relative/path"), "/relative/path");
     }
+}
+
+/// The OAuth2 variable `var` of the profile `step` belongs to (`admin_device_code`).
+pub(super) fn profile_var(step: &CompiledStep<'_>, var: &str) -> String {
+    crate::model::oauth2_vars::of(step.profile.as_ref().map(|k| k.name.as_str()), var)
 }

@@ -43,8 +43,10 @@ pub struct Collection {
     pub requests: Vec<Step<Node>>,
     /// `include:` entries, in order (resolved by the loader, which merges them in).
     pub includes: Vec<IncludeSpec>,
-    /// `auth: {oauth2: …}`: the profile; its token steps are also in `auth`.
-    pub oauth2: Option<OAuth2Info>,
+    /// The credential profiles: the one of `auth: [steps]` or `auth: {oauth2: …}`, or the
+    /// named ones of `auth: {user: …, admin: …}` (the first is the requests' default).
+    /// Their steps are in `auth`, each marked with its profile.
+    pub profiles: Vec<Profile>,
     /// `tags:` for `--tag` / `--skip-tag`.
     pub tags: Vec<String>,
     /// `secrets:` names of variables and captures that are secret whatever their names
@@ -97,11 +99,22 @@ pub struct IncludeSpec {
     pub vars: Vec<(Key, Node)>,
 }
 
-/// What the executor needs to know about an OAuth2 profile.
+/// A set of credentials with its own lifecycle (renewal, 401 re-authentication, cache).
 #[derive(Debug, Clone)]
-pub struct OAuth2Info {
-    /// Where `oauth2:` is written.
+pub struct Profile {
+    /// `admin` in `auth: {admin: …}`; `None` for a collection's single profile.
+    pub name: Option<Key>,
+    /// Where it is written (the `oauth2:` key, or the profile's name).
     pub span: Span,
+    /// Whether it is `oauth2:` (requests then send its token) or a list of auth steps.
+    pub oauth2: bool,
+}
+
+impl Profile {
+    /// Its name, `None` for the single profile.
+    pub fn label(&self) -> Option<&str> {
+        self.name.as_ref().map(|k| k.name.as_str())
+    }
 }
 
 /// Capture names an OAuth2 profile fills in (and templates may read).
@@ -120,6 +133,15 @@ pub mod oauth2_vars {
     pub const DEVICE_CODE: &str = "device_code";
     /// The polling interval that device authorization answer gave.
     pub const DEVICE_INTERVAL: &str = "device_interval";
+
+    /// The variable `var` of a profile: `access_token` for the single profile,
+    /// `admin_access_token` for the one named `admin`.
+    pub fn of(profile: Option<&str>, var: &str) -> String {
+        match profile {
+            Some(p) => format!("{p}_{var}"),
+            None => var.to_string(),
+        }
+    }
 }
 
 impl Collection {
@@ -256,6 +278,9 @@ pub struct Step<T = Node> {
     /// A token step that authenticates its client with a signed assertion, made fresh
     /// for each token request.
     pub assertion: Option<ClientAssertion<T>>,
+    /// An auth step: the named profile it belongs to. A request: the profile it chose
+    /// with `auth: NAME`.
+    pub profile: Option<Key>,
 }
 
 /// A signed JWT a token request carries: the client's credentials with `client_auth:
@@ -449,8 +474,9 @@ pub enum AuthSpec<T = Node> {
         /// A temporary credential's session token.
         session_token: Option<T>,
     },
-    /// The collection's OAuth2 token: `Authorization: <token_type> <access_token>`.
-    OAuth2,
+    /// An OAuth2 profile's token: `Authorization: <token_type> <access_token>`, of the
+    /// profile named (`None`: the single profile).
+    OAuth2(Option<String>),
 }
 
 /// One value to capture.

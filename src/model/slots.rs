@@ -46,6 +46,7 @@ impl<T> Step<T> {
             http,
             device,
             assertion,
+            profile,
         } = self;
         Step {
             name: name.clone(),
@@ -82,6 +83,7 @@ impl<T> Step<T> {
                 key_id: a.key_id.as_ref().map(&mut *f),
                 claims: pairs(&a.claims, f),
             }),
+            profile: profile.clone(),
         }
     }
 }
@@ -122,8 +124,10 @@ impl<'n, T> Step<&'n T> {
     /// credentials it sends (`oauth2`: the collection has an OAuth2 profile). Auth steps
     /// get none of these: API keys, `Origin` or a header built from a token never reach
     /// the identity provider, and a default may read what the auth steps capture. Every
-    /// step gets the default timeout (nothing a server sees).
-    pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: bool) -> Self {
+    /// step gets the default timeout (nothing a server sees). `oauth2`: the OAuth2 profile
+    /// whose token the request sends unless it names credentials (`Some(None)`: the
+    /// single profile).
+    pub fn with_defaults(mut self, defaults: &'n Defaults<T>, oauth2: Option<Option<&str>>) -> Self {
         let Defaults { headers, query, auth, timeout, redirects, tls, http } = defaults;
         self.timeout = self.timeout.or(*timeout);
         self.redirects = self.redirects.or(*redirects);
@@ -138,10 +142,11 @@ impl<'n, T> Step<&'n T> {
             self.headers = merged(headers, self.headers, true);
         }
         if self.role == Role::Request && self.auth.is_none() {
+            // A profile the request chose (`auth: admin`) wins over the default credentials.
+            let chosen = self.profile.is_some();
             self.auth = match auth {
-                Some(a) => Some(a.map(&mut |n| n)),
-                None if oauth2 => Some(AuthSpec::OAuth2),
-                None => None,
+                Some(a) if !chosen => Some(a.map(&mut |n| n)),
+                _ => oauth2.map(|p| AuthSpec::OAuth2(p.map(str::to_string))),
             };
         }
         // An `Authorization:` header written on the step wins over any credential shorthand.
@@ -177,7 +182,7 @@ impl<T> AuthSpec<T> {
                 AuthSpec::Basic { username: f(username), password: f(password) }
             }
             AuthSpec::None => AuthSpec::None,
-            AuthSpec::OAuth2 => AuthSpec::OAuth2,
+            AuthSpec::OAuth2(p) => AuthSpec::OAuth2(p.clone()),
             AuthSpec::Digest { username, password } => {
                 AuthSpec::Digest { username: f(username), password: f(password) }
             }
@@ -340,8 +345,8 @@ mod tests {
             "defaults:\n  headers: {A: '1'}\n  query: {q: '1'}\n  bearer: tok\n  timeout: 5s\nauth:\n  - url: l\nrequests:\n  - url: u\n",
         );
         let c = &f.collection;
-        let auth = c.auth[0].map(&mut |n| n).with_defaults(&c.defaults, false);
-        let request = c.requests[0].map(&mut |n| n).with_defaults(&c.defaults, false);
+        let auth = c.auth[0].map(&mut |n| n).with_defaults(&c.defaults, None);
+        let request = c.requests[0].map(&mut |n| n).with_defaults(&c.defaults, None);
         assert!(
             auth.headers.is_empty() && auth.query.is_empty(),
             "defaults never reach the identity provider"
@@ -355,7 +360,7 @@ mod tests {
         assert!(auth.auth.is_none(), "default credentials are what auth steps establish");
         assert!(matches!(request.auth, Some(AuthSpec::Bearer(_))));
         let none = crate::model::Defaults::default();
-        let oauth = c.requests[0].map(&mut |n| n).with_defaults(&none, true);
-        assert!(matches!(oauth.auth, Some(AuthSpec::OAuth2)));
+        let oauth = c.requests[0].map(&mut |n| n).with_defaults(&none, Some(None));
+        assert!(matches!(oauth.auth, Some(AuthSpec::OAuth2(None))));
     }
 }

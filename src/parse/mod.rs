@@ -72,6 +72,7 @@ pub(crate) const STEP_KEYS: &[&str] = &[
     "let",
     "digest",
     "aws_sigv4",
+    "auth",
 ];
 /// The keys of a `wait:` step (it sends nothing).
 pub(crate) const WAIT_KEYS: &[&str] = &["name", "wait", "description", "if", "skip_if", "tags"];
@@ -132,7 +133,7 @@ pub fn parse_collection(
     text: &str,
     default_name: &str,
 ) -> Result<Collection, Vec<Diagnostic>> {
-    let mut p = Parser { diags: Vec::new(), text };
+    let mut p = Parser { diags: Vec::new(), text, profile: None };
     let collection = p.collection(root, file, default_name);
     match collection {
         Some(c) if p.diags.is_empty() => Ok(c),
@@ -143,6 +144,8 @@ pub fn parse_collection(
 struct Parser<'t> {
     diags: Vec<Diagnostic>,
     text: &'t str,
+    /// The named profile being parsed (its OAuth2 variables carry its name).
+    profile: Option<Key>,
 }
 
 fn field<'a>(map: &'a [(Key, Node)], name: &str) -> Option<&'a Node> {
@@ -230,13 +233,9 @@ impl Parser<'_> {
             .unwrap_or_else(|| default_name.to_string());
         let vars = field(top, "vars").map_or_else(Vec::new, |n| self.pairs(n, "vars"));
         let defaults = field(top, "defaults").map_or_else(Defaults::default, |n| self.defaults(n));
-        let (auth, oauth2) = match field(top, "auth") {
-            Some(n @ Node { value: Value::Map(_), .. }) => match self.oauth2_profile(n) {
-                Some((steps, info)) => (steps, Some(info)),
-                None => (Vec::new(), None),
-            },
-            Some(n) => (self.steps(n, "auth", Role::Auth), None),
-            None => (Vec::new(), None),
+        let (auth, profiles) = match field(top, "auth") {
+            Some(n) => self.profiles(n),
+            None => (Vec::new(), Vec::new()),
         };
         let includes = field(top, "include").map_or_else(Vec::new, |n| self.includes(n));
         let requests = match field(top, "requests") {
@@ -267,7 +266,7 @@ impl Parser<'_> {
             defaults,
             requests,
             includes,
-            oauth2,
+            profiles,
             tags,
             secrets,
             description,
@@ -335,7 +334,7 @@ impl Parser<'_> {
         Defaults {
             headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
             query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
-            auth: self.auth_shorthand(map),
+            auth: self.step_credentials(map),
             timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
             redirects: self.redirects(map),
             tls: field(map, "tls").and_then(|n| self.tls(n)),
@@ -489,7 +488,7 @@ impl Parser<'_> {
             query: field(map, "query").map_or_else(Vec::new, |n| self.pairs(n, "query")),
             headers: field(map, "headers").map_or_else(Vec::new, |n| self.pairs(n, "headers")),
             body,
-            auth: self.auth_shorthand(map),
+            auth: self.step_credentials(map),
             timeout: field(map, "timeout").and_then(|n| self.duration(n, "timeout", MAX_TIMEOUT)),
             captures: self.step_captures(map),
             expect: field(map, "expect").map_or_else(Expect::default, |n| self.expect(n)),
@@ -508,6 +507,7 @@ impl Parser<'_> {
             http: field(map, "http").and_then(|n| self.http_version(n)),
             device: None,
             assertion: None,
+            profile: self.chosen_profile(map),
         })
     }
 
@@ -591,6 +591,7 @@ impl Parser<'_> {
             http: None,
             device: None,
             assertion: None,
+            profile: None,
         })
     }
 
@@ -898,6 +899,99 @@ impl Parser<'_> {
             parts.push(Part { name: k.clone(), kind });
         }
         parts
+    }
+
+    /// A step's credentials: `auth: none`, or a shorthand (`bearer:`, `basic:`, `digest:`,
+    /// `aws_sigv4:`); `auth: NAME` (a profile) is read by [`chosen_profile`](Self::chosen_profile).
+    fn step_credentials(&mut self, map: &[(Key, Node)]) -> Option<AuthSpec> {
+        let shorthand = self.auth_shorthand(map);
+        let Some(n) = field(map, "auth") else { return shorthand };
+        if let Some((k, _)) = map.iter().find(|(k, _)| matches!(k.name.as_str(), "bearer" | "basic" | "digest" | "aws_sigv4")) {
+            self.err(
+                Diagnostic::error(Code::ConflictingAuth, format!("a step can use `auth:` or `{}:`, not both", k.name))
+                    .at(k.span, "its own credentials")
+                    .also(n.span, "a profile's")
+                    .help("keep `auth: NAME` to send a profile's token, or the step's own credentials"),
+            );
+        }
+        matches!(&n.value, Value::Str(s) if s == "none").then_some(AuthSpec::None)
+    }
+
+    /// `auth: NAME` on a request: the profile whose credentials it uses (`none`: no
+    /// credentials). Checked against the profiles by `validate`.
+    fn chosen_profile(&mut self, map: &[(Key, Node)]) -> Option<Key> {
+        let n = field(map, "auth")?;
+        match &n.value {
+            Value::Str(s) if s == "none" => None,
+            Value::Str(s) => Some(Key { name: s.clone(), span: n.span }),
+            _ => {
+                self.wrong_type(n, "auth", "a profile's name, or `none`");
+                None
+            }
+        }
+    }
+
+    /// `auth:` of a collection: a list of auth steps, `{oauth2: …}`, or named profiles
+    /// (`{user: {oauth2: …}, admin: [steps]}`), with the profiles they make.
+    fn profiles(&mut self, node: &Node) -> (Vec<Step>, Vec<crate::model::Profile>) {
+        use crate::model::Profile;
+        let entries = match &node.value {
+            Value::Map(m) if field(m, "oauth2").is_some() || m.is_empty() => {
+                return match self.oauth2_profile(node, None) {
+                    Some((steps, p)) => (steps, vec![p]),
+                    None => (Vec::new(), Vec::new()),
+                };
+            }
+            Value::Map(m) => m,
+            _ => {
+                let steps = self.steps(node, "auth", Role::Auth);
+                let profiles = if steps.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Profile { name: None, span: node.span, oauth2: false }]
+                };
+                return (steps, profiles);
+            }
+        };
+        let (mut steps, mut profiles) = (Vec::new(), Vec::new());
+        for (k, v) in entries {
+            if did_you_mean(&k.name, ["oauth2"]).is_some() {
+                self.err(
+                    Diagnostic::error(Code::UnknownField, format!("unknown field `{}` in `auth`", k.name))
+                        .at(k.span, "not `oauth2`")
+                        .help("did you mean `oauth2`? (named profiles are `auth: {NAME: {oauth2: …}}`)"),
+                );
+                continue;
+            }
+            let valid = k.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && k.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid || k.name == "none" {
+                self.err(
+                    Diagnostic::error(Code::BadValue, format!("`{}` cannot name a profile", k.name))
+                        .at(k.span, "not a name")
+                        .help("a profile's name is letters, digits and `_` (its token lands in `NAME_access_token`); `none` is reserved"),
+                );
+                continue;
+            }
+            match &v.value {
+                Value::Map(_) => {
+                    if let Some((s, p)) = self.oauth2_profile(v, Some(k)) {
+                        steps.extend(s);
+                        profiles.push(p);
+                    }
+                }
+                Value::Seq(_) => {
+                    let mut own = self.steps(v, "auth", Role::Auth);
+                    for s in &mut own {
+                        s.profile = Some(k.clone());
+                    }
+                    steps.extend(own);
+                    profiles.push(Profile { name: Some(k.clone()), span: k.span, oauth2: false });
+                }
+                _ => self.wrong_type(v, &k.name, "a profile: `{oauth2: …}` or a list of auth steps"),
+            }
+        }
+        (steps, profiles)
     }
 
     fn auth_shorthand(&mut self, map: &[(Key, Node)]) -> Option<AuthSpec> {

@@ -9,10 +9,10 @@
 use super::{Parser, field, key_span};
 use crate::diagnostic::{Code, Diagnostic, suggest};
 use crate::model::oauth2_vars::{
-    ACCESS_TOKEN, CLIENT_ASSERTION, DEVICE_CODE, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE,
+    self, ACCESS_TOKEN, CLIENT_ASSERTION, DEVICE_CODE, EXPIRES_IN, REFRESH_TOKEN, TOKEN_TYPE,
 };
 use crate::model::{
-    AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, OAuth2Info, Role, Step,
+    AuthSpec, Body, CaptureSource, CaptureSpec, Compiled, Expect, Expiry, Lifecycle, Profile, Role, Step,
 };
 use crate::source::Span;
 use crate::yaml::{Key, Node, Value};
@@ -130,8 +130,30 @@ impl Parser<'_> {
         })
     }
 
-    /// Parses `auth: {oauth2: …}` into its token step(s).
-    pub(super) fn oauth2_profile(&mut self, node: &Node) -> Option<(Vec<Step>, OAuth2Info)> {
+    /// The variable `name` of the profile being parsed (`admin_access_token`).
+    fn var(&self, name: &str) -> String {
+        oauth2_vars::of(self.profile.as_ref().map(|k| k.name.as_str()), name)
+    }
+
+    /// A template reading [`var`](Self::var)`(name)`.
+    fn read(&self, name: &str) -> String {
+        format!("{{{{ {} }}}}", self.var(name))
+    }
+
+    /// Parses `{oauth2: …}` (the whole `auth:`, or a named profile's value) into its
+    /// token step(s), each marked with the profile.
+    pub(super) fn oauth2_profile(&mut self, node: &Node, profile: Option<&Key>) -> Option<(Vec<Step>, Profile)> {
+        self.profile = profile.cloned();
+        let parsed = self.oauth2_steps(node);
+        self.profile = None;
+        let (mut steps, span) = parsed?;
+        for s in &mut steps {
+            s.profile = profile.cloned();
+        }
+        Some((steps, Profile { name: profile.cloned(), span, oauth2: true }))
+    }
+
+    fn oauth2_steps(&mut self, node: &Node) -> Option<(Vec<Step>, Span)> {
         let outer = self.map(node, "auth", &["oauth2"])?;
         let Some(profile) = field(outer, "oauth2") else {
             self.err(
@@ -147,7 +169,7 @@ impl Parser<'_> {
         let discovery =
             field(map, "issuer").and_then(|issuer| self.discovery_step(issuer, field(map, "token_url")));
         let token_url = match &discovery {
-            Some(d) => Some(text(&format!("{{{{ {OIDC_TOKEN_ENDPOINT} }}}}"), d.span)),
+            Some(d) => Some(text(&self.read(OIDC_TOKEN_ENDPOINT), d.span)),
             None => self.required(
                 map,
                 "token_url",
@@ -198,13 +220,13 @@ impl Parser<'_> {
         if grant == "jwt_bearer" {
             pairs.push((
                 key("assertion", grant_span),
-                text(&format!("{{{{ {CLIENT_ASSERTION} }}}}"), grant_span),
+                text(&self.read(CLIENT_ASSERTION), grant_span),
             ));
         }
         if device {
             pairs.push((
                 key("device_code", grant_span),
-                text(&format!("{{{{ {DEVICE_CODE} }}}}"), grant_span),
+                text(&self.read(DEVICE_CODE), grant_span),
             ));
         }
         pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
@@ -218,7 +240,10 @@ impl Parser<'_> {
         pairs.extend(field(map, "params").map_or_else(Vec::new, |n| self.pairs(n, "params")));
         let (captures, expires_in) = self.token_captures(map, key_span(outer, "oauth2").unwrap_or(span));
         let mut template = Step {
-            name: field(map, "name").and_then(|n| self.string(n, "name")).unwrap_or_else(|| "oauth2".into()),
+            name: field(map, "name")
+                .and_then(|n| self.string(n, "name"))
+                .or_else(|| self.profile.as_ref().map(|k| k.name.clone()))
+                .unwrap_or_else(|| "oauth2".into()),
             named: true,
             name_span: key_span(outer, "oauth2").unwrap_or(span),
             role: Role::Auth,
@@ -253,6 +278,7 @@ impl Parser<'_> {
             http: None,
             device: None,
             assertion: None,
+            profile: None,
         };
         let discovered = discovery.is_some();
         let mut steps: Vec<Step> = discovery.into_iter().collect();
@@ -269,7 +295,7 @@ impl Parser<'_> {
         // started from once it has been used.
         let mut refresh = vec![
             (key("grant_type", span), text("refresh_token", span)),
-            (key("refresh_token", span), text(&format!("{{{{ {REFRESH_TOKEN} }}}}"), span)),
+            (key("refresh_token", span), text(&self.read(REFRESH_TOKEN), span)),
         ];
         refresh.extend(client_pairs);
         let mut step = with_params(template, refresh, &format);
@@ -278,7 +304,7 @@ impl Parser<'_> {
         step.lifecycle.share = false;
         step.lifecycle.refresh_only = true;
         steps.push(step);
-        Some((steps, OAuth2Info { span }))
+        Some((steps, key_span(outer, "oauth2").unwrap_or(span)))
     }
 
     /// The step that reads `{issuer}/.well-known/openid-configuration` (kept for a day,
@@ -304,9 +330,9 @@ impl Parser<'_> {
         let span = issuer.span;
         let base = raw.trim_end_matches('/');
         let captures = vec![
-            self.capture(OIDC_TOKEN_ENDPOINT, "$.token_endpoint", span, false, false)?,
-            self.capture("oidc_authorization_endpoint", "$.authorization_endpoint", span, false, true)?,
-            self.capture("oidc_device_endpoint", "$.device_authorization_endpoint", span, false, true)?,
+            self.capture(&self.var(OIDC_TOKEN_ENDPOINT), "$.token_endpoint", span, false, false)?,
+            self.capture(&self.var("oidc_authorization_endpoint"), "$.authorization_endpoint", span, false, true)?,
+            self.capture(&self.var("oidc_device_endpoint"), "$.device_authorization_endpoint", span, false, true)?,
         ];
         let issuer_path = self.jsonpath("$.issuer", span)?;
         let expect = Expect {
@@ -321,7 +347,10 @@ impl Parser<'_> {
             ..Expect::default()
         };
         Some(Step {
-            name: "oidc discovery".into(),
+            name: match &self.profile {
+                Some(p) => format!("{} oidc discovery", p.name),
+                None => "oidc discovery".into(),
+            },
             named: true,
             name_span: span,
             role: Role::Auth,
@@ -356,6 +385,7 @@ impl Parser<'_> {
             http: None,
             device: None,
             assertion: None,
+            profile: None,
         })
     }
 
@@ -369,7 +399,7 @@ impl Parser<'_> {
     ) -> Option<crate::model::DeviceRequest> {
         let url = match field(map, "device_url") {
             Some(n) => n.clone(),
-            None if discovered => text("{{ oidc_device_endpoint }}", at),
+            None if discovered => text(&self.read("oidc_device_endpoint"), at),
             None => {
                 self.required(
                     map,
@@ -451,7 +481,7 @@ impl Parser<'_> {
             let mut pairs: Vec<(Key, Node)> =
                 field(map, "client_id").map(|n| (key("client_id", n.span), n.clone())).into_iter().collect();
             pairs.push((key("client_assertion_type", span), text(ASSERTION_TYPE, span)));
-            pairs.push((key("client_assertion", span), text(&format!("{{{{ {CLIENT_ASSERTION} }}}}"), span)));
+            pairs.push((key("client_assertion", span), text(&self.read(CLIENT_ASSERTION), span)));
             return (pairs, None);
         }
         if how == "basic" {
@@ -513,7 +543,7 @@ impl Parser<'_> {
             .unwrap_or_else(|| "$.access_token".to_string());
         // Without `token_path:` a missing token points at the profile's `oauth2:` key.
         let at = token_path_node.map_or(span, |n| n.span);
-        let token = self.capture(ACCESS_TOKEN, &token_path, at, true, false).map(|mut c| {
+        let token = self.capture(&self.var(ACCESS_TOKEN), &token_path, at, true, false).map(|mut c| {
             c.implied = Some(match token_path_node {
                 Some(_) => format!("the access token, read at `token_path: {token_path}`"),
                 None => format!("the access token, read at the default `token_path: {token_path}`"),
@@ -522,9 +552,9 @@ impl Parser<'_> {
         });
         let captures = [
             token,
-            self.capture(TOKEN_TYPE, &sibling(&token_path, "token_type"), at, false, true),
-            self.capture(EXPIRES_IN, &sibling(&token_path, "expires_in"), at, false, true),
-            self.capture(REFRESH_TOKEN, &sibling(&token_path, "refresh_token"), at, true, true),
+            self.capture(&self.var(TOKEN_TYPE), &sibling(&token_path, "token_type"), at, false, true),
+            self.capture(&self.var(EXPIRES_IN), &sibling(&token_path, "expires_in"), at, false, true),
+            self.capture(&self.var(REFRESH_TOKEN), &sibling(&token_path, "refresh_token"), at, true, true),
         ]
         .into_iter()
         .flatten()

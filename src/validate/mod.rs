@@ -9,11 +9,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::model::{AuthSpec, Collection, Role, Step, oauth2_vars};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggest};
+use crate::model::{AuthSpec, Collection, Profile, Role, Step, oauth2_vars};
 use crate::plan::{Need, Plan, PlannedStep};
 use crate::secret::Masker;
-use crate::source::{SourceMap, Span};
+use crate::source::{Key, SourceMap, Span};
 use crate::template::{Engine, FUNCTIONS, Scope};
 use crate::yaml::Node;
 
@@ -50,8 +50,31 @@ pub fn check<'a>(
     let mut compiler = engine.compiler();
     // variable name → the first step that reads it.
     let mut read_before: HashMap<String, usize> = HashMap::new();
+    // The profile of each auth step, by position.
+    let profile_of = |k: Option<&Key>| c.profiles.iter().position(|p| p.label() == k.map(|k| k.name.as_str()));
     for (i, authored) in steps.iter().enumerate() {
-        let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, c.oauth2.is_some());
+        // A request uses the profile it names, else the first.
+        let mut sessions: Vec<usize> = match (&authored.role, &authored.profile) {
+            (Role::Auth, p) => profile_of(p.as_ref()).into_iter().collect(),
+            (Role::Request, Some(k)) => match profile_of(Some(k)) {
+                Some(p) => vec![p],
+                None => {
+                    diags.push(unknown_profile(c, k));
+                    Vec::new()
+                }
+            },
+            // The first profile's token, when it is OAuth2 and the request has no credentials
+            // of its own; auth steps' captures are followed below.
+            (Role::Request, None) => match c.profiles.first() {
+                Some(p) if p.oauth2 && authored.auth.is_none() => vec![0],
+                _ => Vec::new(),
+            },
+        };
+        let oauth2 = match authored.role {
+            Role::Request => sessions.first().map(|&p| &c.profiles[p]).filter(|p| p.oauth2).map(Profile::label),
+            Role::Auth => None,
+        };
+        let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, oauth2);
         let mut used = Vec::new();
         let mut required = HashSet::new();
         // A `then:` (or `let:`) template also reads `value` and the captures of its step
@@ -69,12 +92,13 @@ pub fn check<'a>(
         // A device-code token step reads the device code its own first request gets.
         // A device-code step's device code and a token step's client assertion come when
         // the step is sent.
-        let mut step_locals: Vec<&str> = Vec::new();
+        let mut step_locals: Vec<String> = Vec::new();
+        let profile = authored.profile.as_ref().map(|k| k.name.as_str());
         if authored.device.is_some() {
-            step_locals.push(crate::model::oauth2_vars::DEVICE_CODE);
+            step_locals.push(oauth2_vars::of(profile, oauth2_vars::DEVICE_CODE));
         }
         if authored.assertion.is_some() {
-            step_locals.push(crate::model::oauth2_vars::CLIENT_ASSERTION);
+            step_locals.push(oauth2_vars::of(profile, oauth2_vars::CLIENT_ASSERTION));
         }
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
@@ -85,8 +109,8 @@ pub fn check<'a>(
                 if let Some(names) = local.get(&node.span) {
                     vars.retain(|(v, _)| !names.contains(&v.as_str()));
                 }
-                let reads_local = vars.iter().any(|(v, _)| step_locals.contains(&v.as_str()));
-                vars.retain(|(v, _)| !step_locals.contains(&v.as_str()));
+                let reads_local = vars.iter().any(|(v, _)| step_locals.contains(v));
+                vars.retain(|(v, _)| !step_locals.contains(v));
                 // A template that reads only known variables is rendered once now, so a
                 // mistake such as `{{ user.nmae }}` is caught before anything is sent.
                 if !compiled.is_literal()
@@ -103,7 +127,7 @@ pub fn check<'a>(
                 if let Some(names) = local.get(&node.span) {
                     unguarded.retain(|v| !names.contains(&v.as_str()));
                 }
-                unguarded.retain(|v| !step_locals.contains(&v.as_str()));
+                unguarded.retain(|v| !step_locals.contains(v));
                 required.extend(unguarded);
             }
             compiled
@@ -139,16 +163,27 @@ pub fn check<'a>(
                 .help("trust the server's CA instead: `tls: {ca: ca.pem}`"),
             );
         }
-        if let Some(AuthSpec::OAuth2) = step.auth {
-            used.push((oauth2_vars::ACCESS_TOKEN.to_string(), step.name_span));
-            required.insert(oauth2_vars::ACCESS_TOKEN.to_string());
+        if let Some(AuthSpec::OAuth2(p)) = &step.auth {
+            let token = oauth2_vars::of(p.as_deref(), oauth2_vars::ACCESS_TOKEN);
+            used.push((token.clone(), step.name_span));
+            required.insert(token);
         }
         shadowing_warnings(authored, &steps, &scope, &read_before, &mut warnings);
         for (name, _) in &used {
             read_before.entry(name.clone()).or_insert(i);
         }
         let needs = needs_of(i, used, &required, &steps, &scope, &captured, sources, &mut diags);
-        planned.push(PlannedStep { index: i, step, needs });
+        // A request is also in the sessions of the auth steps whose captures it reads.
+        if authored.role == Role::Request {
+            for n in &needs {
+                if let Some(p) = profile_of(steps[n.from].profile.as_ref()).filter(|_| steps[n.from].role == Role::Auth)
+                    && !sessions.contains(&p)
+                {
+                    sessions.push(p);
+                }
+            }
+        }
+        planned.push(PlannedStep { index: i, step, needs, sessions });
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -167,6 +202,16 @@ pub fn check<'a>(
         cookies: c.cookies,
         passes: Vec::new(),
     })
+}
+
+/// A request's `auth: NAME` that names no profile.
+fn unknown_profile(c: &Collection, k: &Key) -> Diagnostic {
+    let names: Vec<&str> = c.profiles.iter().filter_map(Profile::label).collect();
+    let d = Diagnostic::error(Code::UnknownProfile, format!("no profile named `{}`", k.name)).at(k.span, "not a profile");
+    match names.is_empty() {
+        true => d.help("name profiles under `auth:` (`auth: {admin: {oauth2: …}}`), or write `auth: none`"),
+        false => d.help(suggest(&k.name, &names)),
+    }
 }
 
 /// Names in `secrets:` that are neither a variable nor a capture: a typo would leave the
@@ -459,7 +504,7 @@ mod tests {
         );
         let plan = f.valid();
         let me = plan.steps.iter().find(|ps| ps.step.name == "me").expect("me");
-        assert!(matches!(me.step.auth, Some(AuthSpec::OAuth2)));
+        assert!(matches!(me.step.auth, Some(AuthSpec::OAuth2(None))));
         assert_eq!(me.needs.len(), 1);
         assert_eq!(me.needs[0].name, "access_token");
         assert_eq!(plan.step(me.needs[0].from).role, Role::Auth);

@@ -152,7 +152,11 @@ fn expand(
 
 /// Adds a recipe's (or the collection's own) profile: the auth steps of the single
 /// profiles join into one (one OAuth2 profile at most); a named profile is defined once.
-fn join_profile(profiles: &mut Vec<crate::model::Profile>, p: crate::model::Profile, diags: &mut Vec<Diagnostic>) {
+fn join_profile(
+    profiles: &mut Vec<crate::model::Profile>,
+    p: crate::model::Profile,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Some(same) = profiles.iter_mut().find(|q| q.label() == p.label()) else {
         profiles.push(p);
         return;
@@ -162,7 +166,10 @@ fn join_profile(profiles: &mut Vec<crate::model::Profile>, p: crate::model::Prof
             same.oauth2 |= p.oauth2;
             return;
         }
-        None => ("two OAuth2 profiles: the collection's and a recipe's".to_string(), "keep one `auth: {oauth2: …}`".to_string()),
+        None => (
+            "two OAuth2 profiles: the collection's and a recipe's".to_string(),
+            "keep one `auth: {oauth2: …}`".to_string(),
+        ),
         Some(k) => (format!("two profiles named `{}`", k.name), "rename one of them".to_string()),
     };
     diags.push(

@@ -120,7 +120,9 @@ pub fn schema() -> Value {
             "basic" => basic.clone(),
             "digest" => digest.clone(),
             "aws_sigv4" => sigv4.clone(),
-            "auth" => json!({"type": "string", "description": "a profile's name (its credentials are sent), or `none`"}),
+            "auth" => {
+                json!({"type": "string", "description": "a profile's name (its credentials are sent), or `none`"})
+            }
             "timeout" | "delay" => duration.clone(),
             "capture" => json!({"type": "object", "additionalProperties": capture}),
             "let" => json!({"type": "object", "additionalProperties": {"type": "string"}}),

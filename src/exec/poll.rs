@@ -136,7 +136,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
         loop {
             attempt += 1;
             if session && attempt > 1 {
-                let due: Vec<usize> = ps.sessions.iter().copied().filter(|&s| self.sessions[s].due()).collect();
+                let due: Vec<usize> =
+                    ps.sessions.iter().copied().filter(|&s| self.sessions[s].due()).collect();
                 for &s in &due {
                     Box::pin(self.renew(s, RenewReason::Expired)).await.map_err(SendError::Renew)?;
                 }

@@ -97,7 +97,9 @@ impl Runner<'_, '_, '_, '_> {
         let main = std::mem::replace(&mut self.scope, self.auth_scope.clone());
         let mut result = Ok(());
         let mut first_note = first_note;
-        for ps in plan.sequence().filter(|ps| ps.step.role == Role::Auth && plan.profile_of(ps.index) == profile) {
+        for ps in
+            plan.sequence().filter(|ps| ps.step.role == Role::Auth && plan.profile_of(ps.index) == profile)
+        {
             let mut outcome = self.attempt(ps.index, false).await;
             outcome.notes.insert(0, Note::Again(why));
             outcome.notes.extend(first_note.take());

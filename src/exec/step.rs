@@ -82,11 +82,15 @@ impl<'r> Runner<'r, '_, '_, '_> {
         // A device-code token step gets its device code in `exchange`: until then the
         // request is rendered (and its credentials keyed) without one, the same every time.
         if step.device.is_some() {
-            self.scope.set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(""));
+            self.scope
+                .set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(""));
         }
         // Likewise a client assertion, signed in `exchange` for each token request.
         if step.assertion.is_some() {
-            self.scope.set(&profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION), minijinja::Value::from(""));
+            self.scope.set(
+                &profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION),
+                minijinja::Value::from(""),
+            );
         }
         let ctx = RenderContext::new(&self.scope, self.sources).masking(&plan.masker);
         if let Some(condition) = &step.condition {
@@ -167,13 +171,11 @@ impl<'r> Runner<'r, '_, '_, '_> {
         let held = self.vault.hold(key, file).await?;
         let Some(found) = self.vault.find(&held, key).await? else { return Ok(Kept::Send(held, None)) };
         let profile = self.plan.profile_of(index);
-        let holds =
-            self.sessions[profile].cred.as_ref().filter(|c| c.key == key).map(|c| c.generation);
+        let holds = self.sessions[profile].cred.as_ref().filter(|c| c.key == key).map(|c| c.generation);
         if found.is_fresh() && (allow_cached || life.once || holds.is_some_and(|g| found.generation > g)) {
             return Ok(Kept::Reuse(found));
         }
-        let refreshable =
-            found.entry.captures.contains_key(&profile_var(step, crate::model::oauth2_vars::REFRESH_TOKEN));
+        let refreshable = found.entry.captures.contains_key(crate::model::oauth2_vars::REFRESH_TOKEN);
         if !found.is_fresh() && allow_cached && refreshable && (life.cache || life.share) {
             return match Box::pin(self.refresh_saved(index, &held, key, &found)).await {
                 Ok(outcome) => Ok(Kept::Renewed(Box::new(outcome))),
@@ -194,10 +196,15 @@ impl<'r> Runner<'r, '_, '_, '_> {
         found: &Found,
     ) -> Result<StepOutcome, Note> {
         let plan = self.plan;
-        let Some(refresh) = plan.steps.iter().position(|ps| ps.step.lifecycle.refresh_only) else {
+        let profile = plan.profile_of(index);
+        let Some(refresh) = plan
+            .steps
+            .iter()
+            .position(|ps| ps.step.lifecycle.refresh_only && plan.profile_of(ps.index) == profile)
+        else {
             return Err(Note::RefreshRefused { status: None });
         };
-        self.adopt(&found.entry);
+        self.adopt(index, &found.entry);
         let mut outcome = self.attempt(refresh, false).await;
         if !matches!(outcome.result, StepResult::Passed) {
             return Err(Note::RefreshRefused { status: outcome.status });
@@ -406,7 +413,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
     /// Takes a kept result instead of sending.
     pub(super) fn reuse(&mut self, index: usize, key: &str, found: &Found) -> StepResult {
         let step = self.plan.step(index);
-        self.adopt(&found.entry);
+        self.adopt(index, &found.entry);
         let profile = self.plan.profile_of(index);
         if let Some(at) = found.renew_at {
             self.renew_by(profile, at);
@@ -441,13 +448,15 @@ impl<'r> Runner<'r, '_, '_, '_> {
 
     /// Puts a kept entry's captures in scope (and in the auth steps' scope), its secrets
     /// registered for masking.
-    pub(super) fn adopt(&mut self, entry: &Entry) {
+    pub(super) fn adopt(&mut self, index: usize, entry: &Entry) {
+        let step = self.plan.step(index);
         for (name, value) in &entry.captures {
             if entry.secret.contains(name) {
                 register_all(&self.plan.masker, value);
             }
-            self.scope.set_json(name, value);
-            self.auth_scope.set_json(name, value);
+            let name = profile_var_if_oauth2(step, name);
+            self.scope.set_json(&name, value);
+            self.auth_scope.set_json(&name, value);
         }
     }
 
@@ -526,7 +535,10 @@ impl<'r> Runner<'r, '_, '_, '_> {
         .sign(&key)
         .map_err(error)?;
         self.plan.masker.add(&jwt);
-        self.scope.set(&profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION), minijinja::Value::from(jwt));
+        self.scope.set(
+            &profile_var(step, crate::model::oauth2_vars::CLIENT_ASSERTION),
+            minijinja::Value::from(jwt),
+        );
         Ok(())
     }
 
@@ -576,7 +588,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
             )));
         };
         self.plan.masker.add(&code);
-        self.scope.set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(code));
+        self.scope
+            .set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(code));
         if let Some(i) = doc.get("interval").and_then(serde_json::Value::as_u64) {
             self.scope.set(crate::model::oauth2_vars::DEVICE_INTERVAL, minijinja::Value::from(i));
         }
@@ -668,8 +681,10 @@ impl<'r> Runner<'r, '_, '_, '_> {
             collection: self.collection_id.clone(),
             environment: self.vault.environment().to_string(),
             step: step.name.clone(),
-            captures: captured.values,
-            secret: captured.secret,
+            // Kept under the names a single profile uses, so another collection (or
+            // profile) with the same identity takes them under its own.
+            captures: captured.values.into_iter().map(|(k, v)| (kept_name(step, &k), v)).collect(),
+            secret: captured.secret.iter().map(|k| kept_name(step, k)).collect(),
             saved_at: unix_now(),
             expires_at,
         };
@@ -780,6 +795,37 @@ fn http_error(e: &HttpError, step: &CompiledStep<'_>) -> StepError {
     StepError { message: e.to_string(), span: Some(step.url.span()), help }
 }
 
+/// The OAuth2 variables a token step keeps, under their single-profile names.
+const OAUTH2_KEPT: &[&str] = &[
+    crate::model::oauth2_vars::ACCESS_TOKEN,
+    crate::model::oauth2_vars::TOKEN_TYPE,
+    crate::model::oauth2_vars::EXPIRES_IN,
+    crate::model::oauth2_vars::REFRESH_TOKEN,
+    "oidc_token_endpoint",
+    "oidc_authorization_endpoint",
+    "oidc_device_endpoint",
+];
+
+/// How a named profile's OAuth2 capture is kept: `admin_access_token` → `access_token`.
+fn kept_name(step: &CompiledStep<'_>, name: &str) -> String {
+    let Some(p) = &step.profile else { return name.to_string() };
+    match name.strip_prefix(p.name.as_str()).and_then(|n| n.strip_prefix('_')) {
+        Some(rest) if OAUTH2_KEPT.contains(&rest) => rest.to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// A kept OAuth2 variable under the name `step`'s profile uses (the inverse of
+/// [`kept_name`]).
+fn profile_var_if_oauth2(step: &CompiledStep<'_>, name: &str) -> String {
+    if OAUTH2_KEPT.contains(&name) { profile_var(step, name) } else { name.to_string() }
+}
+
+/// The OAuth2 variable `var` of the profile `step` belongs to (`admin_device_code`).
+pub(super) fn profile_var(step: &CompiledStep<'_>, var: &str) -> String {
+    crate::model::oauth2_vars::of(step.profile.as_ref().map(|k| k.name.as_str()), var)
+}
+
 #[cfg(test)]
 mod tests {
     use super::path_and_query;
@@ -790,9 +836,4 @@ mod tests {
         assert_eq!(path_and_query("https://example.test"), "/");
         assert_eq!(path_and_query("/relative/path"), "/relative/path");
     }
-}
-
-/// The OAuth2 variable `var` of the profile `step` belongs to (`admin_device_code`).
-pub(super) fn profile_var(step: &CompiledStep<'_>, var: &str) -> String {
-    crate::model::oauth2_vars::of(step.profile.as_ref().map(|k| k.name.as_str()), var)
 }

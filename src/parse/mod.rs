@@ -905,16 +905,26 @@ impl Parser<'_> {
     /// `aws_sigv4:`); `auth: NAME` (a profile) is read by [`chosen_profile`](Self::chosen_profile).
     fn step_credentials(&mut self, map: &[(Key, Node)]) -> Option<AuthSpec> {
         let shorthand = self.auth_shorthand(map);
-        let Some(n) = field(map, "auth") else { return shorthand };
-        if let Some((k, _)) = map.iter().find(|(k, _)| matches!(k.name.as_str(), "bearer" | "basic" | "digest" | "aws_sigv4")) {
-            self.err(
-                Diagnostic::error(Code::ConflictingAuth, format!("a step can use `auth:` or `{}:`, not both", k.name))
-                    .at(k.span, "its own credentials")
-                    .also(n.span, "a profile's")
-                    .help("keep `auth: NAME` to send a profile's token, or the step's own credentials"),
-            );
+        match field(map, "auth") {
+            Some(Node { value: Value::Str(s), .. }) if s == "none" => {
+                if let Some((k, _)) = map
+                    .iter()
+                    .find(|(k, _)| matches!(k.name.as_str(), "bearer" | "basic" | "digest" | "aws_sigv4"))
+                {
+                    self.err(
+                        Diagnostic::error(
+                            Code::ConflictingAuth,
+                            format!("`auth: none` and `{}:` on one step", k.name),
+                        )
+                        .at(k.span, "credentials")
+                        .help("drop `auth: none`, or the credentials"),
+                    );
+                }
+                Some(AuthSpec::None)
+            }
+            // A profile's name: checked by `validate`, which knows the profiles.
+            _ => shorthand,
         }
-        matches!(&n.value, Value::Str(s) if s == "none").then_some(AuthSpec::None)
     }
 
     /// `auth: NAME` on a request: the profile whose credentials it uses (`none`: no

@@ -142,7 +142,11 @@ impl Parser<'_> {
 
     /// Parses `{oauth2: …}` (the whole `auth:`, or a named profile's value) into its
     /// token step(s), each marked with the profile.
-    pub(super) fn oauth2_profile(&mut self, node: &Node, profile: Option<&Key>) -> Option<(Vec<Step>, Profile)> {
+    pub(super) fn oauth2_profile(
+        &mut self,
+        node: &Node,
+        profile: Option<&Key>,
+    ) -> Option<(Vec<Step>, Profile)> {
         self.profile = profile.cloned();
         let parsed = self.oauth2_steps(node);
         self.profile = None;
@@ -218,16 +222,10 @@ impl Parser<'_> {
             }
         }
         if grant == "jwt_bearer" {
-            pairs.push((
-                key("assertion", grant_span),
-                text(&self.read(CLIENT_ASSERTION), grant_span),
-            ));
+            pairs.push((key("assertion", grant_span), text(&self.read(CLIENT_ASSERTION), grant_span)));
         }
         if device {
-            pairs.push((
-                key("device_code", grant_span),
-                text(&self.read(DEVICE_CODE), grant_span),
-            ));
+            pairs.push((key("device_code", grant_span), text(&self.read(DEVICE_CODE), grant_span)));
         }
         pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
         pairs.extend(client_pairs.iter().cloned());
@@ -331,8 +329,20 @@ impl Parser<'_> {
         let base = raw.trim_end_matches('/');
         let captures = vec![
             self.capture(&self.var(OIDC_TOKEN_ENDPOINT), "$.token_endpoint", span, false, false)?,
-            self.capture(&self.var("oidc_authorization_endpoint"), "$.authorization_endpoint", span, false, true)?,
-            self.capture(&self.var("oidc_device_endpoint"), "$.device_authorization_endpoint", span, false, true)?,
+            self.capture(
+                &self.var("oidc_authorization_endpoint"),
+                "$.authorization_endpoint",
+                span,
+                false,
+                true,
+            )?,
+            self.capture(
+                &self.var("oidc_device_endpoint"),
+                "$.device_authorization_endpoint",
+                span,
+                false,
+                true,
+            )?,
         ];
         let issuer_path = self.jsonpath("$.issuer", span)?;
         let expect = Expect {

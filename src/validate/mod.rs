@@ -51,12 +51,23 @@ pub fn check<'a>(
     // variable name → the first step that reads it.
     let mut read_before: HashMap<String, usize> = HashMap::new();
     // The profile of each auth step, by position.
-    let profile_of = |k: Option<&Key>| c.profiles.iter().position(|p| p.label() == k.map(|k| k.name.as_str()));
+    let profile_of =
+        |k: Option<&Key>| c.profiles.iter().position(|p| p.label() == k.map(|k| k.name.as_str()));
     for (i, authored) in steps.iter().enumerate() {
         // A request uses the profile it names, else the first.
         let mut sessions: Vec<usize> = match (&authored.role, &authored.profile) {
             (Role::Auth, p) => profile_of(p.as_ref()).into_iter().collect(),
             (Role::Request, Some(k)) => match profile_of(Some(k)) {
+                // An OAuth2 profile sends its token: the step's own credentials would
+                // replace it. A list of auth steps leaves the header to the request.
+                Some(p) if c.profiles[p].oauth2 && authored.auth.is_some() => {
+                    diags.push(
+                        Diagnostic::error(Code::ConflictingAuth, format!("`auth: {}` sends that profile's token, and the step has credentials of its own", k.name))
+                            .at(k.span, "an OAuth2 profile")
+                            .help("keep `auth: NAME`, or the step's own `bearer:`/`basic:`"),
+                    );
+                    Vec::new()
+                }
                 Some(p) => vec![p],
                 None => {
                     diags.push(unknown_profile(c, k));
@@ -71,7 +82,9 @@ pub fn check<'a>(
             },
         };
         let oauth2 = match authored.role {
-            Role::Request => sessions.first().map(|&p| &c.profiles[p]).filter(|p| p.oauth2).map(Profile::label),
+            Role::Request => {
+                sessions.first().map(|&p| &c.profiles[p]).filter(|p| p.oauth2).map(Profile::label)
+            }
             Role::Auth => None,
         };
         let merged = authored.map(&mut |n| n).with_defaults(&c.defaults, oauth2);
@@ -176,7 +189,8 @@ pub fn check<'a>(
         // A request is also in the sessions of the auth steps whose captures it reads.
         if authored.role == Role::Request {
             for n in &needs {
-                if let Some(p) = profile_of(steps[n.from].profile.as_ref()).filter(|_| steps[n.from].role == Role::Auth)
+                if let Some(p) =
+                    profile_of(steps[n.from].profile.as_ref()).filter(|_| steps[n.from].role == Role::Auth)
                     && !sessions.contains(&p)
                 {
                     sessions.push(p);
@@ -207,7 +221,8 @@ pub fn check<'a>(
 /// A request's `auth: NAME` that names no profile.
 fn unknown_profile(c: &Collection, k: &Key) -> Diagnostic {
     let names: Vec<&str> = c.profiles.iter().filter_map(Profile::label).collect();
-    let d = Diagnostic::error(Code::UnknownProfile, format!("no profile named `{}`", k.name)).at(k.span, "not a profile");
+    let d = Diagnostic::error(Code::UnknownProfile, format!("no profile named `{}`", k.name))
+        .at(k.span, "not a profile");
     match names.is_empty() {
         true => d.help("name profiles under `auth:` (`auth: {admin: {oauth2: …}}`), or write `auth: none`"),
         false => d.help(suggest(&k.name, &names)),

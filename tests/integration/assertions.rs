@@ -163,3 +163,86 @@ fn the_jwt_bearer_grant_signs_with_a_pem_key_from_a_file_or_from_the_environment
         assert!(!text.contains("eyJ"), "a signed assertion shows in {what}:\n{text}");
     }
 }
+
+/// Two named OAuth2 profiles against a raw token server: each request sends the token of
+/// the profile it names (the first by default, none with `auth: none`); a 401 renews only
+/// the refused profile's token.
+#[test]
+fn named_profiles_each_keep_their_own_token_and_lifecycle() {
+    use std::sync::{Arc, Mutex};
+    let issued: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&issued);
+    let raw = RawServer::start(move |req, w, _| {
+        if req.path == "/token" {
+            let client = form_field(&req.body, "client_id").unwrap_or_default();
+            let mut issued = log.lock().expect("log");
+            let n = issued.iter().filter(|c| **c == client).count() + 1;
+            issued.push(client.clone());
+            let body = format!(
+                r#"{{"access_token": "tok-{client}-{n}", "token_type": "bearer", "expires_in": 3600}}"#
+            );
+            return answer(w, "200 OK", &[("Content-Type", "application/json")], body.as_bytes());
+        }
+        let auth = req.header("authorization").unwrap_or("").to_string();
+        if auth == "Bearer tok-admin-app-1" {
+            // The first admin token is revoked on the server's side.
+            return answer(w, "401 Unauthorized", &[("Content-Type", "application/json")], b"{}");
+        }
+        let body = serde_json::json!({"authorization": auth}).to_string();
+        answer(w, "200 OK", &[("Content-Type", "application/json")], body.as_bytes())
+    });
+    let base = raw.url("http");
+    let profile = |client: &str, secret: &str| {
+        format!(
+            "    oauth2:\n      token_url: {base}/token\n      client_id: {client}\n      client_secret: {secret}\n"
+        )
+    };
+    let yaml = format!(
+        "name: two identities\nauth:\n  user:\n{}  admin:\n{}requests:\n  - name: as the user\n    url: {base}/api\n    expect: {{json: {{$.authorization: Bearer tok-user-app-1}}}}\n  - name: as the admin\n    url: {base}/api\n    auth: admin\n    expect: {{json: {{$.authorization: Bearer tok-admin-app-2}}}}\n  - name: the user again\n    url: {base}/api\n    expect: {{json: {{$.authorization: Bearer tok-user-app-1}}}}\n  - name: the admin token read by name\n    url: {base}/api\n    bearer: \"{{{{ admin_access_token }}}}\"\n    expect: {{json: {{$.authorization: Bearer tok-admin-app-2}}}}\n  - name: anonymous\n    url: {base}/api\n    auth: none\n    expect: {{json: {{$.authorization: \"\"}}}}\n",
+        profile("user-app", "user-secret-123456"),
+        profile("admin-app", "admin-secret-654321"),
+    );
+    let t = Test::new().collection("c.yaml", &yaml);
+    let out = t.clone().args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        *issued.lock().expect("log"),
+        ["user-app", "admin-app", "admin-app"],
+        "only the admin renewed"
+    );
+    assert!(out.stdout.contains("user (auth)") && out.stdout.contains("admin (auth)"), "{}", out.stdout);
+    let plan = t.args(&["plan", "c.yaml"]).run();
+    for secret in ["user-secret-123456", "admin-secret-654321", "tok-admin-app-2", "tok-user-app-1"] {
+        assert!(!out.all().contains(secret), "{secret} shows in the run:\n{}", out.all());
+        assert!(!plan.all().contains(secret), "{secret} shows in plan:\n{}", plan.all());
+    }
+}
+
+#[test]
+fn a_request_naming_no_profile_is_refused_with_the_nearest_name() {
+    let t = Test::new().collection(
+        "c.yaml",
+        "auth:\n  admin:\n    - url: http://127.0.0.1:9/login\n      capture: {t: $.t}\nrequests:\n  - url: http://127.0.0.1:9/x\n    auth: admni\n",
+    );
+    let out = t.args(&["validate", "c.yaml"]).run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("error[unknown-profile]: no profile named `admni`"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `admin`?"), "{}", out.stderr);
+    assert!(out.stderr.contains("c.yaml:7:11"), "{}", out.stderr);
+}
+
+/// A named profile and another collection's single profile with the same identity share
+/// one token: it is kept under neutral names and taken under each one's own.
+#[test]
+fn a_named_profile_shares_the_token_of_the_same_identity_under_its_own_names() {
+    let server = Server::start();
+    let t = Test::new().in_root().env("BATON_BASE_URL", &server.url);
+    let out = t.args(&["run", "collections/client-assertion.yaml", "collections/two-identities.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("service (auth)") && out.stdout.contains("shared: obtained earlier in this run"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(crate::support::requests_to(&server, "/assertion/token"), 1, "one token for both");
+}

@@ -224,6 +224,14 @@ struct RunArgs {
     /// jar by default).
     #[arg(long)]
     no_cookies: bool,
+    /// Print the authorization URL of an authorization-code grant instead of opening a
+    /// browser (also `BATON_BROWSER=none`; `BATON_BROWSER=CMD` opens it with CMD).
+    #[arg(long)]
+    no_browser: bool,
+    /// The code of an approval given elsewhere, or the whole URL the browser was sent
+    /// back to (also `BATON_AUTH_CODE`); secret, never printed.
+    #[arg(long, value_name = "CODE_OR_URL")]
+    auth_code: Option<String>,
     /// Run every collection's requests N times (after auth, which runs once).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     repeat: Option<u32>,
@@ -546,6 +554,8 @@ pub fn parse(args: Vec<OsString>, env: HashMap<String, String>) -> Result<Invoca
                 max_redirects: None,
                 allow_insecure_redirects: false,
                 no_cookies: false,
+                no_browser: false,
+                auth_code: None,
                 file_roots: Vec::new(),
                 repeat: None,
                 allow_origins: Vec::new(),
@@ -654,6 +664,15 @@ fn resolve(
                 allow_origins,
                 no_cookies: r.no_cookies,
                 file_roots: r.file_roots,
+                browser: match env.get("BATON_BROWSER") {
+                    _ if r.no_browser => crate::exec::Browser::Print,
+                    Some(v) => crate::exec::Browser::from_setting(v),
+                    None => crate::exec::Browser::System,
+                },
+                auth_code: r
+                    .auth_code
+                    .or_else(|| env.get("BATON_AUTH_CODE").cloned())
+                    .filter(|c| !c.trim().is_empty()),
             };
             let curl = r.curl.map(|p| (p, r.curl_with_secrets));
             (r.common, r.verbose, client, exec, state, r.repeat, curl)

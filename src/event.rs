@@ -108,6 +108,11 @@ pub enum Note {
         /// The user code entered there.
         code: String,
     },
+    /// An authorization-code grant got the user's approval: how.
+    Authorized {
+        /// `in the browser, back at http://127.0.0.1:…` or `with the code given by --auth-code`.
+        how: String,
+    },
     /// The refresh-only step ran to renew credentials.
     Refresh(RenewReason),
     /// The request was answered 401, credentials were renewed, and it was sent again.
@@ -199,6 +204,7 @@ impl std::fmt::Display for Note {
             }
             Note::ReauthFailed { step } => write!(f, "re-authentication after 401 failed at `{step}`"),
             Note::DeviceCode { uri, code } => write!(f, "approved at {uri} with the code {code}"),
+            Note::Authorized { how } => write!(f, "authorized {how}"),
             Note::ReauthStopped => f.write_str(
                 "the fresh credentials were refused too: no more re-authentication after a 401 in this collection",
             ),

@@ -154,6 +154,11 @@ pub(super) fn demo(mut opts: RunOptions) -> Exit {
     {
         env.insert(name.into(), pki_dir.path().join(file).display().to_string());
     }
+    // Nobody approves in a browser here: baton follows the playground's authorization
+    // redirect itself.
+    if !matches!(opts.exec.browser, crate::exec::Browser::Command(_)) {
+        opts.exec.browser = crate::exec::Browser::Fetch;
+    }
     env.insert("BATON_JWT_CLIENT_KEY".into(), pki_dir.path().join("jwt-key-app.pem").display().to_string());
     opts.env = Arc::new(env);
     let exit = run_collections(&opts);

@@ -9,6 +9,7 @@
 //! the credentials (authenticate, renew, expiry); `persist` what `once:`/`cache:` keep
 //! between runs; `origin` keeps credentials with the origins the collection names.
 
+mod authorize;
 mod files;
 mod origin;
 mod persist;
@@ -29,6 +30,7 @@ use crate::snapshot::UpdateMode;
 use crate::source::SourceMap;
 use crate::template::Scope;
 
+pub use authorize::Browser;
 pub use persist::Vault;
 use session::RenewFailed;
 
@@ -45,6 +47,11 @@ pub struct ExecOptions {
     pub no_cookies: bool,
     /// `--file-root`: folders besides each collection's own that files may be sent from.
     pub file_roots: Vec<PathBuf>,
+    /// How an authorization URL reaches the user (`--no-browser`, `BATON_BROWSER`).
+    pub browser: authorize::Browser,
+    /// `--auth-code` / `BATON_AUTH_CODE`: the code (or the whole redirect URL) of an
+    /// approval given elsewhere.
+    pub auth_code: Option<String>,
 }
 
 /// Runs a validated collection.
@@ -94,6 +101,8 @@ pub async fn execute(
         last: HashMap::new(),
         jar: (plan.cookies && !opts.no_cookies).then(Jar::default),
         file_roots: opts.file_roots.clone(),
+        browser: opts.browser.clone(),
+        auth_code: opts.auth_code.clone(),
         pass: None,
         repetition: None,
         origins: origin::named_origins(plan, sources)
@@ -157,6 +166,10 @@ struct Runner<'r, 'p, 'a, 's> {
     jar: Option<Jar>,
     /// Folders besides the collection's that files may be sent from.
     file_roots: Vec<PathBuf>,
+    /// How an authorization URL reaches the user.
+    browser: authorize::Browser,
+    /// An approval given elsewhere (`--auth-code`).
+    auth_code: Option<String>,
     /// The current pass's label (`row 2: b@example.test`), when the collection has passes.
     pass: Option<String>,
     /// `2/3` while a `repeat:` step runs.

@@ -109,6 +109,13 @@ pub(super) struct Held {
     _lock: Option<StateLock>,
 }
 
+impl Held {
+    /// Whether it holds the state file for the whole step.
+    pub(super) fn holds_file(&self) -> bool {
+        self.file == FileLock::Held
+    }
+}
+
 impl Vault {
     /// A vault over `store` for the `--env` named `environment`.
     pub fn new(store: Option<Arc<StateStore>>, environment: String) -> Self {
@@ -209,9 +216,14 @@ impl Vault {
     /// Forgets the entry at `key`, in this run and in the state file.
     pub(super) async fn forget(&self, key: &str) -> Result<(), String> {
         let held = self.hold(key, FileLock::PerOperation).await?;
+        self.forget_held(&held, key).await
+    }
+
+    /// [`forget`](Self::forget) under a hold taken already (a step holding the state file).
+    pub(super) async fn forget_held(&self, held: &Held, key: &str) -> Result<(), String> {
         self.memory.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
         let owned = key.to_string();
-        self.with_file(&held, move |store| store.remove_locked(&owned)).await.map(drop)
+        self.with_file(held, move |store| store.remove_locked(&owned)).await.map(drop)
     }
 
     /// The state file as `--state` would name it, when it is not the default one.

@@ -85,6 +85,13 @@ impl<'r> Runner<'r, '_, '_, '_> {
             self.scope
                 .set(&profile_var(step, crate::model::oauth2_vars::DEVICE_CODE), minijinja::Value::from(""));
         }
+        // Likewise the authorization code, its verifier and redirect URI.
+        if step.authorize.is_some() {
+            use crate::model::oauth2_vars::{AUTHORIZATION_CODE, CODE_VERIFIER, REDIRECT_URI};
+            for var in [AUTHORIZATION_CODE, CODE_VERIFIER, REDIRECT_URI] {
+                self.scope.set(&profile_var(step, var), minijinja::Value::from(""));
+            }
+        }
         // Likewise a client assertion, signed in `exchange` for each token request.
         if step.assertion.is_some() {
             self.scope.set(
@@ -254,6 +261,25 @@ impl<'r> Runner<'r, '_, '_, '_> {
     ) -> StepOutcome {
         let step = &ps.step;
         let started = std::time::Instant::now();
+        if let Some(authorize) = &step.authorize {
+            let authorized = self.authorize(step, authorize, &ctx, keep.as_ref().map(|(h, _)| h)).await;
+            let rendered = authorized.and_then(|note| {
+                outcome.notes.push(note);
+                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
+                    SendError::Step(e) => e,
+                    _ => StepError {
+                        message: "the token request could not be rendered".into(),
+                        span: Some(step.name_span),
+                        help: None,
+                    },
+                })
+            });
+            if let Err(e) = rendered {
+                outcome.elapsed = started.elapsed();
+                outcome.result = StepResult::Error(e);
+                return outcome;
+            }
+        }
         if let Some(device) = &step.device {
             let authorized = self.device_authorize(step, device, &ctx).await;
             let rendered = authorized.and_then(|note| {

@@ -133,6 +133,12 @@ pub mod oauth2_vars {
     pub const DEVICE_CODE: &str = "device_code";
     /// The polling interval that device authorization answer gave.
     pub const DEVICE_INTERVAL: &str = "device_interval";
+    /// The code an authorization-code token step gets from the user's approval.
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    /// Its PKCE verifier.
+    pub const CODE_VERIFIER: &str = "code_verifier";
+    /// The redirect URI the code was sent to (the token request repeats it).
+    pub const REDIRECT_URI: &str = "redirect_uri";
 
     /// The variable `var` of a profile: `access_token` for the single profile,
     /// `admin_access_token` for the one named `admin`.
@@ -281,6 +287,26 @@ pub struct Step<T = Node> {
     /// An auth step: the named profile it belongs to. A request: the profile it chose
     /// with `auth: NAME`.
     pub profile: Option<Key>,
+    /// An authorization-code token step: the user's approval it gets first (only when it
+    /// has to fetch a token, never when one is kept or can be refreshed).
+    pub authorize: Option<AuthorizeRequest<T>>,
+}
+
+/// The front channel of the authorization code grant (RFC 6749 4.1, PKCE RFC 7636,
+/// loopback redirect RFC 8252 7.3).
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest<T = Node> {
+    /// The authorization endpoint.
+    pub url: T,
+    /// Its parameters besides those baton makes (`response_type`, `redirect_uri`, `state`,
+    /// `code_challenge`): `client_id`, `scope`, `audience`, `authorize_params:`.
+    pub fields: Vec<(Key, T)>,
+    /// `redirect_uri:` (a loopback `http://` URL; port 0 or none: a free port).
+    pub redirect_uri: Option<T>,
+    /// How long to wait for the browser to come back.
+    pub wait: Duration,
+    /// Where the profile is written.
+    pub span: Span,
 }
 
 /// A signed JWT a token request carries: the client's credentials with `client_auth:

@@ -5,8 +5,8 @@
 //! through these maps, can never leave a templated field uncompiled.
 
 use super::{
-    AuthSpec, Body, BodyExpect, CaptureSpec, Check, ClientAssertion, Condition, Defaults, DeviceRequest,
-    Expect, Matcher, Part, PartKind, RetrySpec, Role, Step, TlsSpec,
+    AuthSpec, AuthorizeRequest, Body, BodyExpect, CaptureSpec, Check, ClientAssertion, Condition, Defaults,
+    DeviceRequest, Expect, Matcher, Part, PartKind, RetrySpec, Role, Step, TlsSpec,
 };
 use crate::source::Key;
 
@@ -47,6 +47,7 @@ impl<T> Step<T> {
             device,
             assertion,
             profile,
+            authorize,
         } = self;
         Step {
             name: name.clone(),
@@ -84,6 +85,13 @@ impl<T> Step<T> {
                 claims: pairs(&a.claims, f),
             }),
             profile: profile.clone(),
+            authorize: authorize.as_ref().map(|a| AuthorizeRequest {
+                url: f(&a.url),
+                fields: pairs(&a.fields, f),
+                redirect_uri: a.redirect_uri.as_ref().map(&mut *f),
+                wait: a.wait,
+                span: a.span,
+            }),
         }
     }
 }

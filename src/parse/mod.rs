@@ -508,6 +508,7 @@ impl Parser<'_> {
             device: None,
             assertion: None,
             profile: self.chosen_profile(map),
+            authorize: None,
         })
     }
 
@@ -592,6 +593,7 @@ impl Parser<'_> {
             device: None,
             assertion: None,
             profile: None,
+            authorize: None,
         })
     }
 

@@ -32,6 +32,10 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "client_key_id",
     "client_key_alg",
     "assertion_claims",
+    "authorization_url",
+    "redirect_uri",
+    "authorize_params",
+    "authorization_wait",
     "grant",
     "method",
     "client_id",
@@ -48,8 +52,15 @@ pub(crate) const PROFILE_KEYS: &[&str] = &[
     "token_path",
     "cache",
 ];
-pub(crate) const GRANTS: &[&str] =
-    &["client_credentials", "password", "refresh_token", "device_code", "token_exchange", "jwt_bearer"];
+pub(crate) const GRANTS: &[&str] = &[
+    "client_credentials",
+    "password",
+    "refresh_token",
+    "device_code",
+    "token_exchange",
+    "jwt_bearer",
+    "authorization_code",
+];
 /// The grant type of a JWT bearer grant (RFC 7523 2.1).
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The grant type of a token exchange (RFC 8693).
@@ -227,10 +238,21 @@ impl Parser<'_> {
         if device {
             pairs.push((key("device_code", grant_span), text(&self.read(DEVICE_CODE), grant_span)));
         }
+        if grant == "authorization_code" {
+            for (name, var) in [
+                ("code", oauth2_vars::AUTHORIZATION_CODE),
+                ("redirect_uri", oauth2_vars::REDIRECT_URI),
+                ("code_verifier", oauth2_vars::CODE_VERIFIER),
+            ] {
+                pairs.push((key(name, grant_span), text(&self.read(var), grant_span)));
+            }
+        }
         pairs.extend(self.grant_params(map, &grant, grant_span, field(map, "client_id").is_some()));
         pairs.extend(client_pairs.iter().cloned());
-        // A device grant asks for its scope with the device code, not with the token.
-        for name in ["scope", "audience"].into_iter().filter(|_| !device) {
+        // A device or authorization-code grant asks for its scope with the user's approval,
+        // not with the token.
+        let front_channel = device || grant == "authorization_code";
+        for name in ["scope", "audience"].into_iter().filter(|_| !front_channel) {
             if let Some(n) = field(map, name) {
                 pairs.push((key(name, n.span), n.clone()));
             }
@@ -277,6 +299,7 @@ impl Parser<'_> {
             device: None,
             assertion: None,
             profile: None,
+            authorize: None,
         };
         let discovered = discovery.is_some();
         let mut steps: Vec<Step> = discovery.into_iter().collect();
@@ -286,6 +309,9 @@ impl Parser<'_> {
         if device {
             token.device = self.device_request(map, discovered, grant_span);
             token.retry = device_poll(self, grant_span);
+        }
+        if grant == "authorization_code" {
+            token.authorize = self.authorize_request(map, discovered, grant_span);
         }
         steps.push(token);
         // Renewal uses the refresh token the server issued last, also for the
@@ -396,11 +422,56 @@ impl Parser<'_> {
             device: None,
             assertion: None,
             profile: None,
+            authorize: None,
         })
     }
 
     /// The device authorization request (RFC 8628 3.1) a device-code token step makes
     /// before polling: the client and scope to `device_url:` or the discovered endpoint.
+    /// The authorization request of an authorization-code grant: its endpoint (written,
+    /// or discovered), what it asks for, where the browser comes back and for how long
+    /// baton waits.
+    fn authorize_request(
+        &mut self,
+        map: &[(Key, Node)],
+        discovered: bool,
+        at: Span,
+    ) -> Option<crate::model::AuthorizeRequest> {
+        let url = match field(map, "authorization_url") {
+            Some(n) => n.clone(),
+            None if discovered => text(&self.read("oidc_authorization_endpoint"), at),
+            None => {
+                self.required(
+                    map,
+                    "authorization_url",
+                    "for the authorization_code grant (or `issuer:` to discover it)",
+                    at,
+                );
+                return None;
+            }
+        };
+        if field(map, "client_id").is_none() {
+            self.required(map, "client_id", "for the authorization_code grant", at);
+        }
+        let mut fields: Vec<(Key, Node)> = ["client_id", "scope", "audience"]
+            .into_iter()
+            .filter_map(|k| field(map, k).map(|n| (key(k, n.span), n.clone())))
+            .collect();
+        fields.extend(
+            field(map, "authorize_params").map_or_else(Vec::new, |n| self.pairs(n, "authorize_params")),
+        );
+        let wait = field(map, "authorization_wait")
+            .and_then(|n| self.duration(n, "authorization_wait", std::time::Duration::from_secs(3600)))
+            .unwrap_or(std::time::Duration::from_secs(300));
+        Some(crate::model::AuthorizeRequest {
+            url,
+            fields,
+            redirect_uri: field(map, "redirect_uri").cloned(),
+            wait,
+            span: at,
+        })
+    }
+
     fn device_request(
         &mut self,
         map: &[(Key, Node)],
@@ -523,7 +594,7 @@ impl Parser<'_> {
             "password" => &["username", "password"],
             "refresh_token" => &["refresh_token"],
             "token_exchange" => &["subject_token"],
-            "jwt_bearer" => &[],
+            "jwt_bearer" | "authorization_code" => &[],
             "device_code" => {
                 if !has_client {
                     self.required(map, "client_id", "for the device_code grant", at);

@@ -113,6 +113,13 @@ pub fn check<'a>(
         if authored.assertion.is_some() {
             step_locals.push(oauth2_vars::of(profile, oauth2_vars::CLIENT_ASSERTION));
         }
+        if authored.authorize.is_some() {
+            for var in
+                [oauth2_vars::AUTHORIZATION_CODE, oauth2_vars::CODE_VERIFIER, oauth2_vars::REDIRECT_URI]
+            {
+                step_locals.push(oauth2_vars::of(profile, var));
+            }
+        }
         let mut step = merged.map(&mut |node: &&'a Node| {
             let before = diags.len();
             let compiled = compiler.compile_into(node, sources, &mut diags);

@@ -22,9 +22,13 @@ fn rel(p: &Path) -> String {
     p.strip_prefix(crate::support::root()).unwrap_or(p).to_string_lossy().into_owned()
 }
 
-/// The shipped collections run from the crate root against `server`.
+/// The shipped collections run from the crate root against `server`, with what `baton
+/// demo` gives them besides (the JWT client key; baton following the authorization
+/// redirect).
 fn against(server: &Server) -> Test {
-    Test::new().in_root().env("BATON_BASE_URL", &server.url)
+    let t = Test::new().in_root().env("BATON_BASE_URL", &server.url).env("BATON_BROWSER", "fetch");
+    let key = t.path("jwt-key-app.pem");
+    t.file("jwt-key-app.pem", baton_playground::assertion_client_key_pem()).env("BATON_JWT_CLIENT_KEY", &key)
 }
 
 #[test]
@@ -146,10 +150,14 @@ fn secrets_never_appear_in_any_output_of_any_shipped_collection() {
         "cedato-secret",
         "auth0-secret",
         "auth0-limited-secret",
+        baton_playground::ASSERTION_CLIENT_SECRET,
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // Each line of the JWT client's private key.
+    let pem = baton_playground::assertion_client_key_pem();
+    secrets.extend(pem.lines().filter(|l| !l.starts_with("-----")).map(str::to_string));
     for (user, pass) in [("p002-client", "p002-secret"), ("cedato-client", "cedato-secret")] {
         use base64::Engine as _;
         secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));

@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod assertions;
 mod auth;
+mod authorize;
 mod ci;
 mod cli;
 mod data_rows;

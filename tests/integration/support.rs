@@ -114,6 +114,7 @@ pub fn with_mtls(t: Test, server: &Server, pki: &baton_playground::ClientPki) ->
     let t = t.file("pki/jwt-key-app.pem", baton_playground::assertion_client_key_pem());
     let jwt_key = t.path("pki/jwt-key-app.pem");
     let t = t
+        .env("BATON_BROWSER", "fetch")
         .env("BATON_JWT_CLIENT_KEY", &jwt_key)
         .file("pki/ca.pem", &pki.ca_pem)
         .file("pki/client.pem", &pki.cert_pem)

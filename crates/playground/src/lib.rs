@@ -41,6 +41,7 @@
 //! Errors are JSON: `{"error": "...", "error_description": "..."}`.
 
 mod assertion;
+mod authorize;
 mod demo;
 mod device;
 mod knobs;
@@ -227,6 +228,7 @@ fn app(control: knobs::Control) -> Router {
         .merge(signed::router())
         .merge(device::router())
         .merge(assertion::router())
+        .merge(authorize::router())
         .merge(providers::router(&control))
         .merge(knobs::router(control.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -258,6 +260,7 @@ async fn index() -> Json<Value> {
             "POST /device/code", "POST /device/token", "GET /device/me",
             "POST /exchange/token", "GET /exchange/me",
             "POST /assertion/token", "GET /assertion/me",
+            "GET /authorize", "POST /authorize/token", "GET /authorize/me",
             "GET /_playground/knobs", "PUT /_playground/knobs", "DELETE /_playground/knobs",
             "GET /_playground/requests", "DELETE /_playground/requests",
         ],

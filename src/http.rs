@@ -590,7 +590,9 @@ impl HttpClient {
         let carried_credentials = carried_credentials || req.signing.is_some();
         let mut hop =
             Hop { method, url, headers, secret, body: Some(&req.body), signing: req.signing.as_ref() };
-        let mut digest_answered = false;
+        // Digest answers so far: one per challenge, and one more when the server says the
+        // nonce it took was stale.
+        let mut digest_answers = 0u8;
         let mut redirects = Vec::new();
         let started = Instant::now();
         let mut sent = None;
@@ -600,13 +602,14 @@ impl HttpClient {
             let (response, headers, again) = Self::send_once(client, &hop, timeout, jar).await?;
             sent.get_or_insert(headers);
             resent |= again;
-            // A Digest challenge is answered once, on the same hop.
+            // A Digest challenge is answered once on the same hop, and once again when
+            // the server says the nonce went stale meanwhile.
             if response.status() == StatusCode::UNAUTHORIZED
-                && !digest_answered
                 && let Some(crate::exchange::Signing::Digest { username, password }) = hop.signing
-                && let Some(answer) = digest_answer(&response, &hop, username, password)
+                && let Some((answer, stale)) = digest_answer(&response, &hop, username, password)
+                && (digest_answers == 0 || (digest_answers == 1 && stale))
             {
-                digest_answered = true;
+                digest_answers += 1;
                 hop.headers.retain(|(n, _)| n != reqwest::header::AUTHORIZATION);
                 hop.headers.push((reqwest::header::AUTHORIZATION, answer));
                 continue;
@@ -781,13 +784,14 @@ impl HttpClient {}
 /// The largest file a body or a multipart part sends.
 pub const MAX_FILE: u64 = 1024 * 1024 * 1024;
 
-/// The `Authorization` answering a Digest challenge of `response` for `hop`.
+/// The `Authorization` answering a Digest challenge of `response` for `hop`, and whether
+/// the challenge says the last nonce was stale.
 fn digest_answer(
     response: &reqwest::Response,
     hop: &Hop<'_>,
     user: &str,
     password: &str,
-) -> Option<HeaderValue> {
+) -> Option<(HeaderValue, bool)> {
     let challenge = response
         .headers()
         .get_all(reqwest::header::WWW_AUTHENTICATE)
@@ -801,7 +805,7 @@ fn digest_answer(
     let cnonce = format!("{:016x}", fastrand::u64(..));
     let value =
         crate::signing::digest_authorization(&challenge, user, password, hop.method.as_str(), &uri, &cnonce);
-    HeaderValue::from_str(&value).ok()
+    HeaderValue::from_str(&value).ok().map(|v| (v, challenge.stale))
 }
 
 /// Adds the AWS Signature Version 4 headers to a built request (its final URL, headers

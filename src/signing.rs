@@ -19,6 +19,9 @@ pub struct DigestChallenge {
     pub algorithm: String,
     /// `opaque`, echoed back.
     pub opaque: Option<String>,
+    /// `stale=true`: the nonce expired but the answer was right (RFC 7616 3.3): answer
+    /// again with the new nonce.
+    pub stale: bool,
 }
 
 /// Reads a Digest challenge (`None`: not Digest, or an algorithm baton does not speak).
@@ -50,6 +53,7 @@ pub fn digest_challenge(header: &str) -> Option<DigestChallenge> {
         qop_auth: fields.get("qop").is_some_and(|q| q.split(',').any(|o| o.trim() == "auth")),
         algorithm,
         opaque: fields.get("opaque").cloned(),
+        stale: fields.get("stale").is_some_and(|s| s.eq_ignore_ascii_case("true")),
     })
 }
 

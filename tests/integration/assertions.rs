@@ -246,3 +246,18 @@ fn a_named_profile_shares_the_token_of_the_same_identity_under_its_own_names() {
     );
     assert_eq!(crate::support::requests_to(&server, "/assertion/token"), 1, "one token for both");
 }
+
+/// A token exchange whose subject token is another profile's: the person's token (a
+/// password grant) traded for one meant for the reports API, both used side by side.
+#[test]
+fn a_token_exchange_profile_trades_another_profiles_token() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "name: exchange\nauth:\n  person:\n    oauth2: {token_url: BASE/demo/login, grant: password, client_id: demo-app, username: demo, password: demo-password-7f3a}\n  reports:\n    oauth2: {token_url: BASE/exchange/token, grant: token_exchange, subject_token: \"{{ person_access_token }}\", audience: reports-api}\nrequests:\n  - url: BASE/exchange/me\n    auth: reports\n    expect: {json: {$.audience: reports-api, $.subject: demo}}\n  - url: BASE/demo/me\n    expect: {json: {$.username: demo}}\n",
+    );
+    let out = t.args(&["run", "c.yaml", "-v"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("subject_token=•••"), "{}", out.stderr);
+    assert!(!out.all().contains("demo-password-7f3a"), "{}", out.all());
+}

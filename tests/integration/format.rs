@@ -715,3 +715,21 @@ fn a_token_exchange_profile_trades_a_subject_token_from_the_environment() {
     assert_eq!(refused.code, 4, "{}", refused.all());
     assert!(refused.all().contains("invalid_grant"), "{}", refused.all());
 }
+
+/// RFC 7616 3.3: a `stale=true` challenge (the nonce expired, the answer was right) is
+/// answered once more with the new nonce; a server that finds every nonce stale gets
+/// three requests, not a loop, and the step fails with its 401.
+#[test]
+fn a_stale_digest_nonce_is_answered_once_more_and_no_more() {
+    let server = Server::start();
+    let t = Test::new().server(&server).collection(
+        "c.yaml",
+        "requests:\n  - name: stale once\n    url: BASE/digest/auth?stale=once\n    digest: {username: demo, password: \"{{ secret_env('PW') }}\"}\n  - name: stale always\n    url: BASE/digest/auth?stale=always\n    digest: {username: demo, password: \"{{ secret_env('PW') }}\"}\n",
+    );
+    let out = t.env("PW", "demo-password-7f3a").args(&["run", "c.yaml"]).run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("✓ stale once"), "{}", out.stdout);
+    assert!(out.stdout.contains("✗ stale always") && out.stdout.contains("401"), "{}", out.stdout);
+    assert_eq!(requests_to(&server, "/digest/auth"), 6, "three exchanges each");
+    assert!(!out.all().contains("demo-password-7f3a"));
+}

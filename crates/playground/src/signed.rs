@@ -4,7 +4,7 @@
 //! [`AWS_ACCESS_KEY`], refusing a request dated more than five minutes off its clock
 //! (`?skew=SECONDS` moves that clock, so a test can see the refusal).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
@@ -31,7 +31,8 @@ pub const AWS_SERVICE: &str = "execute-api";
 const MAX_NONCES: usize = 1000;
 
 #[derive(Clone, Default)]
-struct Nonces(Arc<Mutex<HashSet<String>>>);
+/// Nonces issued → whether the nonce is stale at its first use (`?stale=once|always`).
+struct Nonces(Arc<Mutex<HashMap<String, bool>>>);
 
 pub(crate) fn router() -> Router {
     Router::new()
@@ -69,8 +70,10 @@ fn digest_fields(value: &str) -> HashMap<String, String> {
     out
 }
 
-/// `ANY /digest/auth?algorithm=MD5|SHA-256`: 200 for a valid Digest answer, else a 401
-/// challenge (`stale=true` when the nonce is not one it issued).
+/// `ANY /digest/auth?algorithm=MD5|SHA-256&stale=once|always`: 200 for a valid Digest
+/// answer, else a 401 challenge (`stale=true` when the nonce is not one it issued, or
+/// expired: with `stale=once` the first challenge's nonce expires at its first use, with
+/// `stale=always` every nonce does).
 async fn digest(
     State(nonces): State<Nonces>,
     RawQuery(q): RawQuery,
@@ -79,13 +82,15 @@ async fn digest(
 ) -> Response {
     let params: HashMap<String, String> = parse_urlencoded(q.as_deref().unwrap_or("")).into_iter().collect();
     let alg = if params.get("algorithm").map(String::as_str) == Some("SHA-256") { "SHA-256" } else { "MD5" };
+    let expiring = params.get("stale").map_or("", String::as_str);
     let challenge = |stale: bool| {
         let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
         let mut set = nonces.0.lock().unwrap_or_else(PoisonError::into_inner);
         if set.len() >= MAX_NONCES {
             set.clear();
         }
-        set.insert(nonce.clone());
+        let expires = expiring == "always" || (expiring == "once" && !stale);
+        set.insert(nonce.clone(), expires);
         let stale = if stale { ", stale=true" } else { "" };
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Digest authentication required").with_header(
             header::WWW_AUTHENTICATE,
@@ -102,7 +107,18 @@ async fn digest(
     };
     let f = digest_fields(auth);
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
-    let known = nonces.0.lock().unwrap_or_else(PoisonError::into_inner).contains(get("nonce"));
+    let known = {
+        let mut set = nonces.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match set.get(get("nonce")).copied() {
+            // Expired at its first use: gone, and the answer is a stale challenge.
+            Some(true) => {
+                set.remove(get("nonce"));
+                false
+            }
+            Some(false) => true,
+            None => false,
+        }
+    };
     if !known {
         return challenge(true).into_response();
     }

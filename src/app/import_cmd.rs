@@ -164,8 +164,10 @@ pub(super) fn import(
     }
     let steps: Vec<&import::DraftStep> = drafts.iter().flat_map(|(_, d)| &d.requests).collect();
     let partial = steps.iter().filter(|s| s.fidelity() == import::Fidelity::Partial).count();
+    let skipped = drafts.iter().map(|(_, d)| d.skipped.len()).sum::<usize>();
+    let left_out = if skipped > 0 { format!(", {skipped} entries left out") } else { String::new() };
     println!(
-        "{} requests imported: {} translated, {} changed, {partial} partial (see import-report.md)",
+        "{} requests imported: {} translated, {} changed, {partial} partial{left_out} (see import-report.md)",
         steps.len(),
         steps.iter().filter(|s| s.fidelity() == import::Fidelity::Translated).count(),
         steps.iter().filter(|s| s.fidelity() == import::Fidelity::Changed).count(),
@@ -176,8 +178,10 @@ pub(super) fn import(
     if checked != Exit::Passed {
         return checked;
     }
-    if strict && partial > 0 {
-        say(&format!("error: --strict: {partial} requests were not fully translated (see import-report.md)"));
+    if strict && partial + skipped > 0 {
+        say(&format!(
+            "error: --strict: {partial} requests were not fully translated and {skipped} entries left out (see import-report.md)"
+        ));
         return Exit::Failed;
     }
     Exit::Passed

@@ -23,7 +23,7 @@ pub struct Block {
 }
 
 impl Block {
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _, on)| k == key && *on).map(|(_, v, _)| v.as_str())
     }
 }
@@ -70,9 +70,18 @@ pub fn blocks(text: &str) -> Vec<Block> {
             block.text =
                 body.iter().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
         } else {
-            for l in body {
+            let mut body = body.into_iter();
+            while let Some(l) = body.next() {
                 let l = l.trim();
                 if l.is_empty() {
+                    continue;
+                }
+                // An annotation (`@number`, `@description('''…''')`, perhaps over several
+                // lines) says something about the next entry; it is not one.
+                if l.starts_with('@') {
+                    if l.contains("('''") && !l.ends_with("''')") {
+                        body.by_ref().find(|m| m.trim_end().ends_with("''')"));
+                    }
                     continue;
                 }
                 let (enabled, l) = match l.strip_prefix('~') {
@@ -80,12 +89,37 @@ pub fn blocks(text: &str) -> Vec<Block> {
                     None => (true, l),
                 };
                 let (k, v) = l.split_once(':').map_or((l, ""), |(k, v)| (k, v));
-                block.pairs.push((k.trim().to_string(), v.trim().to_string(), enabled));
+                let mut value = v.trim().to_string();
+                // `key: '''` starts a value over several lines, up to `'''`.
+                if value == "'''" {
+                    let lines: Vec<&str> = body.by_ref().take_while(|m| m.trim() != "'''").collect();
+                    let indent = lines
+                        .iter()
+                        .filter(|m| !m.trim().is_empty())
+                        .map(|m| m.len() - m.trim_start().len())
+                        .min()
+                        .unwrap_or(0);
+                    value = lines
+                        .iter()
+                        .map(|m| m.get(indent..).unwrap_or("").trim_end())
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                }
+                block.pairs.push((k.trim().to_string(), value, enabled));
             }
         }
         out.push(block);
     }
     out
+}
+
+/// The blocks of a `.bru` file, or of a YAML (OpenCollection) one.
+fn read_blocks(path: &Path) -> Option<Vec<Block>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if path.extension().is_some_and(|x| x == "bru") {
+        return Some(blocks(&text));
+    }
+    super::opencollection::parse(&text).map(|doc| super::opencollection::blocks(&doc))
 }
 
 fn find<'b>(blocks: &'b [Block], name: &str) -> Option<&'b Block> {
@@ -258,14 +292,27 @@ fn request(
     file: &str,
     up: &Inherited,
     renames: &mut Renames,
-) -> Option<DraftStep> {
+) -> Result<DraftStep, String> {
     let meta = find(blocks, "meta");
-    let method_block = blocks.iter().find(|b| {
-        matches!(
-            b.name.as_str(),
-            "get" | "post" | "put" | "delete" | "patch" | "options" | "head" | "trace" | "connect"
-        )
-    })?;
+    let method_block = blocks
+        .iter()
+        .find(|b| {
+            matches!(
+                b.name.as_str(),
+                "get" | "post" | "put" | "delete" | "patch" | "options" | "head" | "trace" | "connect"
+            )
+        })
+        .ok_or_else(|| {
+            if meta.is_some() {
+                "no HTTP request in it (a GraphQL, gRPC or WebSocket request, or a script)".to_string()
+            } else {
+                "not a `.bru` request of Bruno 1.0 or later (re-save the collection in a current Bruno)"
+                    .to_string()
+            }
+        })?;
+    if method_block.get("url").is_none_or(|u| u.trim().is_empty()) {
+        return Err("the request has no URL (in Bruno, such a request only fetches its OAuth2 token)".into());
+    }
     let name = meta.and_then(|m| m.get("name")).unwrap_or("request").to_string();
     let mut s = DraftStep {
         name: if folders.is_empty() { name.clone() } else { format!("{} / {name}", folders.join(" / ")) },
@@ -394,7 +441,7 @@ fn request(
         s.untranslated.push(format!("vars:pre-request {} (set them under `vars:`)", names.join(", ")));
     }
     s.description = find(blocks, "docs").map(|d| d.text.trim().to_string()).filter(|d| !d.is_empty());
-    Some(s)
+    Ok(s)
 }
 
 /// An imported environment: its name and its vars.
@@ -406,16 +453,31 @@ pub fn collection(
     dir: &Path,
     renames: &mut Renames,
 ) -> Result<(Draft, Vec<Environment>, Vec<String>), String> {
-    let manifest = std::fs::read_to_string(dir.join("bruno.json"))
-        .map_err(|e| format!("not a Bruno collection: cannot read bruno.json ({e})"))?;
-    let manifest: Json =
-        serde_json::from_str(&manifest).map_err(|e| format!("bruno.json is not JSON: {e}"))?;
-    let mut d = Draft {
-        name: manifest.get("name").and_then(Json::as_str).unwrap_or("bruno").to_string(),
-        ..Draft::default()
+    // `bruno.json` and `collection.bru`, or the YAML format's `opencollection.yml`.
+    let (name, root_blocks) = match std::fs::read_to_string(dir.join("bruno.json")) {
+        Ok(manifest) => {
+            let manifest: Json =
+                serde_json::from_str(&manifest).map_err(|e| format!("bruno.json is not JSON: {e}"))?;
+            let name = manifest.get("name").and_then(Json::as_str).unwrap_or("bruno").to_string();
+            (name, read_blocks(&dir.join("collection.bru")).unwrap_or_default())
+        }
+        Err(e) => {
+            let yaml = ["opencollection.yml", "opencollection.yaml"]
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.is_file());
+            let Some(path) = yaml else {
+                return Err(format!("not a Bruno collection: no bruno.json ({e}) nor opencollection.yml"));
+            };
+            let doc = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| super::opencollection::parse(&t))
+                .ok_or_else(|| format!("{} is not a YAML mapping", path.display()))?;
+            let name = doc.pointer("/info/name").and_then(Json::as_str).unwrap_or("bruno").to_string();
+            (name, super::opencollection::blocks(&doc))
+        }
     };
-    let root_blocks =
-        std::fs::read_to_string(dir.join("collection.bru")).map(|t| blocks(&t)).unwrap_or_default();
+    let mut d = Draft { name, ..Draft::default() };
     if let Some(doc) = find(&root_blocks, "docs") {
         d.description = Some(doc.text.trim().to_string()).filter(|t| !t.is_empty());
     }
@@ -435,11 +497,18 @@ pub fn collection(
         let mut paths: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "bru"))
+            .filter(|p| p.extension().is_some_and(|x| x == "bru" || x == "yml" || x == "yaml"))
             .collect();
         paths.sort();
         for p in paths {
-            let b = blocks(&std::fs::read_to_string(&p).map_err(|e| e.to_string())?);
+            let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
+            let b = if p.extension().is_some_and(|x| x == "bru") {
+                blocks(&text)
+            } else {
+                super::opencollection::parse(&text)
+                    .map(|doc| super::opencollection::environment(&doc))
+                    .unwrap_or_default()
+            };
             let secret: Vec<String> = find(&b, "vars:secret").map(|s| s.list.clone()).unwrap_or_default();
             let mut vars = Vec::new();
             for (k, v, on) in find(&b, "vars").map(|v| v.pairs.clone()).unwrap_or_default() {
@@ -485,20 +554,32 @@ fn walk(
     let mut requests: Vec<(f64, DraftStep)> = Vec::new();
     for p in &entries {
         let file = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if p.is_file()
-            && p.extension().is_some_and(|x| x == "bru")
-            && file != "collection.bru"
-            && file != "folder.bru"
-        {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let b = blocks(&text);
+        let request_file = p.extension().is_some_and(|x| x == "bru" || x == "yml" || x == "yaml")
+            && !matches!(
+                file.as_str(),
+                "collection.bru"
+                    | "folder.bru"
+                    | "folder.yml"
+                    | "folder.yaml"
+                    | "opencollection.yml"
+                    | "opencollection.yaml"
+            );
+        if p.is_file() && request_file {
+            let Some(b) = read_blocks(p) else {
+                d.skipped.push((
+                    p.strip_prefix(root).unwrap_or(p).display().to_string(),
+                    "not readable as a request".into(),
+                ));
+                continue;
+            };
             let seq = find(&b, "meta")
                 .and_then(|m| m.get("seq"))
                 .and_then(|s| s.parse::<f64>().ok())
                 .unwrap_or(f64::MAX);
             let rel = p.strip_prefix(root).unwrap_or(p).display().to_string();
-            if let Some(s) = request(&b, folders, &rel, up, renames) {
-                requests.push((seq, s));
+            match request(&b, folders, &rel, up, renames) {
+                Ok(s) => requests.push((seq, s)),
+                Err(why) => d.skipped.push((rel, why)),
             }
         }
     }
@@ -507,8 +588,10 @@ fn walk(
     for p in &entries {
         let name = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if p.is_dir() && name != "environments" && !name.starts_with('.') && name != "node_modules" {
-            let folder_blocks =
-                std::fs::read_to_string(p.join("folder.bru")).map(|t| blocks(&t)).unwrap_or_default();
+            let folder_blocks = ["folder.bru", "folder.yml", "folder.yaml"]
+                .iter()
+                .find_map(|f| read_blocks(&p.join(f)))
+                .unwrap_or_default();
             let folder_name =
                 find(&folder_blocks, "meta").and_then(|m| m.get("name")).map_or(name, str::to_string);
             let here = inherit(&folder_blocks, up, renames);

@@ -10,6 +10,7 @@ pub mod bruno;
 pub mod curl;
 pub mod hurl;
 pub mod openapi;
+pub mod opencollection;
 pub mod postman;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub struct Draft {
     pub secrets: Vec<String>,
     /// Requests in order.
     pub requests: Vec<DraftStep>,
+    /// Entries of the source that became no request: (where, why).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// One request being imported.
@@ -338,8 +341,23 @@ fn pairs(out: &mut String, indent: &str, key: &str, items: &[(String, String)]) 
         return;
     }
     let _ = writeln!(out, "{indent}{key}:");
-    for (k, v) in items {
-        let _ = writeln!(out, "{indent}  {}: {}", scalar(k), scalar(v));
+    // A name given several times (a repeated header or query parameter) is written once,
+    // with the list of its values: a YAML mapping cannot repeat a key.
+    let same = |a: &str, b: &str| if key == "headers" { a.eq_ignore_ascii_case(b) } else { a == b };
+    for (i, (k, _)) in items.iter().enumerate() {
+        if items[..i].iter().any(|(e, _)| same(e, k)) {
+            continue;
+        }
+        let values: Vec<&String> = items.iter().filter(|(o, _)| same(o, k)).map(|(_, v)| v).collect();
+        match values.as_slice() {
+            [one] => {
+                let _ = writeln!(out, "{indent}  {}: {}", scalar(k), scalar(one));
+            }
+            many => {
+                let list: Vec<String> = many.iter().map(|v| scalar(v)).collect();
+                let _ = writeln!(out, "{indent}  {}: [{}]", scalar(k), list.join(", "));
+            }
+        }
     }
 }
 
@@ -426,7 +444,9 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
         }
         if !s.captures.is_empty() {
             out.push_str("    capture:\n");
-            for (k, v) in &s.captures {
+            // A name captured twice keeps the last source, as the script would have.
+            let last = |i: usize, k: &String| !s.captures[i + 1..].iter().any(|(o, _)| o == k);
+            for (_, (k, v)) in s.captures.iter().enumerate().filter(|(i, (k, _))| last(*i, k)) {
                 // A capture mapping (`{header: Location}`) is written as flow YAML.
                 let v = if v.starts_with('{') && v.ends_with('}') { v.clone() } else { scalar(v) };
                 let _ = writeln!(out, "      {}: {v}", scalar(k));
@@ -450,11 +470,17 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
             }
             if !s.headers_exist.is_empty() || !s.header_checks.is_empty() {
                 out.push_str("      headers:\n");
-                for h in &s.headers_exist {
-                    let _ = writeln!(out, "        {}: {{exists: true}}", scalar(h));
+                for (i, h) in s.headers_exist.iter().enumerate() {
+                    if !s.headers_exist[..i].iter().any(|o| o.eq_ignore_ascii_case(h)) {
+                        let _ = writeln!(out, "        {}: {{exists: true}}", scalar(h));
+                    }
                 }
-                for (h, v) in &s.header_checks {
-                    let _ = writeln!(out, "        {}: {}", scalar(h), flow(v));
+                for (i, (h, v)) in s.header_checks.iter().enumerate() {
+                    let later = s.header_checks[i + 1..].iter().any(|(o, _)| o.eq_ignore_ascii_case(h));
+                    let exists = s.headers_exist.iter().any(|o| o.eq_ignore_ascii_case(h));
+                    if !later && !exists {
+                        let _ = writeln!(out, "        {}: {}", scalar(h), flow(v));
+                    }
                 }
             }
             if !s.body_contains.is_empty() {
@@ -505,9 +531,22 @@ pub fn define_undefined(d: &mut Draft, elsewhere: &[String]) {
     static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}").expect("name regex")
     });
+    // What the variables define, then what each request captures, in order: a name read
+    // before the request that captures it (the source tool kept it from an earlier run)
+    // is read from the environment until then.
     let mut defined: Vec<String> = d.vars.iter().map(|(k, _)| k.clone()).collect();
-    defined.extend(d.requests.iter().flat_map(|s| s.captures.iter().map(|(k, _)| k.clone())));
-    let mut added = Vec::new();
+    let mut added: Vec<String> = Vec::new();
+    // A variable's value may read one only the source tool's runtime set.
+    for (_, value) in &d.vars {
+        for c in NAME.captures_iter(value) {
+            let name = c[1].to_string();
+            if !defined.contains(&name) && !added.contains(&name) {
+                added.push(name);
+            }
+        }
+    }
+    let all_captures: Vec<String> =
+        d.requests.iter().flat_map(|s| s.captures.iter().map(|(k, _)| k.clone())).collect();
     for s in &mut d.requests {
         for text in step_texts(s) {
             for c in NAME.captures_iter(&text) {
@@ -521,11 +560,31 @@ pub fn define_undefined(d: &mut Draft, elsewhere: &[String]) {
                 } else {
                     ""
                 };
+                let captured_later =
+                    if all_captures.contains(&name) { ", until a later request captures it" } else { "" };
                 s.changes.push(format!(
-                    "`{name}` is defined nowhere in the collection: it is read from ${env}{from_profile}"
+                    "`{name}` is not defined before this request: it is read from ${env}{from_profile}{captured_later}"
                 ));
                 added.push(name);
             }
+        }
+        defined.extend(s.captures.iter().map(|(k, _)| k.clone()));
+    }
+    // A variable used as a host (`http://{{host}}/…`) that also starts other URLs
+    // (`{{host}}/…`): those get the `http://` the source tool adds to a URL without one.
+    let host_of = |url: &str| {
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.strip_prefix("{{"))
+            .and_then(|r| r.split_once("}}"))
+            .map(|(n, _)| n.trim().to_string())
+    };
+    let hosts: Vec<String> = d.requests.iter().filter_map(|s| host_of(&s.url)).collect();
+    for s in &mut d.requests {
+        let starts =
+            s.url.strip_prefix("{{").and_then(|r| r.split_once("}}")).map(|(n, _)| n.trim().to_string());
+        if starts.is_some_and(|n| hosts.contains(&n) && added.contains(&n)) {
+            s.url = format!("http://{}", s.url);
+            s.changes.push("the URL has no scheme: `http://` added, as the source tool does".into());
         }
     }
     for name in added {
@@ -553,13 +612,24 @@ pub fn env_default(name: &str, env: &str, steps: &[DraftStep]) -> String {
     if crate::secret::is_secret_name(name) {
         return format!("{{{{ secret_env('{env}', default='') }}}}");
     }
-    let origin = steps.iter().any(|s| {
+    // `{{name}}…` (the origin), `{{name}}://…` (the scheme), `…://{{name}}…` (the host).
+    let placeholder = regex::Regex::new(&format!(r"^\{{\{{\s*{}\s*\}}\}}", regex::escape(name))).ok();
+    fn rest<'t>(p: Option<&regex::Regex>, text: &'t str) -> Option<&'t str> {
+        p?.find(text).map(|m| &text[m.end()..])
+    }
+    let starts = |text| rest(placeholder.as_ref(), text);
+    let mut default = "";
+    for s in steps {
         let url = s.url.trim_start();
-        url.strip_prefix("{{").is_some_and(|r| {
-            r.trim_start().starts_with(name) && r.trim_start()[name.len()..].trim_start().starts_with("}}")
-        })
-    });
-    let default = if origin { "http://127.0.0.1:8080" } else { "" };
+        let after_scheme = url.split_once("://").map(|(_, rest)| rest);
+        default = match (starts(url), after_scheme.and_then(starts)) {
+            (Some(rest), _) if rest.starts_with("://") => "http",
+            (Some(_), _) => "http://127.0.0.1:8080",
+            (None, Some(_)) => "127.0.0.1:8080",
+            (None, None) => continue,
+        };
+        break;
+    }
     format!("{{{{ env('{env}', default='{default}') }}}}")
 }
 
@@ -592,6 +662,14 @@ pub fn report(files: &[(String, Draft)], renames: &Renames) -> String {
         out.push_str("## Renamed variables\n\n");
         for (from, to) in renamed {
             let _ = writeln!(out, "- `{from}` → `{to}`");
+        }
+        out.push('\n');
+    }
+    let skipped: Vec<&(String, String)> = files.iter().flat_map(|(_, d)| &d.skipped).collect();
+    if !skipped.is_empty() {
+        out.push_str("## Left out\n\n");
+        for (origin, why) in skipped {
+            let _ = writeln!(out, "- `{origin}`: {why}");
         }
         out.push('\n');
     }

@@ -9,8 +9,8 @@ use crate::model::JsonType;
 use crate::parse::oauth2::{BODY_FORMATS, CLIENT_AUTH, GRANTS, PROFILE_KEYS};
 use crate::parse::{
     BASIC_KEYS, BODY_FILE_KEYS, CAPTURE_KEYS, DEFAULT_KEYS, DIGEST_KEYS, DURATION_KEYS, EXPECT_KEYS,
-    FILE_PART_KEYS, INCLUDE_KEYS, MATCHER_KEYS, METHODS, ONCE_KEYS, RETRY_KEYS, SIGV4_KEYS, SNAPSHOT_KEYS,
-    STEP_KEYS, TLS_KEYS, TOP_KEYS, WAIT_KEYS,
+    EXTENSION_METHODS, FILE_PART_KEYS, INCLUDE_KEYS, MATCHER_KEYS, METHODS, ONCE_KEYS, RETRY_KEYS,
+    SIGV4_KEYS, SNAPSHOT_KEYS, STEP_KEYS, TLS_KEYS, TOP_KEYS, WAIT_KEYS,
 };
 
 fn r(name: &str) -> Value {
@@ -105,7 +105,7 @@ pub fn schema() -> Value {
         Some(match k {
             "name" | "description" => text(k),
             "method" => {
-                json!({"enum": METHODS.iter().flat_map(|m| [m.to_string(), m.to_ascii_lowercase()]).collect::<Vec<_>>()})
+                json!({"enum": METHODS.iter().chain(EXTENSION_METHODS).flat_map(|m| [m.to_string(), m.to_ascii_lowercase()]).collect::<Vec<_>>()})
             }
             "url" => text("an absolute http(s) URL (templates allowed)"),
             "query" | "headers" | "form" => pairs.clone(),

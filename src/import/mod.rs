@@ -134,7 +134,43 @@ impl DraftStep {
 pub fn template(text: &str, renames: &mut Renames, changes: &mut Vec<String>) -> String {
     static VAR: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"\{\{\s*([^{}]+?)\s*\}\}").expect("var regex"));
-    VAR.replace_all(text, |c: &regex::Captures<'_>| {
+    // Text around the variables goes out as written: a `{{`, `{%` or `{#` in it that is
+    // not a variable (a nested `{{a_{{b}}}}`, a template language of the API) is escaped.
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut escaped = false;
+    for m in VAR.find_iter(text) {
+        escaped |= escape_literal(&text[last..m.start()], &mut out);
+        out.push_str(&variable(m.as_str(), renames, changes));
+        last = m.end();
+    }
+    escaped |= escape_literal(&text[last..], &mut out);
+    if escaped {
+        changes.push("a `{{`, `{%` or `{#` that is not a variable is sent as written".into());
+    }
+    out
+}
+
+/// Appends `literal` with template delimiters escaped; true when there were some.
+fn escape_literal(literal: &str, out: &mut String) -> bool {
+    let mut escaped = false;
+    let mut rest = literal;
+    while let Some(i) = ["{{", "{%", "{#"].iter().filter_map(|d| rest.find(d)).min() {
+        out.push_str(&rest[..i]);
+        let _ = write!(out, "{{{{ '{}' }}}}", &rest[i..i + 2]);
+        rest = &rest[i + 2..];
+        escaped = true;
+    }
+    out.push_str(rest);
+    escaped
+}
+
+/// One `{{ name }}` of a source: a renamed variable, or a dynamic one's function.
+fn variable(found: &str, renames: &mut Renames, changes: &mut Vec<String>) -> String {
+    static VAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\{\{\s*([^{}]+?)\s*\}\}").expect("var regex"));
+    let Some(c) = VAR.captures(found) else { return found.to_string() };
+    {
         let name = c[1].trim();
         if let Some(dynamic) = name.strip_prefix('$') {
             let (f, known) = dynamic_function(dynamic);
@@ -150,8 +186,7 @@ pub fn template(text: &str, renames: &mut Renames, changes: &mut Vec<String>) ->
             changes.push(format!("variable `{name}` is `{new}`"));
         }
         format!("{{{{ {new} }}}}")
-    })
-    .into_owned()
+    }
 }
 
 /// baton's function for a Postman dynamic variable, and whether it is a real equivalent.
@@ -200,6 +235,12 @@ impl Renames {
             name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
         if new.is_empty() || new.starts_with(|c: char| c.is_ascii_digit()) {
             new.insert(0, '_');
+        }
+        // A variable named like a function (`env`, `now`) would hide it from templates.
+        const BUILTINS: &[&str] =
+            &["range", "dict", "namespace", "lipsum", "cycler", "joiner", "value", "loop"];
+        if crate::template::FUNCTIONS.contains(&new.as_str()) || BUILTINS.contains(&new.as_str()) {
+            new.push_str("_var");
         }
         if let Some((other, _)) = self.map.iter().find(|(k, v)| **v == new && k.as_str() != name) {
             self.clashes.push((other.clone(), name.to_string(), new.clone()));
@@ -428,6 +469,8 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
                 }
             }
             Some(DraftBody::Form(items)) => pairs(&mut out, "    ", "form", items),
+            // An empty form sends nothing: no body at all.
+            Some(DraftBody::Multipart(items)) if items.is_empty() => {}
             Some(DraftBody::Multipart(items)) => {
                 out.push_str("    multipart:\n");
                 for (k, v, file) in items {
@@ -625,6 +668,8 @@ pub fn env_default(name: &str, env: &str, steps: &[DraftStep]) -> String {
         default = match (starts(url), after_scheme.and_then(starts)) {
             (Some(rest), _) if rest.starts_with("://") => "http",
             (Some(_), _) => "http://127.0.0.1:8080",
+            // The first label of a host (`{{sub}}.{{domain}}`), or the whole host.
+            (None, Some(rest)) if rest.starts_with('.') => "localhost",
             (None, Some(_)) => "127.0.0.1:8080",
             (None, None) => continue,
         };

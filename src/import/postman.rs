@@ -44,10 +44,12 @@ pub fn environment(doc: &Json, renames: &mut Renames) -> (String, Vec<(String, S
 /// The draft of a collection.
 pub fn collection(doc: &Json, renames: &mut Renames) -> Result<Draft, String> {
     let doc = doc.get("collection").unwrap_or(doc);
-    let info = doc.get("info").ok_or("not a Postman collection: no `info`")?;
     if doc.get("item").is_none() {
         return Err("not a Postman collection: no `item`".into());
     }
+    // Some exports leave `info` out and name the collection at the top.
+    let top = serde_json::json!({"name": doc.get("name").cloned().unwrap_or(Json::Null)});
+    let info = doc.get("info").unwrap_or(&top);
     let schema = info.get("schema").and_then(Json::as_str).unwrap_or("");
     if !schema.is_empty() && !schema.contains("v2.0") && !schema.contains("v2.1") {
         return Err(format!(
@@ -102,7 +104,12 @@ fn walk(items: Option<&Json>, folders: &[String], auth: Option<&Json>, renames: 
             path.push(name);
             walk(item.get("item"), &path, auth, renames, d);
         } else if let Some(req) = item.get("request") {
-            d.requests.push(step(&name, item, req, folders, auth, renames));
+            let s = step(&name, item, req, folders, auth, renames);
+            if s.url.trim().is_empty() {
+                d.skipped.push((s.origin, "the request has no URL".into()));
+            } else {
+                d.requests.push(s);
+            }
         }
     }
 }
@@ -214,7 +221,7 @@ fn url(u: Option<&Json>, renames: &mut Renames, s: &mut DraftStep) -> String {
         raw = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
     }
     let mut out = template(&raw, renames, &mut s.changes);
-    if !out.contains("://") && !out.starts_with("{{") {
+    if !out.contains("://") && !out.starts_with("{{") && !out.trim().is_empty() {
         out = format!("https://{out}");
         s.changes.push("the URL had no scheme: `https://` was added".into());
     }

@@ -125,6 +125,24 @@ pub(crate) const FILE_PART_KEYS: &[&str] = &["file", "filename", "content_type"]
 /// HTTP methods baton sends.
 pub const METHODS: &[&str] =
     &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+/// Registered extension methods (WebDAV, link relations, cache purging, QUERY) sent as
+/// written; any other word is a typo until proven otherwise.
+pub const EXTENSION_METHODS: &[&str] = &[
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "LINK",
+    "UNLINK",
+    "PURGE",
+    "REPORT",
+    "SEARCH",
+    "QUERY",
+    "VIEW",
+];
 
 /// Parses a collection tree, returning it or every problem found.
 pub fn parse_collection(
@@ -448,7 +466,7 @@ impl Parser<'_> {
             Some(n) => {
                 let m = self.string(n, "method")?;
                 let upper = m.to_ascii_uppercase();
-                if !METHODS.contains(&upper.as_str()) {
+                if !METHODS.contains(&upper.as_str()) && !EXTENSION_METHODS.contains(&upper.as_str()) {
                     self.err(
                         Diagnostic::error(Code::BadMethod, format!("`{m}` is not an HTTP method"))
                             .at(n.span, "unknown method")

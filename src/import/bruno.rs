@@ -154,6 +154,50 @@ fn auth(
             }
             None
         }
+        "digest" => {
+            let b = find(blocks, "auth:digest");
+            Some(DraftAuth::Digest(
+                t(b.and_then(|b| b.get("username"))),
+                t(b.and_then(|b| b.get("password"))),
+            ))
+        }
+        "oauth2" => {
+            let b = find(blocks, "auth:oauth2");
+            let source_key = |key: &'static str| -> &'static str {
+                match key {
+                    "token_url" => "access_token_url",
+                    "redirect_uri" => "callback_url",
+                    other => other,
+                }
+            };
+            let values: Vec<(String, Option<String>)> = [
+                "token_url",
+                "authorization_url",
+                "client_id",
+                "client_secret",
+                "scope",
+                "audience",
+                "username",
+                "password",
+                "redirect_uri",
+                "device_url",
+            ]
+            .iter()
+            .map(|k| (k.to_string(), b.and_then(|b| b.get(source_key(k))).map(|v| t(Some(v)))))
+            .collect();
+            let placement = b.and_then(|b| b.get("credentials_placement")).map(str::to_string);
+            let get = |k: &str| {
+                if k == "client_auth" {
+                    return placement
+                        .as_deref()
+                        .filter(|p| p.contains("header"))
+                        .map(|_| "basic".to_string());
+                }
+                values.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone())
+            };
+            let grant = b.and_then(|b| b.get("grant_type")).unwrap_or("").to_string();
+            super::oauth2_profile(&grant, &get, s)
+        }
         other => {
             s.untranslated.push(format!("`{other}` auth"));
             None

@@ -102,6 +102,58 @@ pub enum DraftAuth {
     Basic(String, String),
     /// `bearer: null`: none, overriding an inherited one.
     None,
+    /// `digest: {username, password}`.
+    Digest(String, String),
+    /// An OAuth2 profile (its `oauth2:` keys, in order): the request sends its token.
+    OAuth2(Vec<(String, String)>),
+}
+
+/// The OAuth2 profile for a source's OAuth2 auth: `grant` as the source names it, `get`
+/// the source's value (a baton template) for each of baton's profile keys. `None` (and a
+/// note) for a grant baton has no profile for.
+pub fn oauth2_profile(
+    grant: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+    s: &mut DraftStep,
+) -> Option<DraftAuth> {
+    let grant = match grant.to_ascii_lowercase().replace('-', "_").as_str() {
+        "client_credentials" => "client_credentials",
+        "password" | "password_credentials" => "password",
+        "authorization_code" | "authorization_code_with_pkce" | "" => "authorization_code",
+        "device_code" => "device_code",
+        other => {
+            s.untranslated.push(format!("OAuth2 `{other}` grant: baton has no profile for it"));
+            return None;
+        }
+    };
+    let mut fields = vec![("grant".to_string(), grant.to_string())];
+    let mut keys = vec!["token_url", "client_id", "client_secret", "scope", "audience"];
+    match grant {
+        "password" => keys.extend(["username", "password"]),
+        "authorization_code" => keys.extend(["authorization_url", "redirect_uri"]),
+        "device_code" => keys.push("device_url"),
+        _ => {}
+    }
+    for key in keys {
+        let Some(v) = get(key).filter(|v| !v.trim().is_empty()) else { continue };
+        // baton listens for the code on loopback only; another callback is the source
+        // tool's own page.
+        if key == "redirect_uri" && !v.starts_with("http://127.0.0.1") && !v.starts_with("http://localhost") {
+            s.changes
+                .push(format!("the OAuth2 callback `{v}` is not a loopback URL: baton listens on 127.0.0.1"));
+            continue;
+        }
+        fields.push((key.to_string(), v));
+    }
+    if get("client_auth").as_deref() == Some("basic") {
+        fields.push(("client_auth".into(), "basic".into()));
+    }
+    if !fields.iter().any(|(k, _)| k == "token_url") {
+        s.untranslated.push("OAuth2 auth without a token URL".into());
+        return None;
+    }
+    s.changes.push(format!("OAuth2 ({grant}) became a profile: baton fetches, renews and masks the token"));
+    Some(DraftAuth::OAuth2(fields))
 }
 
 /// How a request came through.
@@ -419,6 +471,31 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
             d.secrets.iter().map(|s| scalar(s)).collect::<Vec<_>>().join(", ")
         );
     }
+    // The distinct OAuth2 profiles, named in the order the requests use them.
+    let mut profiles: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for s in &d.requests {
+        if let Some(DraftAuth::OAuth2(fields)) = &s.auth
+            && !profiles.iter().any(|(_, f)| f == fields)
+        {
+            profiles.push((format!("oauth2_{}", profiles.len() + 1), fields.clone()));
+        }
+    }
+    // One profile is the collection's (requests send its token unless they say
+    // `auth: none`); several are named, and each request names its own.
+    if let [(_, fields)] = profiles.as_slice() {
+        out.push_str("auth:\n  oauth2:\n");
+        for (k, v) in fields {
+            let _ = writeln!(out, "    {k}: {}", scalar(v));
+        }
+    } else if !profiles.is_empty() {
+        out.push_str("auth:\n");
+        for (name, fields) in &profiles {
+            let _ = writeln!(out, "  {name}:\n    oauth2:");
+            for (k, v) in fields {
+                let _ = writeln!(out, "      {k}: {}", scalar(v));
+            }
+        }
+    }
     out.push_str("requests:\n");
     if d.requests.is_empty() {
         out.push_str("  []\n");
@@ -455,6 +532,16 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
                 let _ = writeln!(out, "    basic: {{username: {}, password: {}}}", scalar(u), scalar(p));
             }
             Some(DraftAuth::None) => out.push_str("    bearer: null\n"),
+            Some(DraftAuth::Digest(u, p)) => {
+                let _ = writeln!(out, "    digest: {{username: {}, password: {}}}", scalar(u), scalar(p));
+            }
+            Some(DraftAuth::OAuth2(fields)) if profiles.len() > 1 => {
+                let name = profiles.iter().find(|(_, f)| f == fields).map_or("oauth2_1", |(n, _)| n.as_str());
+                let _ = writeln!(out, "    auth: {name}");
+            }
+            Some(DraftAuth::OAuth2(_)) => {}
+            // The source sent no credentials: not the profile's either.
+            None if !profiles.is_empty() => out.push_str("    auth: none\n"),
             None => {}
         }
         match &s.body {
@@ -561,7 +648,8 @@ fn step_texts(s: &DraftStep) -> Vec<String> {
     }
     match &s.auth {
         Some(DraftAuth::Bearer(t)) => out.push(t.clone()),
-        Some(DraftAuth::Basic(u, p)) => out.extend([u.clone(), p.clone()]),
+        Some(DraftAuth::Basic(u, p) | DraftAuth::Digest(u, p)) => out.extend([u.clone(), p.clone()]),
+        Some(DraftAuth::OAuth2(fields)) => out.extend(fields.iter().map(|(_, v)| v.clone())),
         _ => {}
     }
     out

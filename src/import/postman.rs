@@ -356,12 +356,51 @@ fn auth_of(a: Option<&Json>, renames: &mut Renames, s: &mut DraftStep) {
             }
             None
         }
+        "digest" => Some(DraftAuth::Digest(t(field("username")), t(field("password")))),
         "oauth2" => {
-            let token = field("accessToken");
-            s.untranslated.push(
-                "OAuth2 auth: write an `auth: {oauth2: …}` profile for the grant (baton fetches and renews the token)".into(),
-            );
-            token.map(|tok| DraftAuth::Bearer(t(Some(tok))))
+            let source_key = |key: &'static str| -> &'static str {
+                match key {
+                    "token_url" => "accessTokenUrl",
+                    "authorization_url" => "authUrl",
+                    "client_id" => "clientId",
+                    "client_secret" => "clientSecret",
+                    "redirect_uri" => "redirect_uri",
+                    "client_auth" => "client_authentication",
+                    other => other,
+                }
+            };
+            let mut changes = Vec::new();
+            let values: Vec<(String, Option<String>)> = [
+                "token_url",
+                "authorization_url",
+                "client_id",
+                "client_secret",
+                "scope",
+                "audience",
+                "username",
+                "password",
+                "redirect_uri",
+                "device_url",
+            ]
+            .iter()
+            .map(|k| (k.to_string(), field(source_key(k)).map(|v| template(&v, renames, &mut changes))))
+            .collect();
+            let client_auth =
+                field("client_authentication").map(|c| if c == "header" { "basic".to_string() } else { c });
+            s.changes.extend(changes);
+            let get = |k: &str| {
+                if k == "client_auth" {
+                    return client_auth.clone();
+                }
+                values.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone())
+            };
+            let grant = field("grant_type").unwrap_or_default();
+            match super::oauth2_profile(&grant, &get, s) {
+                Some(profile) => Some(profile),
+                None => {
+                    field("accessToken").map(|tok| DraftAuth::Bearer(template(&tok, renames, &mut s.changes)))
+                }
+            }
         }
         other => {
             s.untranslated.push(format!("`{other}` auth"));

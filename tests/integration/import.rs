@@ -235,3 +235,145 @@ fn sources_that_are_not_what_they_say_are_errors_that_write_nothing() {
     }
     assert!(!t.dir().join("out").exists(), "nothing was written");
 }
+
+/// Where the corpus of real public collections is: `$BATON_IMPORT_CORPUS`, or the
+/// workspace's shared data beside the project (`../shared/import-corpus`, with a
+/// SOURCES.md per kind naming repository, commit, path and licence). The collections are
+/// other projects' files, so they are not part of this repository.
+fn corpus() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("BATON_IMPORT_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/import-corpus"));
+    dir.is_dir().then_some(dir)
+}
+
+/// A YAML file as JSON, for the schema.
+fn yaml_as_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("imported file");
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every real collection of the corpus imports, its output validates (the import checks
+/// that itself) and matches the published JSON Schema, and what each import translated
+/// is pinned in a snapshot.
+#[test]
+fn the_public_corpus_imports_and_every_output_validates() {
+    let Some(corpus) = corpus() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs with the import corpus: ../shared/import-corpus is missing"
+        );
+        eprintln!("skipped: no import corpus at ../shared/import-corpus (set BATON_IMPORT_CORPUS)");
+        return;
+    };
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/collection.schema.json")).expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let mut summary = String::new();
+    let mut failures = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for kind in ["postman", "bruno", "hurl", "curl", "openapi"] {
+        let Ok(entries) = std::fs::read_dir(corpus.join(kind)) else { continue };
+        let mut sources: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
+            .filter(|p| if kind == "bruno" { p.is_dir() } else { p.is_file() })
+            .filter(|p| !p.to_string_lossy().ends_with(".postman_environment.json"))
+            .collect();
+        sources.sort();
+        for src in sources {
+            let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let mut args = vec!["import".to_string(), kind.to_string(), src.display().to_string()];
+            // A Postman environment sits beside its collection, named after it.
+            if kind == "postman" {
+                let stem = name.trim_end_matches(".json").trim_end_matches(".postman_collection");
+                let mut envs: Vec<String> = std::fs::read_dir(corpus.join(kind))
+                    .expect("corpus")
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().display().to_string())
+                    .filter(|p| p.ends_with(".postman_environment.json") && p.contains(stem))
+                    .collect();
+                envs.sort();
+                args.extend(envs);
+            }
+            args.extend(["-o".to_string(), "out".to_string()]);
+            let t = Test::new();
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = t.clone().args(&argv).run();
+            let line =
+                out.stdout.lines().find(|l| l.contains("requests imported")).unwrap_or("no summary line");
+            summary.push_str(&format!("{kind}/{name}: {line}\n"));
+            *counts.entry(kind).or_insert(0) += 1;
+            if out.code != 0 {
+                failures.push(format!("{kind}/{name}: exit {}\n{}", out.code, out.all()));
+                continue;
+            }
+            for entry in std::fs::read_dir(t.dir().join("out")).expect("out").filter_map(Result::ok) {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    let doc = yaml_as_json(&path);
+                    let errors: Vec<String> = validator
+                        .iter_errors(&doc)
+                        .map(|e| format!("{e} at {}", e.instance_path()))
+                        .collect();
+                    if !errors.is_empty() {
+                        failures.push(format!(
+                            "{kind}/{name}: {} does not match the schema: {errors:?}",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} imports failed:\n{}", failures.len(), failures.join("\n\n"));
+    insta::assert_snapshot!("import_corpus", summary);
+    for (kind, n) in counts {
+        assert!(n >= 15, "only {n} {kind} sources in the corpus");
+    }
+}
+
+/// A Postman collection's OAuth2 auth becomes a named profile baton runs itself (here the
+/// password grant against the playground's login); a request with no auth of its own in
+/// the source sends none.
+#[test]
+fn postman_oauth2_auth_becomes_a_profile_that_runs() {
+    let server = Server::start();
+    let collection = r#"{
+      "info": {"name": "oauth import", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+      "item": [
+        {"name": "me", "request": {"method": "GET", "url": "{{baseUrl}}/demo/me"},
+         "event": [{"listen": "test", "script": {"exec": ["pm.response.to.have.status(200);"]}}]},
+        {"name": "anonymous", "request": {"method": "GET", "url": "{{baseUrl}}/demo/me", "auth": {"type": "noauth"}},
+         "event": [{"listen": "test", "script": {"exec": ["pm.response.to.have.status(401);"]}}]}
+      ],
+      "auth": {"type": "oauth2", "oauth2": [
+        {"key": "grant_type", "value": "password_credentials"},
+        {"key": "accessTokenUrl", "value": "{{baseUrl}}/demo/login"},
+        {"key": "clientId", "value": "demo-app"},
+        {"key": "username", "value": "demo"},
+        {"key": "password", "value": "{{demoPassword}}"},
+        {"key": "accessToken", "value": "a-token-pasted-long-ago"}
+      ]}
+    }"#;
+    let t = Test::new().file("c.postman_collection.json", collection);
+    let out = t.clone().args(&["import", "postman", "c.postman_collection.json", "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let yaml = std::fs::read_to_string(t.dir().join("out/oauth-import.yaml")).expect("written");
+    assert!(yaml.contains("auth:\n  oauth2:\n    grant: password\n"), "{yaml}");
+    assert!(yaml.contains("bearer: null"), "no credentials where the source had none:\n{yaml}");
+    assert!(!yaml.contains("a-token-pasted-long-ago"), "the stale token is not kept:\n{yaml}");
+    let report = std::fs::read_to_string(t.dir().join("out/import-report.md")).expect("report");
+    assert!(report.contains("OAuth2 (password) became a profile"), "{report}");
+    let run = t
+        .env("BASEURL", &server.url)
+        .env("DEMOPASSWORD", "demo-password-7f3a")
+        .args(&["run", "out/oauth-import.yaml"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(requests_to(&server, "/demo/login"), 1);
+    assert!(!run.all().contains("demo-password-7f3a"));
+}

@@ -196,7 +196,11 @@ fn auth(
                 values.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.clone())
             };
             let grant = b.and_then(|b| b.get("grant_type")).unwrap_or("").to_string();
-            super::oauth2_profile(&grant, &get, s)
+            let profile = super::oauth2_profile(&grant, &get, s);
+            if profile.is_none() && !s.untranslated.iter().any(|u| u.starts_with("OAuth2")) {
+                s.untranslated.push("OAuth2 auth without a token URL".into());
+            }
+            profile
         }
         other => {
             s.untranslated.push(format!("`{other}` auth"));

@@ -149,7 +149,7 @@ pub fn oauth2_profile(
         fields.push(("client_auth".into(), "basic".into()));
     }
     if !fields.iter().any(|(k, _)| k == "token_url") {
-        s.untranslated.push("OAuth2 auth without a token URL".into());
+        // Only a token pasted in: the caller sends it as it is, if there is one.
         return None;
     }
     s.changes.push(format!("OAuth2 ({grant}) became a profile: baton fetches, renews and masks the token"));

@@ -397,9 +397,20 @@ fn auth_of(a: Option<&Json>, renames: &mut Renames, s: &mut DraftStep) {
             let grant = field("grant_type").unwrap_or_default();
             match super::oauth2_profile(&grant, &get, s) {
                 Some(profile) => Some(profile),
-                None => {
-                    field("accessToken").map(|tok| DraftAuth::Bearer(template(&tok, renames, &mut s.changes)))
-                }
+                None => match field("accessToken").filter(|t| !t.is_empty()) {
+                    Some(tok) => {
+                        s.changes.push(
+                            "OAuth2 auth with a pasted token and no token URL: the token is sent as `bearer:`".into(),
+                        );
+                        Some(DraftAuth::Bearer(template(&tok, renames, &mut s.changes)))
+                    }
+                    None => {
+                        if !s.untranslated.iter().any(|u| u.starts_with("OAuth2")) {
+                            s.untranslated.push("OAuth2 auth without a token URL or a token".into());
+                        }
+                        None
+                    }
+                },
             }
         }
         other => {
@@ -454,6 +465,14 @@ fn tests(lines: &[String], s: &mut DraftStep) {
     static STRUCTURE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"^(?:pm\.test\(.*function\s*\(\s*\)\s*\{|pm\.test\(.*\(\s*\)\s*=>\s*\{|\}\s*\)\s*;?|\}\s*;?|\{)$"#)
             .expect("re")
+    });
+    // The legacy sandbox: `tests["name"] = responseCode.code === 200;`, `… = responseBody.has("x");`,
+    // `… = responseTime < 500;`.
+    static LEGACY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"^tests\[\s*(?:"[^"]*"|'[^']*')\s*\]\s*=\s*(?:responseCode\.code\s*===?\s*(\d{3})|responseBody\.has\(\s*(?:"([^"]*)"|'([^']*)')\s*\)|responseTime\s*<\s*(\d+))\s*;?$"#,
+        )
+        .expect("re")
     });
     static ONE_LINE_TEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"^pm\.test\(.*?(?:function\s*\(\s*\)|\(\s*\)\s*=>)\s*\{(.*)\}\s*\)\s*;?$"#)
@@ -514,6 +533,18 @@ fn tests(lines: &[String], s: &mut DraftStep) {
             s.headers_exist.push(c[1].to_ascii_lowercase());
             continue;
         }
+        if let Some(c) = LEGACY.captures(line) {
+            if let Some(code) = c.get(1).and_then(|m| m.as_str().parse::<u16>().ok()) {
+                if !s.status.contains(&code) {
+                    s.status.push(code);
+                }
+            } else if let Some(text) = c.get(2).or(c.get(3)) {
+                s.body_contains.push(text.as_str().to_string());
+            } else if let Some(ms) = c.get(4).and_then(|m| m.as_str().parse::<u64>().ok()) {
+                s.duration.push(("lt".into(), ms));
+            }
+            continue;
+        }
         if let Some(c) = EXPECT.captures(line)
             && let (Some(path), Some(value)) = (read(&c[1], &aliases), literal(&c[2]))
         {
@@ -527,6 +558,25 @@ fn tests(lines: &[String], s: &mut DraftStep) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_sandbox_tests_become_status_body_and_duration_checks() {
+        let mut s = DraftStep::default();
+        let lines: Vec<String> = [
+            r#"tests["Status code is 200"] = responseCode.code === 200;"#,
+            r#"tests['has it'] = responseBody.has("authenticated");"#,
+            r#"tests["fast"] = responseTime < 500;"#,
+            r#"tests["other"] = responseHeaders["X"] == 1;"#,
+        ]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+        tests(&lines, &mut s);
+        assert_eq!(s.status, [200]);
+        assert_eq!(s.body_contains, ["authenticated"]);
+        assert_eq!(s.duration, [("lt".to_string(), 500)]);
+        assert_eq!(s.untranslated.len(), 1, "{:?}", s.untranslated);
+    }
 
     #[test]
     fn javascript_paths_become_jsonpaths() {

@@ -96,7 +96,7 @@ pub(super) fn import(
             }
             ImportKind::Curl => {
                 let d = import::curl::script(&text, &stem, &src.display().to_string());
-                if d.requests.is_empty() {
+                if d.requests.is_empty() && d.skipped.is_empty() {
                     say(&format!("error: `{}` holds no curl command", src.display()));
                     return Exit::Invalid;
                 }

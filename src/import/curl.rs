@@ -6,8 +6,27 @@ use serde_json::Value as Json;
 
 use super::{Draft, DraftAuth, DraftBody, DraftStep};
 
-/// The commands of a script: `(line, words)`, each starting with `curl`.
-fn commands(text: &str) -> Vec<(usize, Vec<String>)> {
+/// Whether `text` ends inside a quoted string (shell quoting: nothing escapes in `'…'`,
+/// a backslash escapes in `"…"` and outside).
+fn open_quote(text: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('"') | None, '\\') => {
+                chars.next();
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            _ => {}
+        }
+    }
+    quote.is_some()
+}
+
+/// The commands of a script: `(line, words)`, each starting with `curl`, or why a curl
+/// command could not be read.
+fn commands(text: &str) -> Vec<(usize, Result<Vec<String>, String>)> {
     let mut out = Vec::new();
     let mut joined = String::new();
     let mut start = 0;
@@ -16,12 +35,19 @@ fn commands(text: &str) -> Vec<(usize, Vec<String>)> {
         if joined.is_empty() {
             start = i + 1;
         }
-        if let Some(cont) = line.strip_suffix('\\') {
+        if let Some(cont) = line.strip_suffix('\\')
+            && !open_quote(&format!("{joined}{line}"))
+        {
             joined.push_str(cont);
             joined.push(' ');
             continue;
         }
         joined.push_str(line);
+        // A quoted body over several lines (`-d '{` … `}'`) goes on.
+        if open_quote(&joined) && joined.contains("curl") {
+            joined.push('\n');
+            continue;
+        }
         let command = std::mem::take(&mut joined);
         let trimmed = command.trim_start().trim_start_matches("$ ").trim_start();
         if trimmed.starts_with('#') {
@@ -33,14 +59,30 @@ fn commands(text: &str) -> Vec<(usize, Vec<String>)> {
         else {
             continue;
         };
-        let Some(words) = shlex::split(&trimmed[at..]) else { continue };
+        let Some(words) = shlex::split(&trimmed[at..]) else {
+            out.push((start, Err("its quoting could not be read".to_string())));
+            continue;
+        };
         let words: Vec<String> = words
             .into_iter()
             .take_while(|w| !matches!(w.as_str(), "|" | "||" | "&&" | ";" | ">" | ">>" | ")"))
             .collect();
-        out.push((start, words));
+        out.push((start, Ok(words)));
+    }
+    if !joined.trim().is_empty() && joined.contains("curl") {
+        out.push((start, Err("a quote is never closed".to_string())));
     }
     out
+}
+
+/// Whether a `-d` value reads as form fields (`a=1&b=two`), not free text.
+fn looks_like_form(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('&').all(|pair| {
+            pair.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]%{} ".contains(c))
+            })
+        })
 }
 
 /// `$NAME` / `${NAME}` as baton templates; each name is recorded in `env`.
@@ -63,10 +105,23 @@ fn env_refs(text: &str, env: &mut Vec<String>) -> String {
 pub fn script(text: &str, name: &str, file: &str) -> Draft {
     let mut d = Draft { name: name.to_string(), ..Draft::default() };
     let mut env = Vec::new();
-    for (n, (line, words)) in commands(text).into_iter().enumerate() {
+    for (line, words) in commands(text) {
+        let origin = format!("{file}:{line}");
+        let words = match words {
+            Ok(w) => w,
+            Err(why) => {
+                d.skipped.push((origin, format!("a curl command: {why}")));
+                continue;
+            }
+        };
         let mut s = step(&words, &mut env);
-        s.origin = format!("{file}:{line}");
-        s.name = super::short_name(n + 1, &s.method, &s.url);
+        let bare = s.url.trim().trim_start_matches("https://").trim_start_matches("http://");
+        if bare.is_empty() {
+            d.skipped.push((origin, "a curl command without a URL".into()));
+            continue;
+        }
+        s.origin = origin;
+        s.name = super::short_name(d.requests.len() + 1, &s.method, &s.url);
         d.requests.push(s);
     }
     for name in env {
@@ -208,7 +263,17 @@ fn step(words: &[String], env: &mut Vec<String>) -> DraftStep {
                 Err(_) => s.body = Some(DraftBody::Raw(text, Some("application/json".into()))),
             }
         } else if content_type.is_none()
-            || content_type.as_deref() == Some("application/x-www-form-urlencoded")
+            && urlencoded.is_empty()
+            && let Ok(v @ (Json::Object(_) | Json::Array(_))) = serde_json::from_str::<Json>(&text)
+        {
+            // JSON sent without a content type: what the API reads (curl would label it
+            // a form).
+            s.changes
+                .push("a JSON body sent without `Content-Type` is sent as JSON (`application/json`)".into());
+            s.body = Some(DraftBody::Json(v));
+        } else if (content_type.is_none()
+            || content_type.as_deref() == Some("application/x-www-form-urlencoded"))
+            && (!urlencoded.is_empty() || looks_like_form(&text))
         {
             let mut fields: Vec<(String, String)> =
                 form_urlencoded::parse(text.as_bytes()).into_owned().collect();
@@ -219,7 +284,9 @@ fn step(words: &[String], env: &mut Vec<String>) -> DraftStep {
             s.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
             s.body = Some(DraftBody::Form(fields));
         } else {
-            s.body = Some(DraftBody::Raw(text, None));
+            // Text as it is; curl labels it a form unless told otherwise.
+            let ct = content_type.is_none().then(|| "application/x-www-form-urlencoded".to_string());
+            s.body = Some(DraftBody::Raw(text, ct));
         }
     }
     s.method = method.unwrap_or_else(|| if s.body.is_some() { "POST".into() } else { "GET".into() });

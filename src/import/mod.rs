@@ -646,6 +646,8 @@ fn step_texts(s: &DraftStep) -> Vec<String> {
         Some(DraftBody::Multipart(items)) => out.extend(items.iter().map(|(_, v, _)| v.clone())),
         None => {}
     }
+    // Expectations may read variables too (`== {{expected}}`).
+    out.extend(s.json.iter().chain(&s.header_checks).map(|(_, v)| v.to_string()));
     match &s.auth {
         Some(DraftAuth::Bearer(t)) => out.push(t.clone()),
         Some(DraftAuth::Basic(u, p) | DraftAuth::Digest(u, p)) => out.extend([u.clone(), p.clone()]),
@@ -758,6 +760,8 @@ pub fn env_default(name: &str, env: &str, steps: &[DraftStep]) -> String {
             (Some(_), _) => "http://127.0.0.1:8080",
             // The first label of a host (`{{sub}}.{{domain}}`), or the whole host.
             (None, Some(rest)) if rest.starts_with('.') => "localhost",
+            // A host given its port in the URL (`http://{{host}}:8080`).
+            (None, Some(rest)) if rest.starts_with(':') => "127.0.0.1",
             (None, Some(_)) => "127.0.0.1:8080",
             (None, None) => continue,
         };

@@ -261,60 +261,12 @@ impl<'r> Runner<'r, '_, '_, '_> {
     ) -> StepOutcome {
         let step = &ps.step;
         let started = std::time::Instant::now();
-        if let Some(authorize) = &step.authorize {
-            let authorized = self.authorize(step, authorize, &ctx, keep.as_ref().map(|(h, _)| h)).await;
-            let rendered = authorized.and_then(|note| {
-                outcome.notes.push(note);
-                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
-                    SendError::Step(e) => e,
-                    _ => StepError {
-                        message: "the token request could not be rendered".into(),
-                        span: Some(step.name_span),
-                        help: None,
-                    },
-                })
-            });
-            if let Err(e) = rendered {
-                outcome.elapsed = started.elapsed();
-                outcome.result = StepResult::Error(e);
-                return outcome;
-            }
-        }
-        if let Some(device) = &step.device {
-            let authorized = self.device_authorize(step, device, &ctx).await;
-            let rendered = authorized.and_then(|note| {
-                outcome.notes.push(note);
-                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
-                    SendError::Step(e) => e,
-                    _ => StepError {
-                        message: "the token request could not be rendered".into(),
-                        span: Some(step.name_span),
-                        help: None,
-                    },
-                })
-            });
-            if let Err(e) = rendered {
-                outcome.elapsed = started.elapsed();
-                outcome.result = StepResult::Error(e);
-                return outcome;
-            }
-        }
-        if let Some(assertion) = &step.assertion {
-            let signed = self.sign_assertion(step, assertion, &request, &ctx).and_then(|()| {
-                self.render_again(ps, &mut request, &mut ctx).map_err(|e| match e {
-                    SendError::Step(e) => e,
-                    _ => StepError {
-                        message: "the token request could not be rendered".into(),
-                        span: Some(step.name_span),
-                        help: None,
-                    },
-                })
-            });
-            if let Err(e) = signed {
-                outcome.elapsed = started.elapsed();
-                outcome.result = StepResult::Error(e);
-                return outcome;
-            }
+        let held = keep.as_ref().map(|(h, _)| h);
+        if let Err(e) = self.before_token_request(ps, &mut request, &mut ctx, held, &mut outcome.notes).await
+        {
+            outcome.elapsed = started.elapsed();
+            outcome.result = StepResult::Error(e);
+            return outcome;
         }
         let sent = self.send_polling(ps, &mut request, &mut ctx, &mut outcome.notes).await;
         outcome.url = Some(request.url.clone());
@@ -501,6 +453,44 @@ impl<'r> Runner<'r, '_, '_, '_> {
         scope.set_json("value", &value);
         let ctx = RenderContext::new(&scope, self.sources).masking(&self.plan.masker);
         ctx.render(t).map_err(|e| e.message)
+    }
+
+    /// What a token step does before it sends: get the user's approval (authorization
+    /// code, device code) and sign a fresh client assertion, then render the request
+    /// again with what they gave.
+    async fn before_token_request(
+        &mut self,
+        ps: &PlannedStep<'_>,
+        request: &mut ResolvedRequest,
+        ctx: &mut RenderContext<'r>,
+        held: Option<&Held>,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), StepError> {
+        let step = &ps.step;
+        let mut changed = false;
+        if let Some(authorize) = &step.authorize {
+            notes.push(self.authorize(step, authorize, ctx, held).await?);
+            changed = true;
+        }
+        if let Some(device) = &step.device {
+            notes.push(self.device_authorize(step, device, ctx).await?);
+            changed = true;
+        }
+        if let Some(assertion) = &step.assertion {
+            self.sign_assertion(step, assertion, request, ctx)?;
+            changed = true;
+        }
+        if !changed {
+            return Ok(());
+        }
+        self.render_again(ps, request, ctx).map_err(|e| match e {
+            SendError::Step(e) => e,
+            _ => StepError {
+                message: "the token request could not be rendered".into(),
+                span: Some(step.name_span),
+                help: None,
+            },
+        })
     }
 
     /// Signs a fresh client assertion for this token request (its audience the token

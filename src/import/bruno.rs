@@ -170,21 +170,10 @@ fn auth(
                     other => other,
                 }
             };
-            let values: Vec<(String, Option<String>)> = [
-                "token_url",
-                "authorization_url",
-                "client_id",
-                "client_secret",
-                "scope",
-                "audience",
-                "username",
-                "password",
-                "redirect_uri",
-                "device_url",
-            ]
-            .iter()
-            .map(|k| (k.to_string(), b.and_then(|b| b.get(source_key(k))).map(|v| t(Some(v)))))
-            .collect();
+            let values: Vec<(String, Option<String>)> = super::OAUTH2_KEYS
+                .iter()
+                .map(|k| (k.to_string(), b.and_then(|b| b.get(source_key(k))).map(|v| t(Some(v)))))
+                .collect();
             let placement = b.and_then(|b| b.get("credentials_placement")).map(str::to_string);
             let get = |k: &str| {
                 if k == "client_auth" {

@@ -108,6 +108,20 @@ pub enum DraftAuth {
     OAuth2(Vec<(String, String)>),
 }
 
+/// The OAuth2 profile keys an importer asks a source's OAuth2 auth for.
+pub const OAUTH2_KEYS: &[&str] = &[
+    "token_url",
+    "authorization_url",
+    "client_id",
+    "client_secret",
+    "scope",
+    "audience",
+    "username",
+    "password",
+    "redirect_uri",
+    "device_url",
+];
+
 /// The OAuth2 profile for a source's OAuth2 auth: `grant` as the source names it, `get`
 /// the source's value (a baton template) for each of baton's profile keys. `None` (and a
 /// note) for a grant baton has no profile for.

@@ -370,21 +370,10 @@ fn auth_of(a: Option<&Json>, renames: &mut Renames, s: &mut DraftStep) {
                 }
             };
             let mut changes = Vec::new();
-            let values: Vec<(String, Option<String>)> = [
-                "token_url",
-                "authorization_url",
-                "client_id",
-                "client_secret",
-                "scope",
-                "audience",
-                "username",
-                "password",
-                "redirect_uri",
-                "device_url",
-            ]
-            .iter()
-            .map(|k| (k.to_string(), field(source_key(k)).map(|v| template(&v, renames, &mut changes))))
-            .collect();
+            let values: Vec<(String, Option<String>)> = super::OAUTH2_KEYS
+                .iter()
+                .map(|k| (k.to_string(), field(source_key(k)).map(|v| template(&v, renames, &mut changes))))
+                .collect();
             let client_auth =
                 field("client_authentication").map(|c| if c == "header" { "basic".to_string() } else { c });
             s.changes.extend(changes);

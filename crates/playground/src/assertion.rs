@@ -180,11 +180,7 @@ fn verify(jwt: &str, audience: &str) -> Result<serde_json::Map<String, Value>, S
 
 /// `GET /assertion/me`: who the bearer token was issued to, and how.
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let token = super::bearer(&headers);
     let store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
     let (client, subject, grant) = store.tokens.get(token).ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "not a token from /assertion")

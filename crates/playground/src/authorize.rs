@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -200,11 +200,7 @@ async fn token(
 
 /// `GET /authorize/me`: the client and scope of the bearer token.
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let token = super::bearer(&headers);
     let store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
     let (client, scope) = store
         .tokens

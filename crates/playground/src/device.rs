@@ -183,11 +183,7 @@ async fn exchange(
 
 /// `GET /exchange/me`: the audience and subject kind of an exchanged token.
 async fn exchanged_me(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let token = super::bearer(&headers);
     let store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
     let (audience, subject) = store
         .exchanged
@@ -198,11 +194,7 @@ async fn exchanged_me(State(s): State<Shared>, headers: HeaderMap) -> Result<Jso
 
 /// `GET /device/me`: which client the bearer token was issued to.
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let token = super::bearer(&headers);
     let store = s.0.lock().unwrap_or_else(PoisonError::into_inner);
     let client = store
         .tokens

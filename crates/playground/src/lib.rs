@@ -316,6 +316,15 @@ fn path_param(param: Result<Path<String>, PathRejection>) -> Result<String, ApiE
 
 /// Unwraps a buffered body, turning axum's plain-text rejection (e.g. 413)
 /// into a JSON error.
+/// The token of an `Authorization: Bearer …` header ("" without one).
+fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
 }

@@ -138,45 +138,99 @@ fn page(ok: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Waits (until `deadline`) for a request to `path` on `listener`, answers it and returns
-/// its request target. Other paths get a 404 and the wait goes on.
-async fn receive(listener: &TcpListener, path: &str, state: &str, deadline: Instant) -> Option<String> {
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        let (mut stream, _) = tokio::time::timeout(left, listener.accept()).await.ok()?.ok()?;
-        let mut head = Vec::with_capacity(1024);
-        let read = tokio::time::timeout(CALLBACK_READ, async {
-            let mut buf = [0u8; 2048];
-            while head.len() < MAX_CALLBACK && !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
+/// How the wait on the loopback listener ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Wait {
+    /// The request target of the answer that carried baton's `state` (a code or a
+    /// refusal); `None`: none came before the deadline.
+    target: Option<String>,
+    /// Answers to the redirect path without baton's `state` (another page, another
+    /// authorization, a forgery): each got a 400 and the wait went on.
+    ignored: usize,
+}
+
+/// Reads one request's head from `stream` (at most [`MAX_CALLBACK`] bytes, for at most
+/// `limit`): its target, or `None` after answering 400.
+async fn request_target(
+    mut stream: tokio::net::TcpStream,
+    limit: Duration,
+) -> (tokio::net::TcpStream, Option<String>) {
+    let mut head = Vec::with_capacity(1024);
+    let read = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 2048];
+        while head.len() < MAX_CALLBACK {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    // Only the new bytes (and the three before them) can end the head.
+                    let from = head.len().saturating_sub(3);
+                    head.extend_from_slice(&buf[..n]);
+                    if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
                 }
             }
-        })
-        .await;
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        let target = match (read, request.parse(&head)) {
-            (Ok(()), Ok(_)) => request.path.map(str::to_string),
-            _ => None,
-        };
-        let Some(target) = target else {
-            let _ = stream
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .await;
-            continue;
-        };
-        if target.split('?').next() != Some(path) {
-            let _ = stream
-                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .await;
-            continue;
         }
-        let ok = matches!(callback_of(&target), Some(Callback::Code { state: Some(s), .. }) if s == state);
-        let _ = stream.write_all(&page(ok)).await;
-        let _ = stream.shutdown().await;
-        return Some(target);
+    })
+    .await;
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    let target = match (read, request.parse(&head)) {
+        (Ok(()), Ok(httparse::Status::Complete(_))) => request.path.map(str::to_string),
+        _ => None,
+    };
+    if target.is_none() {
+        let _ = stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+    }
+    (stream, target)
+}
+
+/// Waits (until `deadline`) for the answer to `path` that carries `state`, answers it and
+/// returns its request target. Connections are read side by side (a browser's idle
+/// preconnection holds up nothing); other paths get a 404, answers without baton's
+/// `state` a 400, and the wait goes on: a stray or forged request cannot end it.
+async fn receive(listener: &TcpListener, path: &str, state: &str, deadline: Instant) -> Wait {
+    use futures_util::stream::{FuturesUnordered, StreamExt as _};
+    /// Connections read at once; more wait in the listener's backlog.
+    const READING: usize = 32;
+    let mut reading = FuturesUnordered::new();
+    let mut ignored = 0;
+    loop {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return Wait { target: None, ignored };
+        };
+        tokio::select! {
+            accepted = listener.accept(), if reading.len() < READING => {
+                match accepted {
+                    Ok((stream, _)) => reading.push(request_target(stream, CALLBACK_READ.min(left))),
+                    // Out of file descriptors, say: a pause, not a busy loop.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+            Some((mut stream, target)) = reading.next() => {
+                let Some(target) = target else { continue };
+                if target.split('?').next() != Some(path) {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    continue;
+                }
+                let (ours, ok) = match callback_of(&target) {
+                    Some(Callback::Code { state: Some(s), .. }) => (s == state, s == state),
+                    Some(Callback::Refused { state: Some(s), .. }) => (s == state, false),
+                    _ => (false, false),
+                };
+                let _ = stream.write_all(&page(ok)).await;
+                let _ = stream.shutdown().await;
+                if ours {
+                    return Wait { target: Some(target), ignored };
+                }
+                ignored += 1;
+            }
+            () = tokio::time::sleep(left) => return Wait { target: None, ignored },
+        }
     }
 }
 
@@ -216,9 +270,10 @@ impl Runner<'_, '_, '_, '_> {
         };
         let pending_key =
             crate::state::key(&self.collection_id, self.vault.environment(), &step.name, "authorize");
-        if let Some(given) = self.auth_code.clone() {
+        if let Some(given) = self.auth_code.take() {
             // An approval given elsewhere: the code (or the URL the browser was sent to),
-            // finishing the authorization an earlier run asked for when there is one.
+            // finishing the authorization an earlier run asked for when there is one. A
+            // code is good once: a later authorization of this run asks the browser.
             let pending = self.pending(held, &pending_key).await;
             let (code, state) = match callback_of(&given) {
                 Some(Callback::Code { code, state }) => (code, state),
@@ -234,12 +289,17 @@ impl Runner<'_, '_, '_, '_> {
                         "the `state` of the URL given to --auth-code is not the one baton sent: it answers another authorization request; nothing was exchanged".into(),
                     ));
                 }
-                Some((verifier, _, redirect_uri)) => (verifier, redirect_uri),
-                None => (String::new(), redirect),
+                Some((verifier, _, redirect_uri)) => (Some(verifier), redirect_uri),
+                None => (None, redirect),
             };
             let _ = self.vault.forget_held(held, &pending_key).await;
-            self.set_code(step, &code, &verifier, &redirect);
-            return Ok(Note::Authorized { how: "with the code given by --auth-code".into() });
+            self.set_code(step, &code, verifier.as_deref(), &redirect);
+            let how = if verifier.is_some() {
+                "with the code given by --auth-code"
+            } else {
+                "with the code given by --auth-code (no authorization baton asked for in the last 10 minutes is pending, so no PKCE verifier is sent)"
+            };
+            return Ok(Note::Authorized { how: how.into() });
         }
         let (addr, path, host) = loopback(&redirect).map_err(error)?;
         let listener = TcpListener::bind(addr)
@@ -279,9 +339,14 @@ impl Runner<'_, '_, '_, '_> {
                 receiving.await
             }
         };
-        let Some(target) = came_back else {
+        let ignored = match came_back.ignored {
+            0 => String::new(),
+            1 => " (1 answer without the `state` baton sent was ignored)".to_string(),
+            n => format!(" ({n} answers without the `state` baton sent were ignored)"),
+        };
+        let Some(target) = came_back.target else {
             return Err(StepError {
-                message: format!("no approval came back to {redirect_uri} within {waiting}"),
+                message: format!("no approval came back to {redirect_uri} within {waiting}{ignored}"),
                 span: Some(a.span),
                 help: Some(
                     "open the URL above and approve; where the browser cannot reach this machine, approve anyway and within 10 minutes run again with `--auth-code '<the URL the browser was sent to>'`; `cache: true` keeps the token (and its refresh token) after one login"
@@ -293,17 +358,14 @@ impl Runner<'_, '_, '_, '_> {
             Some(Callback::Code { code, state: Some(s) }) if s == state => {
                 self.plan.masker.add(&code);
                 let _ = self.vault.forget_held(held, &pending_key).await;
-                self.set_code(step, &code, &verifier, &redirect_uri);
-                Ok(Note::Authorized { how: format!("in the browser, back at {redirect_uri}") })
+                self.set_code(step, &code, Some(&verifier), &redirect_uri);
+                Ok(Note::Authorized { how: format!("in the browser, back at {redirect_uri}{ignored}") })
             }
-            Some(Callback::Code { .. }) => Err(error(
-                "the redirect's `state` is not the one baton sent: the answer belongs to another authorization request (or was forged); nothing was exchanged".into(),
-            )),
-            Some(Callback::Refused { state: Some(s), .. }) if s != state => Err(error(
-                "the redirect's `state` is not the one baton sent; its refusal is ignored and nothing was exchanged".into(),
-            )),
-            Some(Callback::Refused { error: e, description, .. }) => Err(refused(step, &e, description.as_deref())),
-            None => Err(error("the redirect carried neither a code nor an error".into())),
+            Some(Callback::Refused { error: e, description, .. }) => {
+                Err(refused(step, &e, description.as_deref()))
+            }
+            // `receive` returns only answers that carry baton's state.
+            _ => Err(error("the redirect carried neither a code nor an error".into())),
         }
     }
 
@@ -346,11 +408,16 @@ impl Runner<'_, '_, '_, '_> {
         let _ = self.vault.put(held, key, entry, None).await;
     }
 
-    fn set_code(&mut self, step: &CompiledStep<'_>, code: &str, verifier: &str, redirect_uri: &str) {
+    /// Without a verifier the token request leaves `code_verifier` out (null drops a
+    /// form field) rather than send an empty one, which RFC 7636 forbids.
+    fn set_code(&mut self, step: &CompiledStep<'_>, code: &str, verifier: Option<&str>, redirect_uri: &str) {
         for (var, value) in
-            [(AUTHORIZATION_CODE, code), (CODE_VERIFIER, verifier), (REDIRECT_URI, redirect_uri)]
+            [(AUTHORIZATION_CODE, Some(code)), (CODE_VERIFIER, verifier), (REDIRECT_URI, Some(redirect_uri))]
         {
-            self.scope.set(&profile_var(step, var), minijinja::Value::from(value));
+            self.scope.set(
+                &profile_var(step, var),
+                value.map_or(minijinja::Value::from(()), minijinja::Value::from),
+            );
         }
     }
 
@@ -361,8 +428,11 @@ impl Runner<'_, '_, '_, '_> {
             Browser::Print => Ok(()),
             Browser::System if !std::io::stderr().is_terminal() => Ok(()),
             Browser::System => {
-                // A browser that cannot be started leaves the printed URL.
-                let _ = webbrowser::open(url);
+                // On a thread of its own: `webbrowser::open` waits for some browsers (a
+                // text one, say) to end, and the listener must go on meanwhile. A browser
+                // that cannot be started leaves the printed URL.
+                let url = url.to_string();
+                std::thread::spawn(move || drop(webbrowser::open(&url)));
                 Ok(())
             }
             Browser::Command(command) => {

@@ -25,6 +25,7 @@ use crate::exchange::ResolvedRequest;
 use crate::resolve::SENSITIVE_HEADERS;
 use crate::secret::Masker;
 use crate::state::{Entry, StateLock, StateStore};
+use crate::template::RenderContext;
 
 use super::Runner;
 
@@ -324,13 +325,36 @@ pub(super) fn identity(r: &ResolvedRequest, masker: &Masker) -> String {
     )
 }
 
+/// What a token request leaves to the user's approval (an authorization-code or device
+/// grant): the profile, the endpoint the person approves at and what is asked there
+/// (`scope`, `audience`, `authorize_params:`). Two profiles whose token requests are alike
+/// are two people logging in, so they never share a token; empty for other steps.
+pub(super) fn front_channel(step: &crate::plan::CompiledStep<'_>, ctx: &RenderContext<'_>) -> String {
+    let (url, fields) = match (&step.authorize, &step.device) {
+        (Some(a), _) => (&a.url, &a.fields),
+        (None, Some(d)) => (&d.url, &d.fields),
+        (None, None) => return String::new(),
+    };
+    // What does not render here fails where the approval is asked for, with its position.
+    let mut out = format!(
+        "\nprofile:{}\napprove at:{}",
+        step.profile.as_ref().map_or("", |k| k.name.as_str()),
+        ctx.text(url, "url").unwrap_or_default()
+    );
+    for (k, t) in fields {
+        out.push_str(&format!("\n{}={}", k.name, ctx.text(t, &k.name).unwrap_or_default()));
+    }
+    out
+}
+
 impl Runner<'_, '_, '_, '_> {
     /// The state key of a step's request: per collection for `once:`, by identity for
-    /// credentials.
+    /// credentials (with what the user approves, for grants that ask a person).
     pub(super) fn state_key(
         &self,
         step: &crate::plan::CompiledStep<'_>,
         request: &ResolvedRequest,
+        ctx: &RenderContext<'_>,
     ) -> String {
         if step.lifecycle.once {
             crate::state::key(
@@ -340,7 +364,8 @@ impl Runner<'_, '_, '_, '_> {
                 &fingerprint(request),
             )
         } else {
-            crate::state::key("credentials", "", "", &identity(request, &self.plan.masker))
+            let identity = identity(request, &self.plan.masker) + &front_channel(step, ctx);
+            crate::state::key("credentials", "", "", &identity)
         }
     }
 }

@@ -75,8 +75,8 @@ impl<'r> Runner<'r, '_, '_, '_> {
         let ps = &plan.steps[index];
         let step = &ps.step;
         let mut outcome = blank(step);
-        if let Some(reason) = self.missing_input(ps) {
-            outcome.result = StepResult::Skipped(reason);
+        if let Some(missing) = self.missing_input(ps) {
+            outcome.result = missing;
             return outcome;
         }
         // A device-code token step gets its device code in `exchange`: until then the
@@ -142,7 +142,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
         if !step.lifecycle.keeps() {
             return self.exchange(ps, request, ctx, None, outcome).await;
         }
-        let key = self.state_key(step, &request);
+        let key = self.state_key(step, &request, &ctx);
         match self.find_kept(index, &key, allow_cached).await {
             Ok(Kept::Reuse(found)) => {
                 outcome.result = self.reuse(index, &key, &found);
@@ -374,18 +374,44 @@ impl<'r> Runner<'r, '_, '_, '_> {
         }
     }
 
-    /// Why the step cannot run: a captured value it reads never arrived.
-    fn missing_input(&self, ps: &PlannedStep<'_>) -> Option<String> {
+    /// Why the step cannot run: a captured value it reads never arrived. Skipped when
+    /// the step that captures it did not pass (that step's verdict already says so) or
+    /// its capture is `optional:`; an error when it passed without it (a kept result
+    /// saved by another version of the step, say), so the run is never green with a step
+    /// that did not run for no visible reason.
+    fn missing_input(&self, ps: &PlannedStep<'_>) -> Option<StepResult> {
         let need = ps.needs.iter().find(|n| !self.scope.contains(&n.name))?;
         let by = self.last.get(&need.from).map(|&o| &self.outcomes[o]);
+        let by_step = self.plan.step(need.from);
+        let by_name = &by_step.name;
+        let optional = by_step.captures.iter().any(|c| c.name.name == need.name && c.optional);
         let why = match by.map(|o| &o.result) {
             Some(StepResult::Skipped(_)) => "it was skipped",
             Some(StepResult::Error(_)) => "it ended in an error",
-            Some(_) => "it failed",
+            Some(StepResult::Failed(_)) => "it failed",
+            Some(StepResult::Passed | StepResult::Reused(_)) if optional => "its capture is optional",
+            Some(result @ (StepResult::Passed | StepResult::Reused(_))) => {
+                let help = if matches!(result, StepResult::Reused(_)) {
+                    "the result kept in the state file lacks it (saved before the step captured it, or under another name); `baton state clear` forgets it and the step runs again"
+                } else {
+                    "mark the capture `optional: true` if it may be absent"
+                };
+                return Some(StepResult::Error(StepError {
+                    message: format!(
+                        "needs `{}`, which step `{by_name}` did not provide although it {}",
+                        need.name,
+                        if matches!(result, StepResult::Reused(_)) { "was reused" } else { "passed" }
+                    ),
+                    span: Some(ps.step.name_span),
+                    help: Some(help.into()),
+                }));
+            }
             None => "it did not run",
         };
-        let by_name = &self.plan.step(need.from).name;
-        Some(format!("needs `{}`, which step `{by_name}` did not capture ({why})", need.name))
+        Some(StepResult::Skipped(format!(
+            "needs `{}`, which step `{by_name}` did not capture ({why})",
+            need.name
+        )))
     }
 
     /// Takes a kept result instead of sending.
@@ -832,9 +858,15 @@ fn kept_name(step: &CompiledStep<'_>, name: &str) -> String {
 }
 
 /// A kept OAuth2 variable under the name `step`'s profile uses (the inverse of
-/// [`kept_name`]).
+/// [`kept_name`]): only a variable the step captures under its profile's name is renamed,
+/// so a list profile's own `access_token` capture comes back as it was written.
 fn profile_var_if_oauth2(step: &CompiledStep<'_>, name: &str) -> String {
-    if OAUTH2_KEPT.contains(&name) { profile_var(step, name) } else { name.to_string() }
+    let renamed = profile_var(step, name);
+    if OAUTH2_KEPT.contains(&name) && step.captures.iter().any(|c| c.name.name == renamed) {
+        renamed
+    } else {
+        name.to_string()
+    }
 }
 
 /// The OAuth2 variable `var` of the profile `step` belongs to (`admin_device_code`).

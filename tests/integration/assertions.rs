@@ -261,3 +261,23 @@ fn a_token_exchange_profile_trades_another_profiles_token() {
     assert!(out.stderr.contains("subject_token=•••"), "{}", out.stderr);
     assert!(!out.all().contains("demo-password-7f3a"), "{}", out.all());
 }
+
+/// A named profile of auth steps keeps its captures under the names it wrote: an
+/// `access_token` kept with `cache:` comes back as `access_token` on the next run, not
+/// under the profile's prefix as an OAuth2 profile's would.
+#[test]
+fn a_named_list_profile_gets_its_kept_captures_back_under_their_own_names() {
+    let server = Server::start();
+    let yaml = format!(
+        "name: kept\nauth:\n  admin:\n    - name: login\n      method: POST\n      url: BASE/demo/login\n      form: {{username: demo, password: {}}}\n      cache: true\n      capture:\n        access_token: $.access_token\nrequests:\n  - name: me\n    url: BASE/demo/me\n    auth: admin\n    bearer: \"{{{{ access_token }}}}\"\n    expect: {{json: {{$.username: demo}}}}\n",
+        baton_playground::DEMO_PASSWORD
+    );
+    let t =
+        Test::new().server(&server).collection("c.yaml", &yaml).args(&["run", "c.yaml", "--state", "s.json"]);
+    let first = t.run();
+    assert_eq!(first.code, 0, "{}", first.all());
+    let second = t.clone().args(&["-v"]).run();
+    assert_eq!(second.code, 0, "the kept token is read back as `access_token`:\n{}", second.all());
+    assert!(second.stdout.contains("reused from state"), "{}", second.stdout);
+    assert_eq!(crate::support::requests_to(&server, "/demo/login"), 1, "one login in two runs");
+}

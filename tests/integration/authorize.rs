@@ -114,28 +114,63 @@ fn the_browser_comes_back_with_a_code_and_the_token_follows_with_nothing_secret_
     assert!(!stdout.contains(&code) && !stderr.contains(&code), "the code is masked:\n{stdout}\n{stderr}");
 }
 
+/// The `redirect_uri` baton put in the authorization URL.
+fn redirect_of(url: &str) -> String {
+    url::Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("redirect_uri")
+}
+
+/// Anything on this machine (or a web page) can call the loopback listener: a code with
+/// another state, a refusal without one, a request with no query are each answered 400
+/// and ignored, so none of them ends the login or gets exchanged; the real answer does.
 #[test]
-fn a_forged_state_is_refused_and_nothing_is_exchanged() {
+fn answers_without_batons_state_are_ignored_and_never_exchanged() {
     let server = Server::start();
     let t = Test::new()
         .server(&server)
         .collection("c.yaml", &collection("code-auto", ""))
         .env("BATON_BROWSER", "none")
+        .args(&["run", "c.yaml", "-v"]);
+    let mut baton = Running::start(&t);
+    let url = baton.authorization_url();
+    let redirect = redirect_of(&url);
+    assert_eq!(get(&format!("{redirect}?code=ac-forged&state=not-baton-s")).0, 400);
+    assert_eq!(get(&format!("{redirect}?error=access_denied")).0, 400);
+    assert_eq!(get(&redirect).0, 400);
+    let (status, location) = get(&url);
+    assert_eq!(status, 303);
+    assert_eq!(get(&location.expect("a redirect back")).0, 200);
+    let (exit, stdout, stderr) = baton.finish();
+    assert_eq!(exit, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 answers without the `state` baton sent were ignored"), "{stdout}");
+    assert!(!stderr.contains("ac-forged"), "the forged code was never sent:\n{stderr}");
+    assert_eq!(requests_to(&server, "/authorize/token"), 1, "only baton's code was exchanged");
+}
+
+/// A browser opens idle connections ahead of time; one that never sends a byte holds up
+/// nothing, even when the whole wait is shorter than the time one connection may take.
+#[test]
+fn an_idle_connection_to_the_listener_does_not_hold_up_the_answer() {
+    let server = Server::start();
+    let t = Test::new()
+        .server(&server)
+        .collection("c.yaml", &collection("code-auto", "    authorization_wait: 3s\n"))
+        .env("BATON_BROWSER", "none")
         .args(&["run", "c.yaml"]);
     let mut baton = Running::start(&t);
     let url = baton.authorization_url();
-    let redirect = url::Url::parse(&url)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
-        .expect("redirect_uri");
-    // Another page sends a code with a state of its own.
-    assert_eq!(get(&format!("{redirect}?code=ac-forged&state=not-baton-s")).0, 400);
+    let redirect = redirect_of(&url);
+    let authority = redirect.trim_start_matches("http://").split('/').next().expect("authority").to_string();
+    let idle = std::net::TcpStream::connect(&authority).expect("an idle connection");
+    let (_, location) = get(&url);
+    assert_eq!(get(&location.expect("a redirect back")).0, 200);
     let (exit, stdout, stderr) = baton.finish();
-    assert_eq!(exit, 4, "{stdout}\n{stderr}");
-    assert!(stdout.contains("`state` is not the one baton sent"), "{stdout}");
-    assert_eq!(requests_to(&server, "/authorize/token"), 0, "no code was exchanged");
+    drop(idle);
+    assert_eq!(exit, 0, "{stdout}\n{stderr}");
 }
 
 #[test]
@@ -189,4 +224,39 @@ fn an_approval_given_elsewhere_finishes_with_auth_code_and_the_cache_runs_headle
     assert_eq!(third.code, 0, "{}", third.all());
     assert!(!third.stderr.contains("/authorize?"), "no new authorization:\n{}", third.stderr);
     assert_eq!(requests_to(&server, "/authorize/token"), 1, "one code exchanged in three runs");
+}
+
+/// Two profiles that log in with the same client are two people: their token requests
+/// look alike (the scope goes to the authorization endpoint, the code is new each time),
+/// yet each asks for its own approval and keeps its own token, in the run and in the
+/// state file.
+#[test]
+fn two_profiles_of_one_client_each_get_their_own_approval_and_token() {
+    let server = Server::start();
+    let profile = |scope: &str| {
+        format!(
+            "    oauth2:\n      grant: authorization_code\n      authorization_url: BASE/authorize\n      token_url: BASE/authorize/token\n      client_id: code-auto\n      scope: {scope}\n      cache: true\n"
+        )
+    };
+    let yaml = format!(
+        "name: two people\nauth:\n  user:\n{}  admin:\n{}requests:\n  - name: as the user\n    url: BASE/authorize/me\n  - name: as the admin\n    url: BASE/authorize/me\n    auth: admin\n",
+        profile("profile"),
+        profile("profile"),
+    );
+    let t = Test::new()
+        .server(&server)
+        .collection("c.yaml", &yaml)
+        .env("BATON_BROWSER", "fetch")
+        .args(&["run", "c.yaml", "--state", "s.json"]);
+    let first = t.run();
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(requests_to(&server, "/authorize/token"), 2, "one approval each:\n{}", first.all());
+    let second = t.run();
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(
+        requests_to(&server, "/authorize/token"),
+        2,
+        "each kept token is found again:\n{}",
+        second.all()
+    );
 }

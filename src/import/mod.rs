@@ -159,11 +159,33 @@ pub fn oauth2_profile(
         }
         fields.push((key.to_string(), v));
     }
-    if get("client_auth").as_deref() == Some("basic") {
+    let basic = get("client_auth").as_deref() == Some("basic");
+    if basic {
         fields.push(("client_auth".into(), "basic".into()));
     }
     if !fields.iter().any(|(k, _)| k == "token_url") {
         // Only a token pasted in: the caller sends it as it is, if there is one.
+        return None;
+    }
+    // What baton's profile needs for this grant (as `validate` asks): a profile without
+    // it would not load, so the auth is left for the user to finish.
+    let mut needed = vec!["client_id"];
+    match grant {
+        "password" => needed.extend(["username", "password"]),
+        "authorization_code" => needed.push("authorization_url"),
+        "device_code" => needed.push("device_url"),
+        _ => {}
+    }
+    if basic {
+        needed.push("client_secret");
+    }
+    let missing: Vec<&str> = needed.into_iter().filter(|k| !fields.iter().any(|(f, _)| f == k)).collect();
+    if !missing.is_empty() {
+        s.untranslated.push(format!(
+            "OAuth2 ({grant}) without {}: baton's profile needs {}",
+            missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        ));
         return None;
     }
     s.changes.push(format!("OAuth2 ({grant}) became a profile: baton fetches, renews and masks the token"));
@@ -491,7 +513,7 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
         if let Some(DraftAuth::OAuth2(fields)) = &s.auth
             && !profiles.iter().any(|(_, f)| f == fields)
         {
-            profiles.push((format!("oauth2_{}", profiles.len() + 1), fields.clone()));
+            profiles.push((format!("profile_{}", profiles.len() + 1), fields.clone()));
         }
     }
     // One profile is the collection's (requests send its token unless they say
@@ -550,7 +572,8 @@ pub fn write_collection(d: &Draft, source: &str) -> String {
                 let _ = writeln!(out, "    digest: {{username: {}, password: {}}}", scalar(u), scalar(p));
             }
             Some(DraftAuth::OAuth2(fields)) if profiles.len() > 1 => {
-                let name = profiles.iter().find(|(_, f)| f == fields).map_or("oauth2_1", |(n, _)| n.as_str());
+                let name =
+                    profiles.iter().find(|(_, f)| f == fields).map_or("profile_1", |(n, _)| n.as_str());
                 let _ = writeln!(out, "    auth: {name}");
             }
             Some(DraftAuth::OAuth2(_)) => {}

@@ -985,7 +985,13 @@ impl Parser<'_> {
         };
         let (mut steps, mut profiles) = (Vec::new(), Vec::new());
         for (k, v) in entries {
-            if did_you_mean(&k.name, ["oauth2"]).is_some() {
+            // A near miss of `oauth2:` (`oauth`, `OAuth2`, `oath`), not a profile's name
+            // that merely starts like it (`oauth2_admin`, `oauth_user`).
+            let lower = k.name.to_ascii_lowercase();
+            if !lower.contains('_')
+                && k.name != "oauth2"
+                && strsim::damerau_levenshtein(&lower, "oauth2") <= 2
+            {
                 self.err(
                     Diagnostic::error(Code::UnknownField, format!("unknown field `{}` in `auth`", k.name))
                         .at(k.span, "not `oauth2`")
@@ -1691,6 +1697,20 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].code, "unknown-field");
         assert_eq!(errs[0].help.as_deref(), Some("did you mean `method`?"));
+    }
+
+    #[test]
+    fn a_near_miss_of_oauth2_is_flagged_but_a_profile_named_like_it_is_not() {
+        let profile = "{oauth2: {token_url: http://x/t, client_id: a, client_secret: b}}";
+        for typo in ["oauth", "oath2", "OAuth2", "oauth3"] {
+            let errs = parse_str(&format!("auth:\n  {typo}: {profile}\nrequests: []\n")).expect_err(typo);
+            assert_eq!(errs[0].code, "unknown-field", "{typo}");
+        }
+        for name in ["oauth2_admin", "oauth_user", "profile_1", "admin"] {
+            let c = parse_str(&format!("auth:\n  {name}: {profile}\nrequests: []\n"))
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(c.profiles[0].label(), Some(name));
+        }
     }
 
     #[test]

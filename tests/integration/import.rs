@@ -378,3 +378,42 @@ fn postman_oauth2_auth_becomes_a_profile_that_runs() {
     assert_eq!(requests_to(&server, "/demo/login"), 1);
     assert!(!run.all().contains("demo-password-7f3a"));
 }
+
+/// Two requests with two different OAuth2 setups become two named profiles that load
+/// (the import validates its own output), each request naming its own; an authorization
+/// code setup without its authorization URL cannot be a profile and is listed as not
+/// translated instead of written as one that would not load.
+#[test]
+fn several_oauth2_setups_become_named_profiles_and_an_incomplete_one_is_listed() {
+    let oauth = |grant: &str, client: &str, extra: &str| {
+        format!(
+            r#"{{"type": "oauth2", "oauth2": [{{"key": "grant_type", "value": "{grant}"}}, {{"key": "accessTokenUrl", "value": "https://id.example.test/token"}}, {{"key": "clientId", "value": "{client}"}}, {{"key": "clientSecret", "value": "{{{{secret}}}}"}}{extra}]}}"#
+        )
+    };
+    let collection = format!(
+        r#"{{
+      "info": {{"name": "two setups", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}},
+      "item": [
+        {{"name": "as the app", "request": {{"method": "GET", "url": "https://api.example.test/a", "auth": {}}}}},
+        {{"name": "as the admin app", "request": {{"method": "GET", "url": "https://api.example.test/b", "auth": {}}}}},
+        {{"name": "as a person", "request": {{"method": "GET", "url": "https://api.example.test/c", "auth": {}}}}}
+      ]
+    }}"#,
+        oauth("client_credentials", "app", ""),
+        oauth("client_credentials", "admin-app", r#", {"key": "scope", "value": "admin"}"#),
+        oauth("authorization_code", "web", ""),
+    );
+    let t = Test::new().file("c.postman_collection.json", &collection);
+    let out = t.clone().args(&["import", "postman", "c.postman_collection.json", "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let yaml = std::fs::read_to_string(t.dir().join("out/two-setups.yaml")).expect("written");
+    assert!(
+        yaml.contains("auth:\n  profile_1:\n    oauth2:\n") && yaml.contains("  profile_2:\n    oauth2:\n"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("    auth: profile_2\n"), "{yaml}");
+    let report = std::fs::read_to_string(t.dir().join("out/import-report.md")).expect("report");
+    assert!(report.contains("OAuth2 (authorization_code) without `authorization_url`"), "{report}");
+    let check = t.args(&["validate", "out/two-setups.yaml"]).run();
+    assert_eq!(check.code, 0, "{}", check.all());
+}

@@ -553,9 +553,7 @@ impl<'r> Runner<'r, '_, '_, '_> {
                 }
                 given.into_bytes()
             } else {
-                let path = self.base_dir.join(&given);
-                std::fs::read(&path)
-                    .map_err(|e| error(format!("cannot read the client key `{}`: {e}", path.display())))?
+                read_key_file(&self.base_dir, &given, &self.plan.masker).map_err(error)?
             }
         };
         let claims = a
@@ -855,6 +853,44 @@ fn kept_name(step: &CompiledStep<'_>, name: &str) -> String {
         Some(rest) if OAUTH2_KEPT.contains(&rest) => rest.to_string(),
         _ => name.to_string(),
     }
+}
+
+/// The most a `client_key:` file may hold (an RSA 8192 key in PEM is under 7 KB).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Reads the PEM file `client_key:` names (relative to the collection's folder): a
+/// regular file of at most [`MAX_KEY_FILE`] bytes. A value that looks like key material
+/// rather than a path (PEM without its header, say) is masked, not echoed, in the error.
+/// Keys are not confined to the collection's folder as sent files are: they stay on
+/// this machine (only a signature is sent) and usually live apart from the collection.
+fn read_key_file(
+    base_dir: &std::path::Path,
+    given: &str,
+    masker: &crate::secret::Masker,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let looks_like_key = given.len() >= 64
+        && given.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '\n' | '\r'));
+    let shown = if looks_like_key || given.contains('\n') {
+        masker.add(given.trim());
+        "the client key (`client_key:` looks like key material without its `-----BEGIN` line; it is masked here)"
+            .to_string()
+    } else {
+        format!("the client key `{}`", crate::printable::line(&base_dir.join(given).display().to_string()))
+    };
+    let path = base_dir.join(given.trim());
+    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("cannot read {shown}: not a regular file"));
+    }
+    if meta.len() > MAX_KEY_FILE {
+        return Err(format!("{shown} holds {} bytes: not a key (at most {MAX_KEY_FILE})", meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_KEY_FILE).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Ok(bytes)
 }
 
 /// A kept OAuth2 variable under the name `step`'s profile uses (the inverse of

@@ -121,9 +121,25 @@ fn a_wrong_secret_or_key_is_refused_with_the_servers_reason_or_a_clear_error() {
             "k.yaml",
             "name: bad key\nauth:\n  oauth2:\n    grant: jwt_bearer\n    token_url: BASE/assertion/token\n    client_id: jwt-key-app\n    client_key: keys/app.pem\n    client_key_alg: ES256\nrequests:\n  - url: BASE/assertion/me\n",
         );
-    let out = t.args(&["run", "k.yaml"]).run();
+    let out = t.clone().args(&["run", "k.yaml"]).run();
     assert_ne!(out.code, 0, "{}", out.all());
     assert!(out.all().contains("not a PEM EC private key for ES256"), "{}", out.all());
+
+    // A folder (or a FIFO, a device) is not read; a key without its PEM header, taken for
+    // a path, is not echoed in the error.
+    let t = t.file("keys/dir/x", "").collection(
+        "d.yaml",
+        "name: dir key\nauth:\n  oauth2:\n    grant: jwt_bearer\n    token_url: BASE/assertion/token\n    client_id: jwt-key-app\n    client_key: \"{{ env('KEY') }}\"\n    client_key_alg: ES256\nrequests:\n  - url: BASE/assertion/me\n",
+    );
+    let out = t.clone().env("KEY", "keys/dir").args(&["run", "d.yaml"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("keys/dir`: not a regular file"), "{}", out.stdout);
+    let headerless: String =
+        baton_playground::assertion_client_key_pem().lines().filter(|l| !l.starts_with("-----")).collect();
+    let out = t.env("KEY", &headerless).args(&["run", "d.yaml", "-v"]).run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(out.stdout.contains("looks like key material"), "{}", out.stdout);
+    assert!(!out.all().contains(&headerless[..40]), "the key material is not printed:\n{}", out.all());
     assert_eq!(
         crate::support::requests_to(&server, "/assertion/token"),
         1,

@@ -8,8 +8,9 @@ use super::{Draft, DraftAuth, DraftBody, DraftStep};
 
 /// Whether `text` ends inside a quoted string (shell quoting: nothing escapes in `'…'`,
 /// a backslash escapes in `"…"` and outside).
-fn open_quote(text: &str) -> bool {
-    let mut quote: Option<char> = None;
+/// The shell quote open after `text`, when `quote` was open before it (read a line at a
+/// time, so a long quoted body is scanned once).
+fn quote_after(mut quote: Option<char>, text: &str) -> Option<char> {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match (quote, c) {
@@ -21,7 +22,7 @@ fn open_quote(text: &str) -> bool {
             _ => {}
         }
     }
-    quote.is_some()
+    quote
 }
 
 /// The commands of a script: `(line, words)`, each starting with `curl`, or why a curl
@@ -29,25 +30,40 @@ fn open_quote(text: &str) -> bool {
 fn commands(text: &str) -> Vec<(usize, Result<Vec<String>, String>)> {
     let mut out = Vec::new();
     let mut joined = String::new();
+    // The quote open at the end of `joined`.
+    let mut quote = None;
+    // Whether `joined` holds `curl` (a quote open elsewhere ends at the line's end).
+    let mut has_curl = false;
     let mut start = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
         if joined.is_empty() {
             start = i + 1;
+            // A comment line, whatever quotes it holds (`# here's how`), is no command.
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
         }
+        let after = quote_after(quote, line);
         if let Some(cont) = line.strip_suffix('\\')
-            && !open_quote(&format!("{joined}{line}"))
+            && after.is_none()
         {
             joined.push_str(cont);
             joined.push(' ');
+            quote = None;
+            has_curl |= line.contains("curl");
             continue;
         }
         joined.push_str(line);
+        quote = after;
+        has_curl |= line.contains("curl");
         // A quoted body over several lines (`-d '{` … `}'`) goes on.
-        if open_quote(&joined) && joined.contains("curl") {
+        if quote.is_some() && has_curl {
             joined.push('\n');
             continue;
         }
+        quote = None;
+        has_curl = false;
         let command = std::mem::take(&mut joined);
         let trimmed = command.trim_start().trim_start_matches("$ ").trim_start();
         if trimmed.starts_with('#') {
@@ -316,5 +332,34 @@ mod tests {
         let vars: Vec<&str> = d.vars.iter().map(|(_, v)| v.as_str()).collect();
         assert!(vars.contains(&"{{ secret_env('API_TOKEN', default='') }}"), "{vars:?}");
         assert!(vars.contains(&"{{ env('BASE', default='http://127.0.0.1:8080') }}"), "{vars:?}");
+    }
+
+    #[test]
+    fn a_comment_with_a_quote_hides_no_command_and_bodies_span_lines() {
+        let text = "# here's how to call it\ncurl https://example.test/a\n  # don't forget\ncurl -X POST https://example.test/b \\\n  -d '{\n  \"it is\": 1\n}'\ncurl https://example.test/c \"it's\" \\\n  -H 'x: 1'\n";
+        let found = commands(text);
+        let urls: Vec<String> = found
+            .iter()
+            .map(|(line, w)| {
+                format!("{line}:{}", w.as_ref().map_or("error".into(), |w| w[w.len().min(2) - 1].clone()))
+            })
+            .collect();
+        assert_eq!(found.len(), 3, "{urls:?}");
+        assert!(matches!(&found[0], (2, Ok(w)) if w[1] == "https://example.test/a"), "{found:?}");
+        assert!(
+            matches!(&found[1], (4, Ok(w)) if w.contains(&"{\n  \"it is\": 1\n}".to_string())),
+            "{found:?}"
+        );
+        assert!(matches!(&found[2], (8, Ok(w)) if w.contains(&"x: 1".to_string())), "{found:?}");
+    }
+
+    #[test]
+    fn a_long_quoted_body_is_read_in_one_pass() {
+        // 200,000 lines in one quote: scanned once, not once per line.
+        let body: String = (0..200_000).map(|i| format!("  \"k{i}\": {i},\n")).collect();
+        let text = format!("curl -X POST https://example.test/x -d '{{\n{body}  \"end\": 0\n}}'\n");
+        let found = commands(&text);
+        assert_eq!(found.len(), 1);
+        assert!(matches!(&found[0], (1, Ok(w)) if w.len() == 6), "{:?}", found[0].1.as_ref().map(Vec::len));
     }
 }

@@ -217,12 +217,12 @@ async fn receive(listener: &TcpListener, path: &str, state: &str, deadline: Inst
                         .await;
                     continue;
                 }
-                let (ours, ok) = match callback_of(&target) {
-                    Some(Callback::Code { state: Some(s), .. }) => (s == state, s == state),
-                    Some(Callback::Refused { state: Some(s), .. }) => (s == state, false),
-                    _ => (false, false),
+                let answer = callback_of(&target);
+                let ours = match &answer {
+                    Some(Callback::Code { state: Some(s), .. } | Callback::Refused { state: Some(s), .. }) => s == state,
+                    _ => false,
                 };
-                let _ = stream.write_all(&page(ok)).await;
+                let _ = stream.write_all(&page(ours && matches!(answer, Some(Callback::Code { .. })))).await;
                 let _ = stream.shutdown().await;
                 if ours {
                     return Wait { target: Some(target), ignored };

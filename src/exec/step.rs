@@ -391,16 +391,18 @@ impl<'r> Runner<'r, '_, '_, '_> {
             Some(StepResult::Failed(_)) => "it failed",
             Some(StepResult::Passed | StepResult::Reused(_)) if optional => "its capture is optional",
             Some(result @ (StepResult::Passed | StepResult::Reused(_))) => {
-                let help = if matches!(result, StepResult::Reused(_)) {
-                    "the result kept in the state file lacks it (saved before the step captured it, or under another name); `baton state clear` forgets it and the step runs again"
+                let (how, help) = if matches!(result, StepResult::Reused(_)) {
+                    (
+                        "was reused",
+                        "the result kept in the state file lacks it (saved before the step captured it, or under another name); `baton state clear` forgets it and the step runs again",
+                    )
                 } else {
-                    "mark the capture `optional: true` if it may be absent"
+                    ("passed", "mark the capture `optional: true` if it may be absent")
                 };
                 return Some(StepResult::Error(StepError {
                     message: format!(
-                        "needs `{}`, which step `{by_name}` did not provide although it {}",
-                        need.name,
-                        if matches!(result, StepResult::Reused(_)) { "was reused" } else { "passed" }
+                        "needs `{}`, which step `{by_name}` did not provide although it {how}",
+                        need.name
                     ),
                     span: Some(ps.step.name_span),
                     help: Some(help.into()),
@@ -871,14 +873,14 @@ fn read_key_file(
     use std::io::Read as _;
     let looks_like_key = given.len() >= 64
         && given.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '\n' | '\r'));
+    let path = base_dir.join(given.trim());
     let shown = if looks_like_key || given.contains('\n') {
         masker.add(given.trim());
         "the client key (`client_key:` looks like key material without its `-----BEGIN` line; it is masked here)"
             .to_string()
     } else {
-        format!("the client key `{}`", crate::printable::line(&base_dir.join(given).display().to_string()))
+        format!("the client key `{}`", crate::printable::line(&path.display().to_string()))
     };
-    let path = base_dir.join(given.trim());
     let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("cannot read {shown}: not a regular file"));

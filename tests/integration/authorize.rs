@@ -36,6 +36,19 @@ fn get(url: &str) -> (u16, Option<String>) {
     (status, location)
 }
 
+/// The person approves at the authorization `url` (the playground does at once): where
+/// the browser is sent back to, with the code.
+fn approve(url: &str) -> String {
+    let (status, location) = get(url);
+    assert_eq!(status, 303, "the playground approves at once");
+    location.expect("a redirect back")
+}
+
+/// The `code` of the URL the browser was sent back to.
+fn code_of(back: &str) -> String {
+    back.split("code=").nth(1).and_then(|c| c.split('&').next()).expect("code").to_string()
+}
+
 /// A running baton whose stderr is read line by line.
 struct Running {
     child: Child,
@@ -102,10 +115,8 @@ fn the_browser_comes_back_with_a_code_and_the_token_follows_with_nothing_secret_
     let url = baton.authorization_url();
     assert!(url.contains("code_challenge_method=S256") && url.contains("state="), "{url}");
     // The browser: the authorization server sends it back to baton with the code.
-    let (status, location) = get(&url);
-    assert_eq!(status, 303, "the playground approves at once");
-    let back = location.expect("a redirect back");
-    let code = back.split("code=").nth(1).and_then(|c| c.split('&').next()).expect("code").to_string();
+    let back = approve(&url);
+    let code = code_of(&back);
     assert_eq!(get(&back).0, 200, "baton's page");
     let (exit, stdout, stderr) = baton.finish();
     assert_eq!(exit, 0, "{stdout}\n{stderr}");
@@ -141,9 +152,7 @@ fn answers_without_batons_state_are_ignored_and_never_exchanged() {
     assert_eq!(get(&format!("{redirect}?code=ac-forged&state=not-baton-s")).0, 400);
     assert_eq!(get(&format!("{redirect}?error=access_denied")).0, 400);
     assert_eq!(get(&redirect).0, 400);
-    let (status, location) = get(&url);
-    assert_eq!(status, 303);
-    assert_eq!(get(&location.expect("a redirect back")).0, 200);
+    assert_eq!(get(&approve(&url)).0, 200);
     let (exit, stdout, stderr) = baton.finish();
     assert_eq!(exit, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("3 answers without the `state` baton sent were ignored"), "{stdout}");
@@ -166,8 +175,7 @@ fn an_idle_connection_to_the_listener_does_not_hold_up_the_answer() {
     let redirect = redirect_of(&url);
     let authority = redirect.trim_start_matches("http://").split('/').next().expect("authority").to_string();
     let idle = std::net::TcpStream::connect(&authority).expect("an idle connection");
-    let (_, location) = get(&url);
-    assert_eq!(get(&location.expect("a redirect back")).0, 200);
+    assert_eq!(get(&approve(&url)).0, 200);
     let (exit, stdout, stderr) = baton.finish();
     drop(idle);
     assert_eq!(exit, 0, "{stdout}\n{stderr}");
@@ -213,9 +221,8 @@ fn an_approval_given_elsewhere_finishes_with_auth_code_and_the_cache_runs_headle
         .and_then(|s| s.split(' ').next())
         .expect("the URL was printed")
         .to_string();
-    let (_, location) = get(&url);
-    let back = location.expect("approved elsewhere");
-    let code = back.split("code=").nth(1).and_then(|c| c.split('&').next()).expect("code").to_string();
+    let back = approve(&url);
+    let code = code_of(&back);
     let second = t.clone().args(&["run", "c.yaml", "--state", &state, "--auth-code", &back, "-v"]).run();
     assert_eq!(second.code, 0, "{}", second.all());
     assert!(second.stdout.contains("with the code given by --auth-code"), "{}", second.stdout);
